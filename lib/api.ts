@@ -1,0 +1,144 @@
+import { Duration } from 'aws-cdk-lib';
+import {
+  AccessLogFormat,
+  EndpointType,
+  LambdaIntegration,
+  LogGroupLogDestination,
+  MethodLoggingLevel,
+  Model,
+  RequestValidator,
+  ResponseType,
+  RestApi,
+  type IResource,
+} from 'aws-cdk-lib/aws-apigateway';
+import type { IFunction } from 'aws-cdk-lib/aws-lambda';
+import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+import { problemType } from '../shared/http/problem.js';
+import type { ApiFunctionName, RouteSpec } from '../shared/http/route.js';
+import { gatewayModelSchema } from './request-models.js';
+
+export interface ApiProps {
+  routes: RouteSpec[];
+  functions: Record<ApiFunctionName, IFunction>;
+  allowedOrigins: string[];
+  stageName?: string;
+}
+
+/** Problem+json for errors API Gateway answers itself, so clients see one error format. */
+function gatewayProblem(status: number, code: string, title: string, detail: string): string {
+  return JSON.stringify({ type: problemType(code), title, status, detail, code, requestId: '$context.requestId' });
+}
+
+/**
+ * The REST API: every route in shared/api/routes.ts becomes a resource and
+ * method with a Lambda proxy integration, request validation and X-Ray.
+ */
+export class SwitchyardApi extends Construct {
+  readonly api: RestApi;
+
+  constructor(scope: Construct, id: string, props: ApiProps) {
+    super(scope, id);
+    const accessLogs = new LogGroup(this, 'AccessLogs', { retention: RetentionDays.THREE_MONTHS });
+    this.api = new RestApi(this, 'RestApi', {
+      restApiName: 'switchyard',
+      description: 'Switchyard release-control plane',
+      endpointTypes: [EndpointType.REGIONAL],
+      cloudWatchRole: true,
+      deployOptions: {
+        stageName: props.stageName ?? 'prod',
+        tracingEnabled: true,
+        loggingLevel: MethodLoggingLevel.ERROR,
+        dataTraceEnabled: false,
+        metricsEnabled: true,
+        throttlingRateLimit: 200,
+        throttlingBurstLimit: 400,
+        accessLogDestination: new LogGroupLogDestination(accessLogs),
+        accessLogFormat: AccessLogFormat.jsonWithStandardFields({
+          caller: true, httpMethod: true, ip: true, protocol: true, requestTime: true,
+          resourcePath: true, responseLength: true, status: true, user: true,
+        }),
+      },
+      defaultCorsPreflightOptions: props.allowedOrigins.length
+        ? {
+            allowOrigins: props.allowedOrigins,
+            allowCredentials: true,
+            allowHeaders: ['Authorization', 'Content-Type', 'Idempotency-Key', 'If-Match', 'X-API-Key', 'X-Correlation-Id'],
+            allowMethods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'],
+            maxAge: Duration.hours(1),
+          }
+        : undefined,
+    });
+
+    const problemHeaders = { 'gatewayresponse.header.Content-Type': "'application/problem+json'" };
+    const gatewayResponses: Array<[ResponseType, number, string, string, string]> = [
+      [ResponseType.BAD_REQUEST_BODY, 400, 'VALIDATION_FAILED', 'Bad Request', 'The request body does not match the operation schema: $context.error.validationErrorString'],
+      [ResponseType.BAD_REQUEST_PARAMETERS, 400, 'VALIDATION_FAILED', 'Bad Request', '$context.error.messageString'],
+      // REST APIs answer an unknown route with 403 "Missing Authentication Token"; say what it is.
+      [ResponseType.MISSING_AUTHENTICATION_TOKEN, 404, 'ROUTE_NOT_FOUND', 'Not Found', 'No such route: check the method and path against docs/openapi.json'],
+      [ResponseType.REQUEST_TOO_LARGE, 413, 'BODY_TOO_LARGE', 'Content Too Large', '$context.error.messageString'],
+      [ResponseType.THROTTLED, 429, 'THROTTLED', 'Too Many Requests', '$context.error.messageString'],
+      [ResponseType.DEFAULT_5XX, 502, 'UPSTREAM_ERROR', 'Bad Gateway', '$context.error.messageString'],
+    ];
+    for (const [type, status, code, title, detail] of gatewayResponses) {
+      this.api.addGatewayResponse(`Gateway${type.responseType}`, {
+        type,
+        statusCode: String(status),
+        responseHeaders: problemHeaders,
+        templates: { 'application/json': gatewayProblem(status, code, title, detail) },
+      });
+    }
+
+    const bodyValidator = new RequestValidator(this, 'BodyValidator', {
+      restApi: this.api,
+      requestValidatorName: 'body-and-parameters',
+      validateRequestBody: true,
+      validateRequestParameters: true,
+    });
+    const paramsValidator = new RequestValidator(this, 'ParamsValidator', {
+      restApi: this.api,
+      requestValidatorName: 'parameters',
+      validateRequestBody: false,
+      validateRequestParameters: true,
+    });
+
+    const integrations = new Map<ApiFunctionName, LambdaIntegration>();
+    const integrationFor = (name: ApiFunctionName) => {
+      let integration = integrations.get(name);
+      if (!integration) {
+        // One permission per function for the whole API instead of two per method (resource-policy size).
+        integration = new LambdaIntegration(props.functions[name], { proxy: true, scopePermissionToMethod: false });
+        integrations.set(name, integration);
+      }
+      return integration;
+    };
+
+    for (const route of props.routes) {
+      const resource = this.resourceFor(route.path);
+      const pathParams = [...route.path.matchAll(/\{(\w+)\}/g)].map((m) => m[1] as string);
+      const requestParameters = Object.fromEntries(pathParams.map((p) => [`method.request.path.${p}`, true]));
+      const model = route.body
+        ? new Model(this, `${route.operationId}Model`, {
+            restApi: this.api,
+            modelName: `${route.operationId}Request`,
+            contentType: 'application/json',
+            schema: gatewayModelSchema(route.body) as never,
+          })
+        : undefined;
+      resource.addMethod(route.method, integrationFor(route.functionName), {
+        operationName: route.operationId,
+        requestParameters,
+        requestValidator: model ? bodyValidator : paramsValidator,
+        ...(model ? { requestModels: { 'application/json': model } } : {}),
+      });
+    }
+  }
+
+  private resourceFor(path: string): IResource {
+    let resource: IResource = this.api.root;
+    for (const part of path.split('/').filter(Boolean)) {
+      resource = resource.getResource(part) ?? resource.addResource(part);
+    }
+    return resource;
+  }
+}

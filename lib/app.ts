@@ -1,0 +1,25 @@
+import { App, Validations, type AppProps } from 'aws-cdk-lib';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { readFileSync } from 'node:fs';
+import { SwitchyardStack } from './stack.js';
+
+export const STACK_NAME = 'Switchyard';
+
+const packageVersion = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
+/**
+ * Builds the CDK app: used by bin/app.ts (cdk synth/deploy), by the local
+ * runtime (which synthesizes in-process and runs the template) and by the CDK tests.
+ */
+export function buildApp(props: AppProps = {}): { app: App; stack: SwitchyardStack } {
+  const app = new App(props);
+  const origins = app.node.tryGetContext('switchyard:allowedOrigins') as string | string[] | undefined;
+  const allowedOrigins = (Array.isArray(origins) ? origins : (origins ?? '').split(',')).map((o) => o.trim()).filter(Boolean);
+  const stack = new SwitchyardStack(app, STACK_NAME, {
+    allowedOrigins,
+    serviceVersion: packageVersion,
+    description: 'Switchyard: serverless release-control plane',
+  });
+  Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+  return { app, stack };
+}

@@ -1,0 +1,180 @@
+/**
+ * The API's zod schemas: the handlers parse with them and docs/openapi.json is
+ * generated from them (`npm run openapi`). Request objects are strict: an
+ * unknown field is a 400, not silently dropped.
+ */
+import { z } from 'zod';
+
+const text = (max: number) => z.string().trim().min(1).max(max);
+const instant = z.iso.datetime({ offset: true }).meta({ description: 'ISO 8601 date-time', example: '2026-11-23T10:00:00Z' });
+
+export const IdParams = z.strictObject({ id: z.uuid() });
+export const GroupMemberParams = z.strictObject({ id: z.uuid(), receiverId: z.uuid() });
+
+export const PageQuery = z.strictObject({
+  limit: z.coerce.number().int().min(1).max(100).default(20).meta({ description: 'Page size (1–100)' }),
+  cursor: z.string().min(1).max(2048).optional().meta({ description: 'The nextCursor of the previous page' }),
+});
+
+export const RevisionQuery = z.strictObject({
+  revision: z.coerce.number().int().min(1).optional().meta({ description: 'Revision being deleted (or send If-Match)' }),
+});
+
+const revision = z.number().int().min(1).meta({ description: 'Optimistic-lock revision; also the ETag' });
+
+const jsonObject = z.record(z.string(), z.unknown());
+
+export const ProblemSchema = z
+  .object({
+    type: z.string(),
+    title: z.string(),
+    status: z.number().int(),
+    detail: z.string(),
+    code: z.string(),
+    errors: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+    requestId: z.string(),
+  })
+  .meta({ id: 'Problem', description: 'RFC 9457 problem details' });
+
+// ---- receivers --------------------------------------------------------------
+
+export const CreateReceiverBody = z
+  .strictObject({
+    name: text(255),
+    type: text(100).meta({ example: 'ci.pipeline' }),
+    version: text(100).meta({ example: '1.0.0' }),
+    description: z.string().max(2000).optional(),
+    schema: jsonObject.meta({ description: 'JSON Schema (2020-12) every event payload must satisfy' }),
+  })
+  .meta({ id: 'CreateReceiver' });
+
+export const UpdateReceiverBody = z
+  .strictObject({
+    revision: revision.optional(),
+    name: text(255).optional(),
+    type: text(100).optional(),
+    version: text(100).optional(),
+    description: z.string().max(2000).optional(),
+    schema: jsonObject.optional(),
+  })
+  .refine((b) => Object.keys(b).some((k) => k !== 'revision'), { message: 'Change at least one field' })
+  .meta({ id: 'UpdateReceiver' });
+
+export const ReceiverQuery = PageQuery.extend({
+  name: z.string().min(1).max(255).optional(),
+  type: z.string().min(1).max(100).optional(),
+});
+
+export const ReceiverSchema = z
+  .object({
+    id: z.uuid(),
+    name: z.string(),
+    type: z.string(),
+    version: z.string(),
+    description: z.string(),
+    schema: jsonObject,
+    revision,
+    createdAt: instant,
+    updatedAt: instant,
+  })
+  .meta({ id: 'Receiver' });
+
+// ---- groups -----------------------------------------------------------------
+
+export const CreateGroupBody = z
+  .strictObject({
+    name: text(255),
+    description: z.string().max(2000).optional(),
+    enabled: z.boolean().optional(),
+    receiverIds: z.array(z.uuid()).max(25).optional(),
+  })
+  .meta({ id: 'CreateGroup' });
+
+export const UpdateGroupBody = z
+  .strictObject({
+    revision: revision.optional(),
+    name: text(255).optional(),
+    description: z.string().max(2000).optional(),
+    enabled: z.boolean().optional(),
+  })
+  .refine((b) => Object.keys(b).some((k) => k !== 'revision'), { message: 'Change at least one field' })
+  .meta({ id: 'UpdateGroup' });
+
+export const GroupSchema = z
+  .object({
+    id: z.uuid(),
+    name: z.string(),
+    description: z.string(),
+    enabled: z.boolean(),
+    memberCount: z.number().int(),
+    revision,
+    createdAt: instant,
+    updatedAt: instant,
+  })
+  .meta({ id: 'Group' });
+
+export const MembershipSchema = z
+  .object({ groupId: z.uuid(), receiverId: z.uuid(), addedAt: instant })
+  .meta({ id: 'Membership' });
+
+// ---- events -----------------------------------------------------------------
+
+export const CreateEventBody = z
+  .strictObject({
+    receiverId: z.uuid(),
+    name: text(255),
+    version: text(100),
+    release: text(100),
+    platformId: text(255),
+    package: text(255),
+    description: z.string().max(2000).optional(),
+    payload: jsonObject.optional().meta({ description: "Validated against the receiver's schema" }),
+    success: z.boolean(),
+    eventStart: instant,
+    eventEnd: instant,
+  })
+  .meta({ id: 'CreateEvent' });
+
+const booleanText = z.enum(['true', 'false']).transform((v) => v === 'true');
+
+export const EventQuery = PageQuery.extend({
+  receiverId: z.uuid().optional(),
+  name: z.string().min(1).max(255).optional(),
+  success: booleanText.optional(),
+  platformId: z.string().min(1).max(255).optional(),
+  package: z.string().min(1).max(255).optional(),
+  from: instant.optional().meta({ description: 'Earliest eventStart (inclusive)' }),
+  to: instant.optional().meta({ description: 'Latest eventStart (inclusive)' }),
+});
+
+export const EventSchema = z
+  .object({
+    id: z.uuid(),
+    receiverId: z.uuid(),
+    name: z.string(),
+    version: z.string(),
+    release: z.string(),
+    platformId: z.string(),
+    package: z.string(),
+    description: z.string(),
+    payload: jsonObject,
+    success: z.boolean(),
+    eventStart: instant,
+    eventEnd: instant,
+    createdAt: instant,
+  })
+  .meta({ id: 'Event' });
+
+// ---- pages and health ---------------------------------------------------------
+
+export const pageOf = <T extends z.ZodType>(item: T, id: string) =>
+  z.object({ items: z.array(item), nextCursor: z.string().optional() }).meta({ id });
+
+export const HealthSchema = z
+  .object({
+    status: z.enum(['ok', 'degraded', 'unavailable']),
+    service: z.string(),
+    version: z.string(),
+    checks: z.record(z.string(), z.object({ status: z.enum(['ok', 'unavailable']), responseTimeMs: z.number(), message: z.string().optional() })).optional(),
+  })
+  .meta({ id: 'Health' });

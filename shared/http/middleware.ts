@@ -1,0 +1,185 @@
+/**
+ * The one middleware chain every HTTP handler uses (middy + Powertools):
+ *
+ *   logger context + correlation id → tracer segment → EMF metrics
+ *   → security headers → CORS → problem+json error mapper
+ *   → body limit / media type / JSON / zod parsing → the bound route.
+ *
+ * An authorizer (next issue) only adds `requestContext.authorizer`; routes and
+ * handlers do not change.
+ */
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
+import middy from '@middy/core';
+import httpCors from '@middy/http-cors';
+import httpSecurityHeaders from '@middy/http-security-headers';
+import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
+import type { z } from 'zod';
+import type { FieldError } from '../domain/errors.js';
+import { logger, metrics, tracer } from '../telemetry.js';
+import { HttpError, PROBLEM_CONTENT_TYPE, toProblem } from './problem.js';
+import { routeKey, type BoundRoute, type HttpResult, type RouteInput, type RouteSpec } from './route.js';
+
+export interface HttpConfig {
+  allowedOrigins: string[];
+  maxBodyBytes: number;
+}
+
+/** Read once per environment; the stack sets these on every API function. */
+export function httpConfigFromEnv(env: NodeJS.ProcessEnv = process.env): HttpConfig {
+  return {
+    allowedOrigins: (env.CORS_ALLOWED_ORIGINS ?? '')
+      .split(',')
+      .map((o) => o.trim())
+      .filter(Boolean),
+    maxBodyBytes: Number(env.MAX_BODY_BYTES ?? 1_048_576),
+  };
+}
+
+export function lowerCaseHeaders(headers: APIGatewayProxyEvent['headers'] | null): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers ?? {})) {
+    if (value !== undefined) out[name.toLowerCase()] = value;
+  }
+  return out;
+}
+
+function zodErrors(location: string, error: z.ZodError): FieldError[] {
+  return error.issues.map((issue) => ({
+    path: [location, ...issue.path.map(String)].join('.'),
+    message: issue.message,
+  }));
+}
+
+function parsePart(location: string, schema: z.ZodType | undefined, value: unknown): unknown {
+  if (!schema) return undefined;
+  const result = schema.safeParse(value);
+  if (!result.success) throw new HttpError(400, 'VALIDATION_FAILED', `The request ${location} is invalid`, zodErrors(location, result.error));
+  return result.data;
+}
+
+const JSON_MEDIA_TYPE = /^application\/(?:[\w.+-]+\+)?json$/i;
+
+/** Raw body → JSON value, enforcing size (413), media type (415) and syntax (400). */
+function readJsonBody(event: APIGatewayProxyEvent, headers: Record<string, string>, config: HttpConfig): unknown {
+  if (event.body === null || event.body === undefined || event.body === '') {
+    throw new HttpError(400, 'BODY_REQUIRED', 'This operation needs a JSON request body');
+  }
+  const raw = event.isBase64Encoded ? Buffer.from(event.body, 'base64') : Buffer.from(event.body, 'utf8');
+  if (raw.byteLength > config.maxBodyBytes) {
+    throw new HttpError(413, 'BODY_TOO_LARGE', `The request body is ${raw.byteLength} bytes; the limit is ${config.maxBodyBytes}`);
+  }
+  const mediaType = (headers['content-type'] ?? '').split(';')[0]?.trim() ?? '';
+  if (!JSON_MEDIA_TYPE.test(mediaType)) {
+    throw new HttpError(415, 'UNSUPPORTED_MEDIA_TYPE', `Send the body as application/json (got ${mediaType || 'no Content-Type'})`);
+  }
+  try {
+    return JSON.parse(raw.toString('utf8'));
+  } catch (error) {
+    throw new HttpError(400, 'MALFORMED_JSON', `The request body is not valid JSON: ${(error as Error).message}`);
+  }
+}
+
+function toProxyResult(result: HttpResult): APIGatewayProxyResult {
+  const headers: Record<string, string> = { ...result.headers };
+  if (result.body === undefined) return { statusCode: result.status, headers, body: '' };
+  headers['Content-Type'] ??= 'application/json';
+  return { statusCode: result.status, headers, body: JSON.stringify(result.body) };
+}
+
+type ApiHandler = (event: APIGatewayProxyEvent, context: Context) => Promise<APIGatewayProxyResult>;
+
+/** Builds a function's Lambda handler from its bound routes. */
+export function httpApi(routes: BoundRoute[], config: HttpConfig = httpConfigFromEnv()) {
+  const table = new Map<string, BoundRoute>(routes.map((r) => [routeKey(r.spec.method, r.spec.path), r]));
+
+  const dispatch: ApiHandler = async (event) => {
+    const route = table.get(routeKey(event.httpMethod, event.resource));
+    if (!route) {
+      // API Gateway only forwards declared routes, so this means the stack and the function disagree.
+      throw new HttpError(405, 'METHOD_NOT_ALLOWED', `${event.httpMethod} ${event.resource} is not served by this function`);
+    }
+    const spec: RouteSpec = route.spec;
+    const headers = lowerCaseHeaders(event.headers);
+    // RouteInput<RouteSpec> is the erased form; bind() gave each handler its precise types.
+    const input = {
+      params: parsePart('params', spec.params, event.pathParameters ?? {}),
+      query: parsePart('query', spec.query, event.queryStringParameters ?? {}),
+      body: spec.body ? parsePart('body', spec.body, readJsonBody(event, headers, config)) : undefined,
+      headers,
+      requestId: event.requestContext.requestId,
+      event,
+    } as RouteInput<RouteSpec>;
+    tracer.putAnnotation('operation', spec.operationId);
+    const result = await route.handle(input);
+    metrics.addMetric(`${spec.operationId}`, MetricUnit.Count, 1);
+    return toProxyResult(result);
+  };
+
+  const correlation: middy.MiddlewareObj<APIGatewayProxyEvent, APIGatewayProxyResult> = {
+    before: async (request) => {
+      const headers = lowerCaseHeaders(request.event.headers);
+      const correlationId = headers['x-correlation-id'] ?? request.event.requestContext?.requestId ?? request.context.awsRequestId;
+      logger.setCorrelationId(correlationId);
+      logger.appendKeys({ route: `${request.event.httpMethod} ${request.event.resource}` });
+      (request.internal as Record<string, unknown>).correlationId = correlationId;
+    },
+    after: async (request) => {
+      if (request.response) {
+        request.response.headers = {
+          ...request.response.headers,
+          'X-Correlation-Id': String((request.internal as Record<string, unknown>).correlationId ?? ''),
+        };
+      }
+    },
+  };
+
+  const problemJson: middy.MiddlewareObj<APIGatewayProxyEvent, APIGatewayProxyResult> = {
+    onError: async (request) => {
+      const requestId = request.event.requestContext?.requestId ?? request.context.awsRequestId;
+      const { problem, isServerFault } = toProblem(request.error, requestId);
+      if (isServerFault) {
+        logger.error('request failed', request.error as Error);
+        metrics.addMetric('ServerFault', MetricUnit.Count, 1);
+      } else {
+        logger.info('request rejected', { status: problem.status, code: problem.code, detail: problem.detail });
+        metrics.addMetric('ClientError', MetricUnit.Count, 1);
+      }
+      const correlationId = (request.internal as Record<string, unknown>).correlationId;
+      request.response = {
+        statusCode: problem.status,
+        headers: {
+          'Content-Type': PROBLEM_CONTENT_TYPE,
+          ...(correlationId ? { 'X-Correlation-Id': String(correlationId) } : {}),
+        },
+        body: JSON.stringify(problem),
+      };
+    },
+  };
+
+  return middy(dispatch)
+    .use(injectLambdaContext(logger, { resetKeys: true }))
+    .use(captureLambdaHandler(tracer, { captureResponse: false }))
+    .use(logMetrics(metrics, { captureColdStartMetric: true }))
+    .use(correlation)
+    .use(
+      httpSecurityHeaders({
+        // JSON API: nothing may be rendered or framed; HSTS for a year.
+        contentSecurityPolicy: { 'default-src': "'none'", 'frame-ancestors': "'none'" },
+        strictTransportSecurity: { maxAge: 31_536_000, includeSubDomains: true, preload: false },
+      }),
+    )
+    .use(
+      httpCors({
+        origins: config.allowedOrigins,
+        credentials: config.allowedOrigins.length > 0,
+        headers: 'Authorization,Content-Type,Idempotency-Key,If-Match,X-API-Key,X-Correlation-Id',
+        methods: 'GET,POST,PUT,PATCH,DELETE,OPTIONS',
+        exposeHeaders: 'ETag,Location,X-Correlation-Id',
+        maxAge: 3600,
+      }),
+    )
+    .use(problemJson);
+}

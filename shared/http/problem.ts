@@ -1,0 +1,99 @@
+/**
+ * The one error mapper: every failure leaves a handler as RFC 9457
+ * problem+json `{type,title,status,detail,code,errors?,requestId}`.
+ * Known errors keep their status; anything else is a 500 whose detail hides
+ * internals (the log has them).
+ */
+import {
+  AlreadyExistsError,
+  DomainError,
+  NotFoundError,
+  PreconditionFailedError,
+  RuleViolationError,
+  ValidationError,
+  VersionConflictError,
+  type FieldError,
+} from '../domain/errors.js';
+
+/** Transport-level failures that are not domain rules (413, 415, 405...). */
+export class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly errors?: FieldError[],
+  ) {
+    super(message);
+    this.name = 'HttpError';
+  }
+}
+
+export interface Problem {
+  type: string;
+  title: string;
+  status: number;
+  detail: string;
+  code: string;
+  errors?: FieldError[];
+  requestId: string;
+}
+
+const TITLES: Record<number, string> = {
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not Found',
+  405: 'Method Not Allowed',
+  409: 'Conflict',
+  412: 'Precondition Failed',
+  413: 'Content Too Large',
+  415: 'Unsupported Media Type',
+  422: 'Unprocessable Content',
+  429: 'Too Many Requests',
+  500: 'Internal Server Error',
+};
+
+export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
+
+/** Problem types are URNs so they are stable without a hosted docs site; docs/api.md lists them. */
+export function problemType(code: string): string {
+  return `urn:switchyard:problem:${code.toLowerCase().replace(/_/g, '-')}`;
+}
+
+function statusOf(error: DomainError): number {
+  if (error instanceof ValidationError) return 400;
+  if (error instanceof NotFoundError) return 404;
+  if (error instanceof VersionConflictError || error instanceof AlreadyExistsError) return 409;
+  if (error instanceof PreconditionFailedError) return 412;
+  if (error instanceof RuleViolationError) return 422;
+  return 400;
+}
+
+/** Maps any thrown value to a problem. `isServerFault` tells the caller to log it as an error. */
+export function toProblem(error: unknown, requestId: string): { problem: Problem; isServerFault: boolean } {
+  let status = 500;
+  let code = 'INTERNAL_ERROR';
+  let detail = 'An unexpected error occurred; quote the requestId when reporting it.';
+  let errors: FieldError[] | undefined;
+  if (error instanceof DomainError) {
+    status = statusOf(error);
+    code = error.code;
+    detail = error.message;
+    errors = error.errors;
+  } else if (error instanceof HttpError) {
+    status = error.status;
+    code = error.code;
+    detail = error.message;
+    errors = error.errors;
+  }
+  const problem: Problem = {
+    type: problemType(code),
+    title: TITLES[status] ?? 'Error',
+    status,
+    detail,
+    code,
+    ...(errors && errors.length > 0 ? { errors } : {}),
+    requestId,
+  };
+  return { problem, isServerFault: status >= 500 };
+}

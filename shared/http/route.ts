@@ -1,0 +1,85 @@
+/**
+ * A route is declared once (shared/api/*.routes.ts) with the zod schemas of its
+ * body, path parameters and query. The same declaration drives the CDK API
+ * resources (lib/api.ts), request parsing (shared/http/middleware.ts) and the
+ * OpenAPI document (bin/openapi.ts), so they cannot drift apart.
+ */
+import type { APIGatewayProxyEvent } from 'aws-lambda';
+import type { z } from 'zod';
+
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+
+/** The Lambda functions that serve the API; one per resource family. */
+export type ApiFunctionName = 'health' | 'receivers' | 'groups' | 'events';
+
+export interface ResponseSpec {
+  description: string;
+  schema?: z.ZodType;
+}
+
+export interface RouteSpec<
+  TBody extends z.ZodType | undefined = z.ZodType | undefined,
+  TParams extends z.ZodType | undefined = z.ZodType | undefined,
+  TQuery extends z.ZodType | undefined = z.ZodType | undefined,
+> {
+  operationId: string;
+  method: HttpMethod;
+  /** API Gateway resource path, e.g. `/api/v1/receivers/{id}`. */
+  path: string;
+  functionName: ApiFunctionName;
+  summary: string;
+  description?: string;
+  tags: string[];
+  body?: TBody;
+  params?: TParams;
+  query?: TQuery;
+  /** Whether the route honours `If-Match` (documented; enforced by the handler). */
+  ifMatch?: boolean;
+  /** Success responses; error responses are the shared problem+json set. */
+  responses: Record<number, ResponseSpec>;
+}
+
+export function defineRoute<
+  TBody extends z.ZodType | undefined = undefined,
+  TParams extends z.ZodType | undefined = undefined,
+  TQuery extends z.ZodType | undefined = undefined,
+>(spec: RouteSpec<TBody, TParams, TQuery>): RouteSpec<TBody, TParams, TQuery> {
+  return spec;
+}
+
+type Parsed<T> = [T] extends [z.ZodType] ? z.output<T> : undefined;
+type BodyOf<R> = R extends RouteSpec<infer B, infer _P, infer _Q> ? Parsed<B> : never;
+type ParamsOf<R> = R extends RouteSpec<infer _B, infer P, infer _Q> ? Parsed<P> : never;
+type QueryOf<R> = R extends RouteSpec<infer _B, infer _P, infer Q> ? Parsed<Q> : never;
+
+export interface RouteInput<R extends RouteSpec> {
+  body: BodyOf<R>;
+  params: ParamsOf<R>;
+  query: QueryOf<R>;
+  /** Request headers with lower-cased names. */
+  headers: Record<string, string>;
+  requestId: string;
+  event: APIGatewayProxyEvent;
+}
+
+export interface HttpResult {
+  status: number;
+  body?: unknown;
+  headers?: Record<string, string>;
+}
+
+export type RouteHandler<R extends RouteSpec> = (input: RouteInput<R>) => Promise<HttpResult>;
+
+export interface BoundRoute {
+  spec: RouteSpec;
+  handle: (input: RouteInput<RouteSpec>) => Promise<HttpResult>;
+}
+
+/** Binds a handler to its declared route; the input is typed from the route's schemas. */
+export function bind<R extends RouteSpec>(spec: R, handle: RouteHandler<R>): BoundRoute {
+  return { spec, handle: handle as BoundRoute['handle'] };
+}
+
+export function routeKey(method: string, path: string): string {
+  return `${method.toUpperCase()} ${path}`;
+}

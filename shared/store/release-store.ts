@@ -1,0 +1,494 @@
+import {
+  ConditionalCheckFailedException,
+  TransactionCanceledException,
+  type CancellationReason,
+} from '@aws-sdk/client-dynamodb';
+import {
+  DeleteCommand,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  TransactWriteCommand,
+  UpdateCommand,
+  type DynamoDBDocumentClient,
+  type QueryCommandInput,
+} from '@aws-sdk/lib-dynamodb';
+import { AlreadyExistsError, NotFoundError, RuleViolationError, VersionConflictError } from '../domain/errors.js';
+import type { Group, Membership, Page, PageRequest, Receiver, ReleaseEvent } from '../domain/model.js';
+import type { EventQuery, ReceiverQuery, ReleaseStore } from '../domain/ports.js';
+import { decodeCursor, encodeCursor, queryFingerprint } from './cursor.js';
+import { GSI1, GSI1_KEY, GSI2, GSI2_KEY, keys, SORT_HIGH, TABLE_KEY } from './keys.js';
+
+/** A filter query may need several reads to fill a page; this bounds the work per request. */
+const MAX_READS_PER_PAGE = 10;
+
+interface PagedQuery {
+  input: Omit<QueryCommandInput, 'Limit' | 'ExclusiveStartKey' | 'TableName'>;
+  keyAttributes: readonly string[];
+  page: PageRequest;
+  fingerprint: unknown;
+}
+
+function cancellationCodes(error: TransactionCanceledException): (string | undefined)[] {
+  return (error.CancellationReasons ?? []).map((r: CancellationReason) => r.Code);
+}
+
+function isConditionFailure(error: unknown): boolean {
+  return error instanceof ConditionalCheckFailedException || (error as { name?: string })?.name === 'ConditionalCheckFailedException';
+}
+
+function isCancelled(error: unknown): error is TransactionCanceledException {
+  return error instanceof TransactionCanceledException || (error as { name?: string })?.name === 'TransactionCanceledException';
+}
+
+export class DynamoReleaseStore implements ReleaseStore {
+  constructor(
+    private readonly client: DynamoDBDocumentClient,
+    private readonly tableName: string,
+  ) {}
+
+  /** Readiness probe: one cheap key read proves the table answers. */
+  async ping(): Promise<void> {
+    await this.client.send(new GetCommand({ TableName: this.tableName, Key: keys.health }));
+  }
+
+  private async getData<T>(key: Record<string, string>): Promise<(T & { revision: number }) | undefined> {
+    const { Item } = await this.client.send(new GetCommand({ TableName: this.tableName, Key: key, ConsistentRead: true }));
+    if (!Item) return undefined;
+    return { ...(Item.data as T), revision: Item.version as number };
+  }
+
+  private async queryPage<T>(q: PagedQuery, toItem: (raw: Record<string, unknown>) => T): Promise<Page<T>> {
+    const fingerprint = queryFingerprint(q.fingerprint);
+    let startKey: Record<string, unknown> | undefined = decodeCursor(q.page.cursor, fingerprint, q.keyAttributes);
+    const items: T[] = [];
+    for (let reads = 0; reads < MAX_READS_PER_PAGE && items.length < q.page.limit; reads++) {
+      const out = await this.client.send(
+        new QueryCommand({ ...q.input, TableName: this.tableName, Limit: q.page.limit - items.length, ExclusiveStartKey: startKey }),
+      );
+      items.push(...(out.Items ?? []).map(toItem));
+      startKey = out.LastEvaluatedKey;
+      if (!startKey) break;
+    }
+    const nextCursor = encodeCursor(startKey, fingerprint);
+    return nextCursor ? { items, nextCursor } : { items };
+  }
+
+  // ---- receivers ----------------------------------------------------------
+
+  private receiverItem(receiver: Receiver) {
+    const { revision, ...data } = receiver;
+    return {
+      ...keys.receiver(receiver.id),
+      type: 'Receiver',
+      version: revision,
+      gsi2pk: keys.receiversPartition,
+      gsi2sk: `${receiver.createdAt}#${receiver.id}`,
+      data,
+    };
+  }
+
+  async createReceiver(receiver: Receiver): Promise<void> {
+    try {
+      await this.client.send(
+        new PutCommand({ TableName: this.tableName, Item: { ...this.receiverItem(receiver), groupCount: 0 }, ConditionExpression: 'attribute_not_exists(pk)' }),
+      );
+    } catch (error) {
+      if (isConditionFailure(error)) throw new AlreadyExistsError(`Receiver ${receiver.id} already exists`);
+      throw error;
+    }
+  }
+
+  getReceiver(id: string): Promise<Receiver | undefined> {
+    return this.getData<Receiver>(keys.receiver(id));
+  }
+
+  async replaceReceiver(receiver: Receiver, expectedRevision: number): Promise<void> {
+    await this.replaceData('Receiver', keys.receiver(receiver.id), receiver, expectedRevision);
+  }
+
+  async deleteReceiver(id: string, expectedRevision: number): Promise<void> {
+    try {
+      await this.client.send(
+        new DeleteCommand({
+          TableName: this.tableName,
+          Key: keys.receiver(id),
+          ConditionExpression: 'version = :expected AND (attribute_not_exists(groupCount) OR groupCount = :zero)',
+          ExpressionAttributeValues: { ':expected': expectedRevision, ':zero': 0 },
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        }),
+      );
+    } catch (error) {
+      if (!isConditionFailure(error)) throw error;
+      const old = (error as ConditionalCheckFailedException).Item;
+      if (!old) throw new NotFoundError('Receiver', id);
+      if (old.version?.N !== String(expectedRevision)) throw new VersionConflictError('Receiver', id, expectedRevision);
+      throw new RuleViolationError(`Receiver ${id} is a member of ${old.groupCount?.N ?? 'some'} group(s); remove it from them first`, 'RECEIVER_IN_USE');
+    }
+  }
+
+  listReceivers(query: ReceiverQuery): Promise<Page<Receiver>> {
+    const filters: string[] = [];
+    const names: Record<string, string> = { '#pk': 'gsi2pk' };
+    const values: Record<string, unknown> = { ':pk': keys.receiversPartition };
+    if (query.name !== undefined) {
+      filters.push('#data.#name = :name');
+      Object.assign(names, { '#data': 'data', '#name': 'name' });
+      values[':name'] = query.name;
+    }
+    if (query.type !== undefined) {
+      filters.push('#data.#type = :type');
+      Object.assign(names, { '#data': 'data', '#type': 'type' });
+      values[':type'] = query.type;
+    }
+    return this.queryPage(
+      {
+        input: {
+          IndexName: GSI2,
+          KeyConditionExpression: '#pk = :pk',
+          ...(filters.length ? { FilterExpression: filters.join(' AND ') } : {}),
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: values,
+          ScanIndexForward: false,
+        },
+        keyAttributes: GSI2_KEY,
+        page: query,
+        fingerprint: ['receivers', query.name, query.type],
+      },
+      (raw) => ({ ...(raw.data as Omit<Receiver, 'revision'>), revision: raw.version as number }),
+    );
+  }
+
+  // ---- groups -------------------------------------------------------------
+
+  private groupItem(group: Group) {
+    const { revision, ...data } = group;
+    return {
+      ...keys.group(group.id),
+      type: 'Group',
+      version: revision,
+      gsi2pk: keys.groupsPartition,
+      gsi2sk: `${group.createdAt}#${group.id}`,
+      data,
+    };
+  }
+
+  private membershipItem(groupId: string, receiverId: string, addedAt: string) {
+    return {
+      ...keys.membership(groupId, receiverId),
+      type: 'Membership',
+      version: 1,
+      gsi1pk: keys.groupsOfReceiver(receiverId),
+      gsi1sk: `${addedAt}#${groupId}`,
+      data: { groupId, receiverId, addedAt } satisfies Membership,
+    };
+  }
+
+  /** Membership counts on the receiver so a receiver in use cannot be deleted (checked atomically). */
+  private receiverCountUpdate(receiverId: string, delta: 1 | -1) {
+    return {
+      Update: {
+        TableName: this.tableName,
+        Key: keys.receiver(receiverId),
+        UpdateExpression: 'SET groupCount = if_not_exists(groupCount, :zero) + :delta',
+        ConditionExpression: 'attribute_exists(pk)',
+        ExpressionAttributeValues: { ':zero': 0, ':delta': delta },
+      },
+    };
+  }
+
+  async createGroup(group: Group, receiverIds: string[]): Promise<void> {
+    try {
+      await this.client.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            { Put: { TableName: this.tableName, Item: this.groupItem(group), ConditionExpression: 'attribute_not_exists(pk)' } },
+            ...receiverIds.flatMap((rid) => [
+              { Put: { TableName: this.tableName, Item: this.membershipItem(group.id, rid, group.createdAt) } },
+              this.receiverCountUpdate(rid, 1),
+            ]),
+          ],
+        }),
+      );
+    } catch (error) {
+      if (!isCancelled(error)) throw error;
+      const codes = cancellationCodes(error);
+      if (codes[0] === 'ConditionalCheckFailed') throw new AlreadyExistsError(`Group ${group.id} already exists`);
+      const missing = receiverIds.filter((_, i) => codes[2 + i * 2] === 'ConditionalCheckFailed');
+      if (missing.length) {
+        throw new RuleViolationError('Some receiverIds do not exist', 'UNKNOWN_RECEIVER', missing.map((id) => ({ path: 'body.receiverIds', message: `no receiver ${id}` })));
+      }
+      throw error;
+    }
+  }
+
+  getGroup(id: string): Promise<Group | undefined> {
+    return this.getData<Group>(keys.group(id));
+  }
+
+  async replaceGroup(group: Group, expectedRevision: number): Promise<void> {
+    await this.replaceData('Group', keys.group(group.id), group, expectedRevision);
+  }
+
+  async deleteGroup(id: string, expectedRevision: number): Promise<void> {
+    try {
+      await this.client.send(
+        new DeleteCommand({
+          TableName: this.tableName,
+          Key: keys.group(id),
+          ConditionExpression: 'version = :expected AND #data.memberCount = :zero',
+          ExpressionAttributeNames: { '#data': 'data' },
+          ExpressionAttributeValues: { ':expected': expectedRevision, ':zero': 0 },
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        }),
+      );
+    } catch (error) {
+      if (!isConditionFailure(error)) throw error;
+      const old = (error as ConditionalCheckFailedException).Item;
+      if (!old) throw new NotFoundError('Group', id);
+      if (old.version?.N !== String(expectedRevision)) throw new VersionConflictError('Group', id, expectedRevision);
+      throw new RuleViolationError(`Group ${id} still has members; remove them first`, 'GROUP_NOT_EMPTY');
+    }
+  }
+
+  listGroups(page: PageRequest): Promise<Page<Group>> {
+    return this.queryPage(
+      {
+        input: {
+          IndexName: GSI2,
+          KeyConditionExpression: 'gsi2pk = :pk',
+          ExpressionAttributeValues: { ':pk': keys.groupsPartition },
+          ScanIndexForward: false,
+        },
+        keyAttributes: GSI2_KEY,
+        page,
+        fingerprint: ['groups'],
+      },
+      (raw) => ({ ...(raw.data as Omit<Group, 'revision'>), revision: raw.version as number }),
+    );
+  }
+
+  /** Membership changes bump the group's revision and member count in the same transaction. */
+  private groupMemberUpdate(groupId: string, delta: 1 | -1, at: string) {
+    return {
+      Update: {
+        TableName: this.tableName,
+        Key: keys.group(groupId),
+        UpdateExpression: 'SET version = version + :one, #data.memberCount = #data.memberCount + :delta, #data.updatedAt = :at',
+        ConditionExpression: 'attribute_exists(pk)',
+        ExpressionAttributeNames: { '#data': 'data' },
+        ExpressionAttributeValues: { ':one': 1, ':delta': delta, ':at': at },
+      },
+    };
+  }
+
+  async addMember(groupId: string, receiverId: string, addedAt: string): Promise<boolean> {
+    try {
+      await this.client.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            { Put: { TableName: this.tableName, Item: this.membershipItem(groupId, receiverId, addedAt), ConditionExpression: 'attribute_not_exists(pk)' } },
+            this.groupMemberUpdate(groupId, 1, addedAt),
+            this.receiverCountUpdate(receiverId, 1),
+          ],
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (!isCancelled(error)) throw error;
+      const [member, group, receiver] = cancellationCodes(error);
+      if (group === 'ConditionalCheckFailed') throw new NotFoundError('Group', groupId);
+      if (receiver === 'ConditionalCheckFailed') throw new NotFoundError('Receiver', receiverId);
+      if (member === 'ConditionalCheckFailed') return false;
+      throw error;
+    }
+  }
+
+  async removeMember(groupId: string, receiverId: string, at: string): Promise<boolean> {
+    try {
+      await this.client.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            { Delete: { TableName: this.tableName, Key: keys.membership(groupId, receiverId), ConditionExpression: 'attribute_exists(pk)' } },
+            this.groupMemberUpdate(groupId, -1, at),
+            this.receiverCountUpdate(receiverId, -1),
+          ],
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (!isCancelled(error)) throw error;
+      const [member] = cancellationCodes(error);
+      if (member === 'ConditionalCheckFailed') return false;
+      throw error;
+    }
+  }
+
+  listMembers(groupId: string, page: PageRequest): Promise<Page<Membership>> {
+    return this.queryPage(
+      {
+        input: {
+          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+          ExpressionAttributeValues: { ':pk': keys.group(groupId).pk, ':prefix': keys.memberPrefix },
+        },
+        keyAttributes: TABLE_KEY,
+        page,
+        fingerprint: ['members', groupId],
+      },
+      (raw) => raw.data as Membership,
+    );
+  }
+
+  listGroupsOfReceiver(receiverId: string, page: PageRequest): Promise<Page<Membership>> {
+    return this.queryPage(
+      {
+        input: {
+          IndexName: GSI1,
+          KeyConditionExpression: 'gsi1pk = :pk',
+          ExpressionAttributeValues: { ':pk': keys.groupsOfReceiver(receiverId) },
+          ScanIndexForward: false,
+        },
+        keyAttributes: GSI1_KEY,
+        page,
+        fingerprint: ['groupsOf', receiverId],
+      },
+      (raw) => raw.data as Membership,
+    );
+  }
+
+  // ---- events -------------------------------------------------------------
+
+  async createEvent(event: ReleaseEvent, receiverRevision: number): Promise<void> {
+    const sortKey = `${event.eventStart}#${event.id}`;
+    try {
+      await this.client.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            {
+              Put: {
+                TableName: this.tableName,
+                Item: {
+                  ...keys.event(event.id),
+                  type: 'Event',
+                  version: 1,
+                  gsi1pk: keys.eventsOfReceiver(event.receiverId),
+                  gsi1sk: sortKey,
+                  gsi2pk: keys.eventsPartition,
+                  gsi2sk: sortKey,
+                  data: event,
+                },
+                ConditionExpression: 'attribute_not_exists(pk)',
+              },
+            },
+            {
+              // The payload was validated against this revision's schema; refuse if the receiver changed meanwhile.
+              ConditionCheck: {
+                TableName: this.tableName,
+                Key: keys.receiver(event.receiverId),
+                ConditionExpression: 'version = :rev',
+                ExpressionAttributeValues: { ':rev': receiverRevision },
+              },
+            },
+          ],
+        }),
+      );
+    } catch (error) {
+      if (!isCancelled(error)) throw error;
+      const [put, receiver] = cancellationCodes(error);
+      if (receiver === 'ConditionalCheckFailed') {
+        throw new VersionConflictError('Receiver', event.receiverId, receiverRevision);
+      }
+      if (put === 'ConditionalCheckFailed') throw new AlreadyExistsError(`Event ${event.id} already exists`);
+      throw error;
+    }
+  }
+
+  getEvent(id: string): Promise<ReleaseEvent | undefined> {
+    return this.getData<ReleaseEvent>(keys.event(id)).then((e) => {
+      if (!e) return undefined;
+      const { revision: _r, ...event } = e;
+      return event;
+    });
+  }
+
+  listEvents(query: EventQuery): Promise<Page<ReleaseEvent>> {
+    const byReceiver = query.receiverId !== undefined;
+    const [pkAttr, skAttr] = byReceiver ? ['gsi1pk', 'gsi1sk'] : ['gsi2pk', 'gsi2sk'];
+    const names: Record<string, string> = { '#pk': pkAttr };
+    const values: Record<string, unknown> = {
+      ':pk': byReceiver ? keys.eventsOfReceiver(query.receiverId as string) : keys.eventsPartition,
+    };
+    let keyCondition = '#pk = :pk';
+    if (query.from !== undefined || query.to !== undefined) names['#sk'] = skAttr;
+    if (query.from !== undefined && query.to !== undefined) {
+      keyCondition += ' AND #sk BETWEEN :from AND :to';
+      values[':from'] = query.from;
+      values[':to'] = `${query.to}${SORT_HIGH}`;
+    } else if (query.from !== undefined) {
+      keyCondition += ' AND #sk >= :from';
+      values[':from'] = query.from;
+    } else if (query.to !== undefined) {
+      keyCondition += ' AND #sk <= :to';
+      values[':to'] = `${query.to}${SORT_HIGH}`;
+    }
+    const filters: string[] = [];
+    const filterOn = (field: string, value: unknown) => {
+      if (value === undefined) return;
+      names['#data'] = 'data';
+      names[`#${field}`] = field;
+      values[`:${field}`] = value;
+      filters.push(`#data.#${field} = :${field}`);
+    };
+    filterOn('name', query.name);
+    filterOn('success', query.success);
+    filterOn('platformId', query.platformId);
+    filterOn('package', query.package);
+    return this.queryPage(
+      {
+        input: {
+          IndexName: byReceiver ? GSI1 : GSI2,
+          KeyConditionExpression: keyCondition,
+          ...(filters.length ? { FilterExpression: filters.join(' AND ') } : {}),
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: values,
+          ScanIndexForward: false,
+        },
+        keyAttributes: byReceiver ? GSI1_KEY : GSI2_KEY,
+        page: query,
+        fingerprint: ['events', query.receiverId, query.name, query.success, query.platformId, query.package, query.from, query.to],
+      },
+      (raw) => raw.data as ReleaseEvent,
+    );
+  }
+
+  // ---- shared -------------------------------------------------------------
+
+  /**
+   * Replaces an entity's data if the stored version is still the expected one.
+   * An update, not a put, so counters kept beside the data (groupCount) survive.
+   */
+  private async replaceData(entity: string, key: Record<string, string>, value: { id: string; revision: number }, expectedRevision: number): Promise<void> {
+    const { revision, ...data } = value;
+    try {
+      await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: key,
+          UpdateExpression: 'SET #data = :data, version = :next',
+          ConditionExpression: 'version = :expected',
+          ExpressionAttributeNames: { '#data': 'data' },
+          ExpressionAttributeValues: { ':data': data, ':next': revision, ':expected': expectedRevision },
+        }),
+      );
+    } catch (error) {
+      if (isConditionFailure(error)) throw await this.lostRace(entity, value.id, expectedRevision, key);
+      throw error;
+    }
+  }
+
+  /** After a failed version condition: gone (404) or changed (409). */
+  private async lostRace(entity: string, id: string, expectedRevision: number, key: Record<string, string>): Promise<Error> {
+    const { Item } = await this.client.send(new GetCommand({ TableName: this.tableName, Key: key, ConsistentRead: true }));
+    return Item ? new VersionConflictError(entity, id, expectedRevision) : new NotFoundError(entity, id);
+  }
+}

@@ -1,0 +1,26 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { App, Stack } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import { randomUUID } from 'node:crypto';
+import { inject } from 'vitest';
+import { DataTable } from '../../lib/data.js';
+import { ensureTables, LOCAL_CREDENTIALS } from '../../local/dynamodb.js';
+import { TemplateResolver } from '../../local/template.js';
+import type { CfnTemplate } from '../../local/types.js';
+
+/**
+ * A fresh table in the shared DynamoDB Local, created from the stack's own
+ * DataTable construct (not a copy of its key schema), one per test file.
+ */
+export async function freshTable(): Promise<{ tableName: string; client: DynamoDBDocumentClient }> {
+  const stack = new Stack(new App(), 'TestData');
+  new DataTable(stack, 'Data');
+  const template = Template.fromStack(stack).toJSON() as CfnTemplate;
+  const tableName = `test-${randomUUID()}`;
+  const [table] = new TemplateResolver(template, { stackName: 'TestData', region: 'us-east-1', accountId: '000000000000' }).tables();
+  if (!table) throw new Error('DataTable synthesized no table');
+  const raw = new DynamoDBClient({ endpoint: inject('dynamoEndpoint'), region: 'us-east-1', credentials: LOCAL_CREDENTIALS });
+  await ensureTables(raw, [{ ...table, input: { ...table.input, TableName: tableName } }]);
+  return { tableName, client: DynamoDBDocumentClient.from(raw, { marshallOptions: { removeUndefinedValues: true } }) };
+}
