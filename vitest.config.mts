@@ -1,12 +1,23 @@
 import { defineConfig } from 'vitest/config';
 
+// Handler tests run the real Powertools chain; keep its output out of the report.
+const env = { POWERTOOLS_LOG_LEVEL: 'SILENT', POWERTOOLS_METRICS_DISABLED: 'true' };
+
+/**
+ * Four projects, so `vitest run --project unit` stays fast:
+ * unit and cdk need nothing running; integration shares one in-memory
+ * DynamoDB Local; e2e shares one local runtime (or SWITCHYARD_BASE_URL).
+ */
 export default defineConfig({
   test: {
-    include: ['tests/**/*.test.ts'],
-    // DynamoDB Local and the local runtime are child processes shared by the e2e files.
-    globalSetup: ['tests/global-setup.ts'],
     testTimeout: 30_000,
     hookTimeout: 120_000,
-    pool: 'forks',
+    env,
+    projects: [
+      { extends: true, test: { name: 'unit', include: ['tests/unit/**/*.test.ts'] } },
+      { extends: true, test: { name: 'cdk', include: ['tests/cdk/**/*.test.ts'] } },
+      { extends: true, test: { name: 'integration', include: ['tests/integration/**/*.test.ts'], globalSetup: ['tests/setup/dynamodb.ts'] } },
+      { extends: true, test: { name: 'e2e', include: ['tests/e2e/**/*.test.ts'], globalSetup: ['tests/setup/runtime.ts'] } },
+    ],
   },
 });

@@ -27,7 +27,9 @@ export interface ApiProps {
 
 /** Problem+json for errors API Gateway answers itself, so clients see one error format. */
 function gatewayProblem(status: number, code: string, title: string, detail: string): string {
-  return JSON.stringify({ type: problemType(code), title, status, detail, code, requestId: '$context.requestId' });
+  const body = JSON.stringify({ type: problemType(code), title, status, detail: '@DETAIL@', code, requestId: '$context.requestId' });
+  // $context.error.messageString is already a quoted JSON string; everything else is text inside quotes.
+  return detail === '$context.error.messageString' ? body.replace('"@DETAIL@"', detail) : body.replace('@DETAIL@', detail);
 }
 
 /**
@@ -55,8 +57,15 @@ export class SwitchyardApi extends Construct {
         throttlingBurstLimit: 400,
         accessLogDestination: new LogGroupLogDestination(accessLogs),
         accessLogFormat: AccessLogFormat.jsonWithStandardFields({
-          caller: true, httpMethod: true, ip: true, protocol: true, requestTime: true,
-          resourcePath: true, responseLength: true, status: true, user: true,
+          caller: true,
+          httpMethod: true,
+          ip: true,
+          protocol: true,
+          requestTime: true,
+          resourcePath: true,
+          responseLength: true,
+          status: true,
+          user: true,
         }),
       },
       defaultCorsPreflightOptions: props.allowedOrigins.length
@@ -70,12 +79,24 @@ export class SwitchyardApi extends Construct {
         : undefined,
     });
 
-    const problemHeaders = { 'gatewayresponse.header.Content-Type': "'application/problem+json'" };
+    const problemHeaders = { 'Content-Type': "'application/problem+json'" };
     const gatewayResponses: Array<[ResponseType, number, string, string, string]> = [
-      [ResponseType.BAD_REQUEST_BODY, 400, 'VALIDATION_FAILED', 'Bad Request', 'The request body does not match the operation schema: $context.error.validationErrorString'],
+      [
+        ResponseType.BAD_REQUEST_BODY,
+        400,
+        'VALIDATION_FAILED',
+        'Bad Request',
+        'The request body does not match the operation schema: $context.error.validationErrorString',
+      ],
       [ResponseType.BAD_REQUEST_PARAMETERS, 400, 'VALIDATION_FAILED', 'Bad Request', '$context.error.messageString'],
       // REST APIs answer an unknown route with 403 "Missing Authentication Token"; say what it is.
-      [ResponseType.MISSING_AUTHENTICATION_TOKEN, 404, 'ROUTE_NOT_FOUND', 'Not Found', 'No such route: check the method and path against docs/openapi.json'],
+      [
+        ResponseType.MISSING_AUTHENTICATION_TOKEN,
+        404,
+        'ROUTE_NOT_FOUND',
+        'Not Found',
+        'No such route: check the method and path against docs/openapi.json',
+      ],
       [ResponseType.REQUEST_TOO_LARGE, 413, 'BODY_TOO_LARGE', 'Content Too Large', '$context.error.messageString'],
       [ResponseType.THROTTLED, 429, 'THROTTLED', 'Too Many Requests', '$context.error.messageString'],
       [ResponseType.DEFAULT_5XX, 502, 'UPSTREAM_ERROR', 'Bad Gateway', '$context.error.messageString'],

@@ -1,6 +1,6 @@
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import { Architecture, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
-import { NodejsFunction, OutputFormat, type NodejsFunctionProps } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { LogLevel, NodejsFunction, OutputFormat, type NodejsFunctionProps } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import { fileURLToPath } from 'node:url';
@@ -41,6 +41,8 @@ export class SwitchyardFunction extends NodejsFunction {
         sourceMap: true,
         externalModules: [],
         forceDockerBundling: false,
+        // Size warnings are expected (the SDK is bundled on purpose); bench/ reports the sizes.
+        logLevel: LogLevel.ERROR,
       },
       environment: {
         NODE_OPTIONS: '--enable-source-maps',

@@ -19,7 +19,8 @@ function coarsen(node: Json): Json {
     if (DROPPED_KEYWORDS.has(key)) continue;
     // API Gateway's validator rejects `maximum` beyond a Java long; zod emits Number.MAX_SAFE_INTEGER, which is fine, but drop it anyway: no meaning for us.
     if (key === 'maximum' && value === Number.MAX_SAFE_INTEGER) continue;
-    out[key] = key === 'properties' ? Object.fromEntries(Object.entries(value as object).map(([k, v]) => [k, coarsen(v as Json)])) : coarsen(value);
+    out[key] =
+      key === 'properties' ? Object.fromEntries(Object.entries(value as object).map(([k, v]) => [k, coarsen(v as Json)])) : coarsen(value);
   }
   return out;
 }

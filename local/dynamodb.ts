@@ -4,7 +4,13 @@
  * cancellation reasons and streams the store relies on, which in-process
  * emulators lack (DESIGN.md §7).
  */
-import { CreateTableCommand, DynamoDBClient, ListTablesCommand, UpdateTimeToLiveCommand, type CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
+import {
+  CreateTableCommand,
+  DynamoDBClient,
+  ListTablesCommand,
+  UpdateTimeToLiveCommand,
+  type CreateTableCommandInput,
+} from '@aws-sdk/client-dynamodb';
 import type { ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
@@ -81,7 +87,10 @@ export async function startDynamoDbLocal(options: DynamoDbLocalOptions = {}): Pr
 }
 
 /** Creates the tables that do not exist yet (a disk database keeps them across restarts). */
-export async function ensureTables(client: DynamoDBClient, tables: Array<{ input: CreateTableCommandInput; ttlAttribute?: string }>): Promise<void> {
+export async function ensureTables(
+  client: DynamoDBClient,
+  tables: Array<{ input: CreateTableCommandInput; ttlAttribute?: string }>,
+): Promise<void> {
   const existing = new Set<string>();
   let start: string | undefined;
   do {
@@ -94,7 +103,10 @@ export async function ensureTables(client: DynamoDBClient, tables: Array<{ input
     await client.send(new CreateTableCommand(input));
     if (ttlAttribute) {
       await client.send(
-        new UpdateTimeToLiveCommand({ TableName: input.TableName, TimeToLiveSpecification: { AttributeName: ttlAttribute, Enabled: true } }),
+        new UpdateTimeToLiveCommand({
+          TableName: input.TableName,
+          TimeToLiveSpecification: { AttributeName: ttlAttribute, Enabled: true },
+        }),
       );
     }
   }

@@ -8,6 +8,13 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { CfnResource, CfnTemplate, LocalFunctionDefinition } from './types.js';
 
+/**
+ * A resolved CloudFormation property bag. Its shape is CloudFormation's (already
+ * validated by CDK at synth); `any` keeps the mapping to SDK inputs readable.
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type CfnProperties = Record<string, any>;
+
 export interface LocalEnvironment {
   stackName: string;
   region: string;
@@ -154,30 +161,42 @@ export class TemplateResolver {
 
   /** CreateTable inputs for every DynamoDB table, streams and TTL included. */
   tables(): Array<{ logicalId: string; input: CreateTableCommandInput; ttlAttribute?: string }> {
-    return [...this.resourcesOfType('AWS::DynamoDB::Table'), ...this.resourcesOfType('AWS::DynamoDB::GlobalTable')].map(([logicalId, resource]) => {
-      const p = this.resolve(resource.Properties ?? {}) as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any -- CloudFormation property bag
-      const onDemand = p.BillingMode === 'PAY_PER_REQUEST' || resource.Type === 'AWS::DynamoDB::GlobalTable';
-      const throughput = onDemand ? {} : { ProvisionedThroughput: p.ProvisionedThroughput ?? { ReadCapacityUnits: 5, WriteCapacityUnits: 5 } };
-      const index = (i: Record<string, any>) => ({ // eslint-disable-line @typescript-eslint/no-explicit-any -- CloudFormation property bag
-        IndexName: i.IndexName,
-        KeySchema: i.KeySchema,
-        Projection: i.Projection,
-        ...(onDemand ? {} : { ProvisionedThroughput: i.ProvisionedThroughput ?? { ReadCapacityUnits: 5, WriteCapacityUnits: 5 } }),
-      });
-      const stream = p.StreamSpecification?.StreamViewType as string | undefined;
-      const input: CreateTableCommandInput = {
-        TableName: this.nameOf(logicalId),
-        KeySchema: p.KeySchema,
-        AttributeDefinitions: p.AttributeDefinitions,
-        BillingMode: onDemand ? 'PAY_PER_REQUEST' : 'PROVISIONED',
-        ...throughput,
-        ...(p.GlobalSecondaryIndexes?.length ? { GlobalSecondaryIndexes: p.GlobalSecondaryIndexes.map(index) } : {}),
-        ...(p.LocalSecondaryIndexes?.length ? { LocalSecondaryIndexes: p.LocalSecondaryIndexes.map((i: Record<string, unknown>) => ({ IndexName: i.IndexName, KeySchema: i.KeySchema, Projection: i.Projection })) } : {}),
-        ...(stream ? { StreamSpecification: { StreamEnabled: true, StreamViewType: stream as 'NEW_AND_OLD_IMAGES' } } : {}),
-      };
-      const ttl = p.TimeToLiveSpecification?.Enabled ? (p.TimeToLiveSpecification.AttributeName as string) : undefined;
-      return { logicalId, input, ...(ttl ? { ttlAttribute: ttl } : {}) };
-    });
+    return [...this.resourcesOfType('AWS::DynamoDB::Table'), ...this.resourcesOfType('AWS::DynamoDB::GlobalTable')].map(
+      ([logicalId, resource]) => {
+        const p = this.resolve(resource.Properties ?? {}) as CfnProperties;
+        const onDemand = p.BillingMode === 'PAY_PER_REQUEST' || resource.Type === 'AWS::DynamoDB::GlobalTable';
+        const throughput = onDemand
+          ? {}
+          : { ProvisionedThroughput: p.ProvisionedThroughput ?? { ReadCapacityUnits: 5, WriteCapacityUnits: 5 } };
+        const index = (i: CfnProperties) => ({
+          IndexName: i.IndexName,
+          KeySchema: i.KeySchema,
+          Projection: i.Projection,
+          ...(onDemand ? {} : { ProvisionedThroughput: i.ProvisionedThroughput ?? { ReadCapacityUnits: 5, WriteCapacityUnits: 5 } }),
+        });
+        const stream = p.StreamSpecification?.StreamViewType as string | undefined;
+        const input: CreateTableCommandInput = {
+          TableName: this.nameOf(logicalId),
+          KeySchema: p.KeySchema,
+          AttributeDefinitions: p.AttributeDefinitions,
+          BillingMode: onDemand ? 'PAY_PER_REQUEST' : 'PROVISIONED',
+          ...throughput,
+          ...(p.GlobalSecondaryIndexes?.length ? { GlobalSecondaryIndexes: p.GlobalSecondaryIndexes.map(index) } : {}),
+          ...(p.LocalSecondaryIndexes?.length
+            ? {
+                LocalSecondaryIndexes: p.LocalSecondaryIndexes.map((i: Record<string, unknown>) => ({
+                  IndexName: i.IndexName,
+                  KeySchema: i.KeySchema,
+                  Projection: i.Projection,
+                })),
+              }
+            : {}),
+          ...(stream ? { StreamSpecification: { StreamEnabled: true, StreamViewType: stream as 'NEW_AND_OLD_IMAGES' } } : {}),
+        };
+        const ttl = p.TimeToLiveSpecification?.Enabled ? (p.TimeToLiveSpecification.AttributeName as string) : undefined;
+        return { logicalId, input, ...(ttl ? { ttlAttribute: ttl } : {}) };
+      },
+    );
   }
 
   /** Every Lambda function with its bundled asset and resolved environment. */
@@ -191,7 +210,10 @@ export class TemplateResolver {
       if (!(assetPath ?? fromKey) || !existsSync(assetDir)) {
         throw new Error(`Function ${logicalId}: bundled asset not found (${assetDir}); inline code is not supported locally`);
       }
-      const variables = (this.resolve((props.Environment as { Variables?: unknown } | undefined)?.Variables ?? {}) ?? {}) as Record<string, unknown>;
+      const variables = (this.resolve((props.Environment as { Variables?: unknown } | undefined)?.Variables ?? {}) ?? {}) as Record<
+        string,
+        unknown
+      >;
       return {
         logicalId,
         functionName: this.nameOf(logicalId),

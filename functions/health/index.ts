@@ -19,7 +19,11 @@ export const handler = httpApi([
       return { status: 200, body: { ...ok, checks }, headers: { 'Cache-Control': 'no-store' } };
     } catch (error) {
       const checks = {
-        dynamodb: { status: 'unavailable' as const, responseTimeMs: Math.round(performance.now() - started), message: (error as Error).name },
+        dynamodb: {
+          status: 'unavailable' as const,
+          responseTimeMs: Math.round(performance.now() - started),
+          message: (error as Error).name,
+        },
       };
       return { status: 503, body: { ...ok, status: 'unavailable', checks }, headers: { 'Cache-Control': 'no-store', 'Retry-After': '5' } };
     }

@@ -113,9 +113,7 @@ export const GroupSchema = z
   })
   .meta({ id: 'Group' });
 
-export const MembershipSchema = z
-  .object({ groupId: z.uuid(), receiverId: z.uuid(), addedAt: instant })
-  .meta({ id: 'Membership' });
+export const MembershipSchema = z.object({ groupId: z.uuid(), receiverId: z.uuid(), addedAt: instant }).meta({ id: 'Membership' });
 
 // ---- events -----------------------------------------------------------------
 
@@ -175,6 +173,8 @@ export const HealthSchema = z
     status: z.enum(['ok', 'degraded', 'unavailable']),
     service: z.string(),
     version: z.string(),
-    checks: z.record(z.string(), z.object({ status: z.enum(['ok', 'unavailable']), responseTimeMs: z.number(), message: z.string().optional() })).optional(),
+    checks: z
+      .record(z.string(), z.object({ status: z.enum(['ok', 'unavailable']), responseTimeMs: z.number(), message: z.string().optional() }))
+      .optional(),
   })
   .meta({ id: 'Health' });

@@ -44,7 +44,11 @@ export class EventService {
     const payload = input.payload ?? {};
     const problems = validatePayload(`${receiver.id}@${receiver.revision}`, receiver.schema, payload);
     if (problems.length > 0) {
-      throw new RuleViolationError(`The payload does not match the schema of receiver ${receiver.name}`, 'PAYLOAD_SCHEMA_MISMATCH', problems);
+      throw new RuleViolationError(
+        `The payload does not match the schema of receiver ${receiver.name}`,
+        'PAYLOAD_SCHEMA_MISMATCH',
+        problems,
+      );
     }
     const event: ReleaseEvent = {
       id: this.ids.next(),

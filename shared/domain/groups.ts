@@ -30,7 +30,10 @@ export class GroupService {
   async create(input: CreateGroupInput): Promise<Group> {
     const receiverIds = [...new Set(input.receiverIds ?? [])];
     if (receiverIds.length > MAX_INITIAL_MEMBERS) {
-      throw new RuleViolationError(`A group can be created with at most ${MAX_INITIAL_MEMBERS} members; add more afterwards`, 'TOO_MANY_MEMBERS');
+      throw new RuleViolationError(
+        `A group can be created with at most ${MAX_INITIAL_MEMBERS} members; add more afterwards`,
+        'TOO_MANY_MEMBERS',
+      );
     }
     const now = this.clock.now();
     const group: Group = {

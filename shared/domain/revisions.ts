@@ -9,12 +9,15 @@ export function expectedRevision(bodyRevision: number | undefined, ifMatch: stri
   let fromHeader: number | undefined;
   if (ifMatch !== undefined) {
     const match = /^(?:W\/)?"?(\d+)"?$/.exec(ifMatch.trim());
-    if (!match) throw new ValidationError('If-Match must be an ETag such as "3"', [{ path: 'headers.if-match', message: 'not a revision ETag' }]);
+    if (!match)
+      throw new ValidationError('If-Match must be an ETag such as "3"', [{ path: 'headers.if-match', message: 'not a revision ETag' }]);
     fromHeader = Number(match[1]);
     if (fromHeader !== current) throw new PreconditionFailedError(`If-Match ${ifMatch} does not match the current revision ${current}`);
   }
   if (bodyRevision !== undefined && fromHeader !== undefined && bodyRevision !== fromHeader) {
-    throw new ValidationError('revision and If-Match disagree', [{ path: 'body.revision', message: `is ${bodyRevision} but If-Match says ${fromHeader}` }]);
+    throw new ValidationError('revision and If-Match disagree', [
+      { path: 'body.revision', message: `is ${bodyRevision} but If-Match says ${fromHeader}` },
+    ]);
   }
   const expected = bodyRevision ?? fromHeader;
   if (expected === undefined) {

@@ -18,7 +18,11 @@ export function encodeCursor(lastKey: Record<string, unknown> | undefined, finge
 }
 
 function invalid(): never {
-  throw new ValidationError('cursor is not valid for this query', [{ path: 'query.cursor', message: 'use the nextCursor of the previous page, with the same filters' }], 'INVALID_CURSOR');
+  throw new ValidationError(
+    'cursor is not valid for this query',
+    [{ path: 'query.cursor', message: 'use the nextCursor of the previous page, with the same filters' }],
+    'INVALID_CURSOR',
+  );
 }
 
 export function decodeCursor(cursor: string | undefined, fingerprint: string, keyAttributes: readonly string[]): Key | undefined {

@@ -1,8 +1,4 @@
-import {
-  ConditionalCheckFailedException,
-  TransactionCanceledException,
-  type CancellationReason,
-} from '@aws-sdk/client-dynamodb';
+import { ConditionalCheckFailedException, TransactionCanceledException, type CancellationReason } from '@aws-sdk/client-dynamodb';
 import {
   DeleteCommand,
   GetCommand,
@@ -91,7 +87,11 @@ export class DynamoReleaseStore implements ReleaseStore {
   async createReceiver(receiver: Receiver): Promise<void> {
     try {
       await this.client.send(
-        new PutCommand({ TableName: this.tableName, Item: { ...this.receiverItem(receiver), groupCount: 0 }, ConditionExpression: 'attribute_not_exists(pk)' }),
+        new PutCommand({
+          TableName: this.tableName,
+          Item: { ...this.receiverItem(receiver), groupCount: 0 },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        }),
       );
     } catch (error) {
       if (isConditionFailure(error)) throw new AlreadyExistsError(`Receiver ${receiver.id} already exists`);
@@ -123,7 +123,10 @@ export class DynamoReleaseStore implements ReleaseStore {
       const old = (error as ConditionalCheckFailedException).Item;
       if (!old) throw new NotFoundError('Receiver', id);
       if (old.version?.N !== String(expectedRevision)) throw new VersionConflictError('Receiver', id, expectedRevision);
-      throw new RuleViolationError(`Receiver ${id} is a member of ${old.groupCount?.N ?? 'some'} group(s); remove it from them first`, 'RECEIVER_IN_USE');
+      throw new RuleViolationError(
+        `Receiver ${id} is a member of ${old.groupCount?.N ?? 'some'} group(s); remove it from them first`,
+        'RECEIVER_IN_USE',
+      );
     }
   }
 
@@ -216,7 +219,11 @@ export class DynamoReleaseStore implements ReleaseStore {
       if (codes[0] === 'ConditionalCheckFailed') throw new AlreadyExistsError(`Group ${group.id} already exists`);
       const missing = receiverIds.filter((_, i) => codes[2 + i * 2] === 'ConditionalCheckFailed');
       if (missing.length) {
-        throw new RuleViolationError('Some receiverIds do not exist', 'UNKNOWN_RECEIVER', missing.map((id) => ({ path: 'body.receiverIds', message: `no receiver ${id}` })));
+        throw new RuleViolationError(
+          'Some receiverIds do not exist',
+          'UNKNOWN_RECEIVER',
+          missing.map((id) => ({ path: 'body.receiverIds', message: `no receiver ${id}` })),
+        );
       }
       throw error;
     }
@@ -287,7 +294,13 @@ export class DynamoReleaseStore implements ReleaseStore {
       await this.client.send(
         new TransactWriteCommand({
           TransactItems: [
-            { Put: { TableName: this.tableName, Item: this.membershipItem(groupId, receiverId, addedAt), ConditionExpression: 'attribute_not_exists(pk)' } },
+            {
+              Put: {
+                TableName: this.tableName,
+                Item: this.membershipItem(groupId, receiverId, addedAt),
+                ConditionExpression: 'attribute_not_exists(pk)',
+              },
+            },
             this.groupMemberUpdate(groupId, 1, addedAt),
             this.receiverCountUpdate(receiverId, 1),
           ],
@@ -309,7 +322,9 @@ export class DynamoReleaseStore implements ReleaseStore {
       await this.client.send(
         new TransactWriteCommand({
           TransactItems: [
-            { Delete: { TableName: this.tableName, Key: keys.membership(groupId, receiverId), ConditionExpression: 'attribute_exists(pk)' } },
+            {
+              Delete: { TableName: this.tableName, Key: keys.membership(groupId, receiverId), ConditionExpression: 'attribute_exists(pk)' },
+            },
             this.groupMemberUpdate(groupId, -1, at),
             this.receiverCountUpdate(receiverId, -1),
           ],
@@ -467,7 +482,12 @@ export class DynamoReleaseStore implements ReleaseStore {
    * Replaces an entity's data if the stored version is still the expected one.
    * An update, not a put, so counters kept beside the data (groupCount) survive.
    */
-  private async replaceData(entity: string, key: Record<string, string>, value: { id: string; revision: number }, expectedRevision: number): Promise<void> {
+  private async replaceData(
+    entity: string,
+    key: Record<string, string>,
+    value: { id: string; revision: number },
+    expectedRevision: number,
+  ): Promise<void> {
     const { revision, ...data } = value;
     try {
       await this.client.send(

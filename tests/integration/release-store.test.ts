@@ -1,6 +1,13 @@
 /** The domain services against the real store on DynamoDB Local: what a caller of the API relies on. */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { AlreadyExistsError, NotFoundError, PreconditionFailedError, RuleViolationError, ValidationError, VersionConflictError } from '../../shared/domain/errors.js';
+import {
+  AlreadyExistsError,
+  NotFoundError,
+  PreconditionFailedError,
+  RuleViolationError,
+  ValidationError,
+  VersionConflictError,
+} from '../../shared/domain/errors.js';
 import { EventService } from '../../shared/domain/events.js';
 import { GroupService } from '../../shared/domain/groups.js';
 import { ReceiverService } from '../../shared/domain/receivers.js';
@@ -13,7 +20,12 @@ let receivers: ReceiverService;
 let groups: GroupService;
 let events: EventService;
 
-const schema = { type: 'object', required: ['buildUrl'], properties: { buildUrl: { type: 'string', format: 'uri' } }, additionalProperties: false };
+const schema = {
+  type: 'object',
+  required: ['buildUrl'],
+  properties: { buildUrl: { type: 'string', format: 'uri' } },
+  additionalProperties: false,
+};
 const receiverInput = (name = 'pipeline') => ({ name, type: 'ci.pipeline', version: '1.0.0', schema });
 const eventInput = (receiverId: string, over: Partial<Parameters<EventService['ingest']>[0]> = {}) => ({
   receiverId,
@@ -67,11 +79,15 @@ describe('receivers', () => {
       receivers.update(created.id, { revision: 1, description: 'b' }),
     ]);
     expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
-    expect(results.filter((r) => r.status === 'rejected').map((r) => (r as PromiseRejectedResult).reason)).toEqual([expect.any(VersionConflictError)]);
+    expect(results.filter((r) => r.status === 'rejected').map((r) => (r as PromiseRejectedResult).reason)).toEqual([
+      expect.any(VersionConflictError),
+    ]);
   });
 
   it('rejects a schema ajv cannot compile', async () => {
-    await expect(receivers.create({ ...receiverInput(), schema: { type: 'object', properties: { a: { type: 'strin' } } } })).rejects.toMatchObject({
+    await expect(
+      receivers.create({ ...receiverInput(), schema: { type: 'object', properties: { a: { type: 'strin' } } } }),
+    ).rejects.toMatchObject({
       code: 'INVALID_SCHEMA',
     });
   });
@@ -145,7 +161,9 @@ describe('events', () => {
     const at = (day: number) => `2026-10-${String(day).padStart(2, '0')}T12:00:00.000Z`;
     const e1 = await events.ingest(eventInput(r1.id, { eventStart: at(1), eventEnd: at(1), success: true, platformId: 'linux' }));
     const e2 = await events.ingest(eventInput(r1.id, { eventStart: at(2), eventEnd: at(2), success: false, platformId: 'linux' }));
-    const e3 = await events.ingest(eventInput(r1.id, { eventStart: at(3), eventEnd: at(3), success: true, platformId: 'windows', package: 'ui' }));
+    const e3 = await events.ingest(
+      eventInput(r1.id, { eventStart: at(3), eventEnd: at(3), success: true, platformId: 'windows', package: 'ui' }),
+    );
     await events.ingest(eventInput(r2.id, { eventStart: at(2), eventEnd: at(2) }));
 
     const ids = async (q: Parameters<EventService['list']>[0]) => (await events.list(q)).items.map((e) => e.id);
@@ -163,7 +181,13 @@ describe('events', () => {
 
   it('refuses an event whose receiver changed schema after validation', async () => {
     const r = await receivers.create(receiverInput());
-    const event = { ...eventInput(r.id), id: '11111111-1111-4111-8111-111111111111', description: '', payload: {}, createdAt: new Date().toISOString() };
+    const event = {
+      ...eventInput(r.id),
+      id: '11111111-1111-4111-8111-111111111111',
+      description: '',
+      payload: {},
+      createdAt: new Date().toISOString(),
+    };
     await expect(store.createEvent(event, 7)).rejects.toBeInstanceOf(VersionConflictError);
     await store.createEvent(event, 1);
     await expect(store.createEvent(event, 1)).rejects.toBeInstanceOf(AlreadyExistsError);

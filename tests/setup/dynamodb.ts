@@ -1,9 +1,6 @@
-/**
- * Starts what the suites share, once: DynamoDB Local in memory for the
- * integration tests. (The e2e suites start the local runtime themselves.)
- */
+/** Integration tests share one in-memory DynamoDB Local; each file makes its own table. */
 import type { TestProject } from 'vitest/node';
-import { startDynamoDbLocal } from '../local/dynamodb.js';
+import { startDynamoDbLocal } from '../../local/dynamodb.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -14,7 +11,5 @@ declare module 'vitest' {
 export default async function setup(project: TestProject) {
   const dynamo = await startDynamoDbLocal();
   project.provide('dynamoEndpoint', dynamo.endpoint);
-  return async () => {
-    await dynamo.stop();
-  };
+  return () => dynamo.stop();
 }

@@ -1,0 +1,347 @@
+/**
+ * The HTTP front of the emulator: node:http (no framework: API Gateway's
+ * routing, status codes and headers are what is being emulated, so a web
+ * framework's own routing/404s/body parsing would only get in the way) and the
+ * request pipeline:
+ *
+ *   payload limit → route → [authorizer step] → parameter validation →
+ *   body validation → integration (AWS_PROXY | MOCK) → response headers →
+ *   access log
+ *
+ * The API is served at the root of the server (`/health`, no stage prefix);
+ * `requestContext.path` still carries the stage, as on the execute-api domain.
+ */
+import { createServer, validateHeaderName, validateHeaderValue } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { CfnTemplate, FunctionInvoker, InvokeResult } from '../types.js';
+import { authorize } from './authorizer.js';
+import type { GatewayErrorInput, HttpResponse } from './gateway-responses.js';
+import { GATEWAY_RESPONSE_DEFAULTS, renderGatewayResponse } from './gateway-responses.js';
+import { formatRequestTime, newExtendedRequestId, newRequestId, traceHeaderFor } from './ids.js';
+import { runMockIntegration } from './mock.js';
+import { buildProxyEvent, mapProxyResult } from './proxy-event.js';
+import type { RequestState } from './request.js';
+import { headerValue } from './request.js';
+import type { ApiDefinition } from './routes.js';
+import { buildApiDefinition, listRestApis, matchRoute } from './routes.js';
+import { RequestValidation } from './validation.js';
+
+export interface ApiGatewayOptions {
+  template: CfnTemplate;
+  /** Runs a Lambda integration's function, given the function's logical id (or physical name for resolved ARNs). */
+  invoker: FunctionInvoker;
+  /** 0 = ephemeral. Default 0. */
+  port?: number;
+  /** Default 127.0.0.1. */
+  host?: string;
+  /** `requestContext.accountId`. Default 000000000000. */
+  accountId?: string;
+  /** Only used for the execute-api domain name when a request has no Host header. Default us-east-1. */
+  region?: string;
+  /** Called once per request when the stage has `AccessLogSetting.Format`. */
+  onAccessLog?: (entry: Record<string, unknown>) => void;
+  /** API Gateway's integration timeout (29 s): past it the client gets 504 while the function keeps running. */
+  integrationTimeoutMs?: number;
+  /** Which RestApi to serve; default the first in the template. */
+  restApiLogicalId?: string;
+}
+
+export interface RestApiReport {
+  logicalId: string;
+  stageName: string;
+  apiId: string;
+  /** True for the one RestApi this server serves. */
+  served: boolean;
+}
+
+export interface ApiGatewayServer {
+  url: string;
+  /** Every RestApi in the template; the served one first. */
+  restApis: RestApiReport[];
+  /** Parts of the template that are not emulated (skipped resources, unsupported integrations, unusable models). */
+  warnings: string[];
+  stop(): Promise<void>;
+}
+
+/** API Gateway's request payload quota: 10 MB. */
+export const MAX_PAYLOAD_BYTES = 10 * 1024 * 1024;
+export const DEFAULT_INTEGRATION_TIMEOUT_MS = 29_000;
+
+export async function startApiGateway(opts: ApiGatewayOptions): Promise<ApiGatewayServer> {
+  const all = listRestApis(opts.template);
+  if (all.length === 0) throw new Error('the template has no AWS::ApiGateway::RestApi');
+  const servedId = opts.restApiLogicalId ?? all[0]!.logicalId;
+  if (!all.some((a) => a.logicalId === servedId)) throw new Error(`RestApi ${servedId} is not in the template`);
+  const api = buildApiDefinition(opts.template, servedId);
+  const validation = new RequestValidation(api);
+  const warnings = [...api.warnings, ...validation.warnings];
+  if (all.length > 1) {
+    warnings.push(`the template has ${all.length} RestApis; serving ${servedId} only (${all.filter((a) => a.logicalId !== servedId).map((a) => a.logicalId).join(', ')} not served)`);
+  }
+
+  const deps: PipelineDeps = {
+    api,
+    validation,
+    invoker: opts.invoker,
+    accountId: opts.accountId ?? '000000000000',
+    region: opts.region ?? 'us-east-1',
+    integrationTimeoutMs: opts.integrationTimeoutMs ?? DEFAULT_INTEGRATION_TIMEOUT_MS,
+    ...(opts.onAccessLog ? { onAccessLog: opts.onAccessLog } : {}),
+  };
+
+  const server = createServer((req, res) => {
+    handle(req, res, deps).catch(() => {
+      if (!res.headersSent) {
+        res.statusCode = 500;
+        res.end();
+      } else res.destroy();
+    });
+  });
+  const host = opts.host ?? '127.0.0.1';
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port ?? 0, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const { port } = server.address() as AddressInfo;
+  const urlHost = host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '[::1]' : host.includes(':') ? `[${host}]` : host;
+
+  const restApis: RestApiReport[] = [
+    ...all.filter((a) => a.logicalId === servedId).map((a) => ({ ...a, served: true })),
+    ...all.filter((a) => a.logicalId !== servedId).map((a) => ({ ...a, served: false })),
+  ];
+  return {
+    url: `http://${urlHost}:${port}`,
+    restApis,
+    warnings,
+    stop: () =>
+      new Promise<void>((resolve, reject) => {
+        server.close((err) => (err ? reject(err) : resolve()));
+        server.closeAllConnections();
+      }),
+  };
+}
+
+interface PipelineDeps {
+  api: ApiDefinition;
+  validation: RequestValidation;
+  invoker: FunctionInvoker;
+  accountId: string;
+  region: string;
+  integrationTimeoutMs: number;
+  onAccessLog?: (entry: Record<string, unknown>) => void;
+}
+
+/** Result of the pipeline plus what the access log wants to know about errors. */
+interface Outcome {
+  response: HttpResponse;
+  error?: { message: string; responseType: string };
+}
+
+async function handle(req: IncomingMessage, res: ServerResponse, deps: PipelineDeps): Promise<void> {
+  const startedAtMs = Date.now();
+  const { rawPath, rawQuery } = splitUrl(req.url ?? '/');
+  const headers: Array<[string, string]> = [];
+  for (let i = 0; i + 1 < req.rawHeaders.length; i += 2) headers.push([req.rawHeaders[i]!, req.rawHeaders[i + 1]!]);
+  const trace = traceHeaderFor(headers.findLast(([k]) => k.toLowerCase() === 'x-amzn-trace-id')?.[1], startedAtMs);
+  const { body, tooLarge } = await readBody(req, MAX_PAYLOAD_BYTES);
+  const remote = req.socket.remoteAddress ?? '127.0.0.1';
+  const state: RequestState = {
+    api: deps.api,
+    accountId: deps.accountId,
+    requestId: newRequestId(),
+    extendedRequestId: newExtendedRequestId(),
+    traceHeader: trace.header,
+    traceRootId: trace.rootId,
+    startedAtMs,
+    requestTime: formatRequestTime(startedAtMs),
+    httpMethod: (req.method ?? 'GET').toUpperCase(),
+    rawPath,
+    rawQuery,
+    headers,
+    body,
+    sourceIp: remote.startsWith('::ffff:') ? remote.slice(7) : remote,
+    localPort: req.socket.localPort ?? 0,
+    domainName: headerValue({ headers }, 'host') ?? `${deps.api.apiId}.execute-api.${deps.region}.amazonaws.com`,
+    authorizer: null,
+  };
+
+  let outcome: Outcome;
+  try {
+    outcome = tooLarge ? gatewayError(state, { responseType: 'REQUEST_TOO_LARGE' }) : await pipeline(state, deps);
+  } catch (err) {
+    // A bug in the emulator, not in the API: answer like API Gateway would on an internal failure.
+    outcome = gatewayError(state, { responseType: 'DEFAULT_5XX', statusCode: 500, message: 'Internal server error' });
+    outcome.error = { message: `emulator error: ${(err as Error).message}`, responseType: 'DEFAULT_5XX' };
+  }
+  const response = outcome.response;
+  // Headers API Gateway adds to every response.
+  const out: Array<[string, string[]]> = response.headers.filter(([k]) => !/^(x-amzn-requestid|x-amz-apigw-id|x-amzn-trace-id)$/i.test(k));
+  out.push(['x-amzn-RequestId', [state.requestId]], ['x-amz-apigw-id', [state.extendedRequestId]], ['X-Amzn-Trace-Id', [trace.header]]);
+
+  res.statusCode = response.statusCode;
+  for (const [name, values] of out) res.setHeader(name, values.length === 1 ? values[0]! : values);
+  const noBody = response.statusCode === 204 || response.statusCode === 304 || response.statusCode < 200;
+  if (!noBody) res.setHeader('Content-Length', response.body.length);
+  res.on('finish', () => accessLog(state, deps, response, outcome.error));
+  res.end(noBody ? undefined : response.body);
+}
+
+function accessLog(state: RequestState, deps: PipelineDeps, response: HttpResponse, error: Outcome['error']): void {
+  if (!deps.onAccessLog || !deps.api.accessLogFormat) return;
+  try {
+    deps.onAccessLog({
+      requestId: state.requestId,
+      extendedRequestId: state.extendedRequestId,
+      apiId: deps.api.apiId,
+      stage: deps.api.stageName,
+      ip: state.sourceIp,
+      userAgent: headerValue(state, 'user-agent') ?? null,
+      caller: null,
+      user: null,
+      requestTime: state.requestTime,
+      requestTimeEpoch: state.startedAtMs,
+      httpMethod: state.httpMethod,
+      resourcePath: state.match?.resource.path ?? null,
+      path: `/${deps.api.stageName}${state.rawPath}`,
+      protocol: 'HTTP/1.1',
+      status: response.statusCode,
+      responseLength: response.body.length,
+      integrationLatency: state.integrationLatencyMs ?? null,
+      integrationStatus: state.integrationStatus ?? null,
+      responseLatency: Date.now() - state.startedAtMs,
+      errorMessage: error?.message ?? null,
+      errorResponseType: error?.responseType ?? null,
+      xrayTraceId: state.traceRootId,
+    });
+  } catch {
+    // a failing log sink must not affect the API
+  }
+}
+
+function gatewayError(state: RequestState, input: GatewayErrorInput): Outcome {
+  const response = renderGatewayResponse(state, input);
+  const message = input.message ?? GATEWAY_RESPONSE_DEFAULTS[input.responseType]?.message ?? input.responseType;
+  return { response, error: { message, responseType: input.responseType } };
+}
+
+async function pipeline(state: RequestState, deps: PipelineDeps): Promise<Outcome> {
+  // 1. Route. An unknown path and a known resource without the verb both get 403
+  //    "Missing Authentication Token" on REST APIs.
+  const match = matchRoute(deps.api, state.httpMethod, state.rawPath);
+  if (!match?.method) return gatewayError(state, { responseType: 'MISSING_AUTHENTICATION_TOKEN' });
+  state.match = match;
+  const method = match.method;
+
+  // 2. Authorizer step (seam: see authorizer.ts; currently always allows).
+  const auth = await authorize(method, state, { invoker: deps.invoker });
+  if (!auth.allow) return gatewayError(state, auth.error);
+  state.authorizer = auth.authorizer;
+
+  // 3. Request validation: parameters first, then the body.
+  const missing = deps.validation.missingParameters(method, state);
+  if (missing.length > 0) {
+    return gatewayError(state, { responseType: 'BAD_REQUEST_PARAMETERS', message: `Missing required request parameters: [${missing.join(', ')}]` });
+  }
+  const bodyCheck = deps.validation.validateBody(method, state);
+  if (!bodyCheck.ok) {
+    return gatewayError(state, { responseType: 'BAD_REQUEST_BODY', message: 'Invalid request body', validationErrorString: bodyCheck.validationErrorString });
+  }
+
+  // 4. Integration.
+  const integration = method.integration;
+  switch (integration.type) {
+    case 'MOCK':
+      return { response: runMockIntegration(state, integration) };
+    case 'AWS_PROXY':
+      return invokeProxy(state, deps, integration.functionRef);
+    default:
+      return gatewayError(state, { responseType: 'API_CONFIGURATION_ERROR', message: 'Internal server error' });
+  }
+}
+
+async function invokeProxy(state: RequestState, deps: PipelineDeps, functionRef: string): Promise<Outcome> {
+  const event = buildProxyEvent(state);
+  const t0 = Date.now();
+  let timer: NodeJS.Timeout | undefined;
+  const invocation = deps.invoker.invoke(functionRef, event, { traceHeader: state.traceHeader });
+  // The function keeps running after a gateway timeout (as on AWS); its late failure must not go unhandled.
+  invocation.catch(() => undefined);
+  let result: InvokeResult | 'timeout';
+  try {
+    result = await Promise.race([
+      invocation,
+      new Promise<'timeout'>((resolve) => {
+        timer = setTimeout(() => resolve('timeout'), deps.integrationTimeoutMs);
+      }),
+    ]);
+  } catch (err) {
+    state.integrationLatencyMs = Date.now() - t0;
+    // Lambda could not be invoked at all (unknown function, permissions): a configuration error.
+    const out = gatewayError(state, { responseType: 'API_CONFIGURATION_ERROR', message: 'Internal server error' });
+    out.error = { message: `Execution failed due to configuration error: ${(err as Error).message}`, responseType: 'API_CONFIGURATION_ERROR' };
+    return out;
+  } finally {
+    clearTimeout(timer);
+  }
+  state.integrationLatencyMs = Date.now() - t0;
+  if (result === 'timeout') return gatewayError(state, { responseType: 'INTEGRATION_TIMEOUT' });
+  // Lambda's Invoke answers 200 even for a function error (with X-Amz-Function-Error).
+  state.integrationStatus = 200;
+  if (!result.ok) {
+    const out = gatewayError(state, { responseType: 'DEFAULT_5XX', statusCode: 502, message: 'Internal server error' });
+    out.error = { message: `Lambda function error: ${result.payload.errorType}: ${result.payload.errorMessage}`, responseType: 'DEFAULT_5XX' };
+    return out;
+  }
+  const mapped = mapProxyResult(result.payload, state);
+  if (!mapped.ok || !headersAreValid(mapped.response)) {
+    const out = gatewayError(state, { responseType: 'DEFAULT_5XX', statusCode: 502, message: 'Internal server error' });
+    out.error = {
+      message: `Execution failed due to configuration error: Malformed Lambda proxy response${mapped.ok ? ' (invalid header)' : ` (${mapped.reason})`}`,
+      responseType: 'DEFAULT_5XX',
+    };
+    return out;
+  }
+  return { response: mapped.response };
+}
+
+function headersAreValid(response: HttpResponse): boolean {
+  try {
+    for (const [name, values] of response.headers) {
+      validateHeaderName(name);
+      for (const v of values) validateHeaderValue(name, v);
+    }
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function splitUrl(url: string): { rawPath: string; rawQuery: string } {
+  let target = url;
+  // Absolute-form request targets (proxies) carry scheme and host.
+  const abs = /^[a-z][a-z0-9+.-]*:\/\/[^/]*/i.exec(target);
+  if (abs) target = target.slice(abs[0].length) || '/';
+  const q = target.indexOf('?');
+  const rawPath = q >= 0 ? target.slice(0, q) : target;
+  return { rawPath: rawPath || '/', rawQuery: q >= 0 ? target.slice(q + 1) : '' };
+}
+
+/** Read the body, keeping at most `limit` bytes; a larger body is drained and flagged. */
+function readBody(req: IncomingMessage, limit: number): Promise<{ body: Buffer; tooLarge: boolean }> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let tooLarge = Number(req.headers['content-length'] ?? 0) > limit;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) tooLarge = true;
+      if (!tooLarge) chunks.push(chunk);
+    });
+    req.on('end', () => resolve({ body: tooLarge ? Buffer.alloc(0) : Buffer.concat(chunks), tooLarge }));
+    req.on('error', () => resolve({ body: Buffer.concat(chunks), tooLarge }));
+  });
+}

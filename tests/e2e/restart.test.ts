@@ -1,0 +1,50 @@
+/** `npm start` keeps data on disk: a restart finds it, and Ctrl-C leaves no Java process behind. */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { receiverBody } from '../support/http.js';
+import { startRuntimeProcess, type RuntimeProcess } from '../support/runtime-process.js';
+
+const dataDir = mkdtempSync(path.join(tmpdir(), 'switchyard-data-'));
+let runtime: RuntimeProcess | undefined;
+
+afterAll(async () => {
+  await runtime?.stop();
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+function portAcceptsConnections(endpoint: string): Promise<boolean> {
+  const { hostname, port } = new URL(endpoint);
+  return new Promise((resolve) => {
+    const socket = connect({ host: hostname, port: Number(port) });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+describe.skipIf(process.env.SWITCHYARD_BASE_URL)('local runtime on disk', () => {
+  it('keeps data across a restart and stops cleanly on SIGINT', async () => {
+    runtime = await startRuntimeProcess({ dataDir });
+    const created = await fetch(`${runtime.url}/api/v1/receivers`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify(receiverBody({ name: 'survives-restart' })),
+    });
+    expect(created.status).toBe(201);
+    const { id } = (await created.json()) as { id: string };
+
+    const firstDynamo = runtime.dynamoEndpoint;
+    expect(await runtime.stop()).toBe(0);
+    expect(await portAcceptsConnections(firstDynamo)).toBe(false);
+
+    runtime = await startRuntimeProcess({ dataDir });
+    const read = await fetch(`${runtime.url}/api/v1/receivers/${id}`);
+    expect(read.status).toBe(200);
+    expect(await read.json()).toMatchObject({ id, name: 'survives-restart' });
+  });
+});

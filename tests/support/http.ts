@@ -1,0 +1,64 @@
+import { inject } from 'vitest';
+
+export interface Reply<T = unknown> {
+  status: number;
+  headers: Headers;
+  body: T;
+  text: string;
+}
+
+/**
+ * A client call against the running stack's base URL. Bodies default to `any`:
+ * tests assert them field by field, as a client reads JSON.
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export async function call<T = any>(
+  method: string,
+  path: string,
+  options: { json?: unknown; body?: string; headers?: Record<string, string> } = {},
+): Promise<Reply<T>> {
+  const headers: Record<string, string> = { ...options.headers };
+  let body = options.body;
+  if (options.json !== undefined) {
+    body = JSON.stringify(options.json);
+    headers['Content-Type'] ??= 'application/json';
+  }
+  const res = await fetch(`${inject('baseUrl')}${path}`, { method, headers, ...(body !== undefined ? { body } : {}) });
+  const text = await res.text();
+  let parsed: unknown = text;
+  try {
+    parsed = text ? JSON.parse(text) : undefined;
+  } catch {
+    // not JSON: keep the text
+  }
+  return { status: res.status, headers: res.headers, body: parsed as T, text };
+}
+
+export const receiverBody = (over: Record<string, unknown> = {}) => ({
+  name: `receiver-${Math.random().toString(36).slice(2, 8)}`,
+  type: 'ci.pipeline',
+  version: '1.0.0',
+  description: 'GitHub Actions pipeline',
+  schema: {
+    type: 'object',
+    required: ['commit'],
+    properties: { commit: { type: 'string', pattern: '^[0-9a-f]{7,40}$' }, buildUrl: { type: 'string', format: 'uri' } },
+    additionalProperties: false,
+  },
+  ...over,
+});
+
+export const eventBody = (receiverId: string, over: Record<string, unknown> = {}) => ({
+  receiverId,
+  name: 'api-server',
+  version: '2.3.0',
+  release: '2.3',
+  platformId: 'linux-arm64',
+  package: 'api-server',
+  description: 'release build',
+  payload: { commit: 'abc1234', buildUrl: 'https://ci.example/builds/1' },
+  success: true,
+  eventStart: '2026-11-20T10:00:00Z',
+  eventEnd: '2026-11-20T10:05:00Z',
+  ...over,
+});
