@@ -1,7 +1,7 @@
-import { NotFoundError, RuleViolationError, VersionConflictError } from './errors.js';
+import { NotFoundError, RuleViolationError } from './errors.js';
 import type { Group, Membership, Page, PageRequest } from './model.js';
 import type { Clock, IdGenerator, ReleaseStore } from './ports.js';
-import { expectedRevision } from './revisions.js';
+import { writableRevision } from './revisions.js';
 
 /** Keeps create-with-members and delete-with-members inside one DynamoDB transaction (100 items). */
 export const MAX_INITIAL_MEMBERS = 25;
@@ -58,8 +58,7 @@ export class GroupService {
 
   async update(id: string, input: UpdateGroupInput, ifMatch?: string): Promise<Group> {
     const current = await this.get(id);
-    const expected = expectedRevision(input.revision, ifMatch, current.revision);
-    if (expected !== current.revision) throw new VersionConflictError('Group', id, expected);
+    const expected = writableRevision('Group', current, input.revision, ifMatch);
     const { revision: _ignored, ...changes } = input;
     const next: Group = { ...current, ...changes, revision: current.revision + 1, updatedAt: this.clock.now() };
     await this.store.replaceGroup(next, expected);
@@ -68,8 +67,7 @@ export class GroupService {
 
   async delete(id: string, revision: number | undefined, ifMatch?: string): Promise<void> {
     const current = await this.get(id);
-    const expected = expectedRevision(revision, ifMatch, current.revision);
-    if (expected !== current.revision) throw new VersionConflictError('Group', id, expected);
+    const expected = writableRevision('Group', current, revision, ifMatch);
     await this.store.deleteGroup(id, expected);
   }
 

@@ -1,8 +1,8 @@
-import { NotFoundError, ValidationError, VersionConflictError } from './errors.js';
+import { NotFoundError, ValidationError } from './errors.js';
 import { checkSchema } from './json-schema.js';
 import type { JsonObject, Page, Receiver } from './model.js';
 import type { Clock, IdGenerator, ReceiverQuery, ReleaseStore } from './ports.js';
-import { expectedRevision } from './revisions.js';
+import { writableRevision } from './revisions.js';
 
 export interface CreateReceiverInput {
   name: string;
@@ -59,8 +59,7 @@ export class ReceiverService {
 
   async update(id: string, input: UpdateReceiverInput, ifMatch?: string): Promise<Receiver> {
     const current = await this.get(id);
-    const expected = expectedRevision(input.revision, ifMatch, current.revision);
-    if (expected !== current.revision) throw new VersionConflictError('Receiver', id, expected);
+    const expected = writableRevision('Receiver', current, input.revision, ifMatch);
     if (input.schema) assertSchemaCompiles(input.schema);
     const { revision: _ignored, ...changes } = input;
     const next: Receiver = { ...current, ...changes, revision: current.revision + 1, updatedAt: this.clock.now() };
@@ -70,8 +69,7 @@ export class ReceiverService {
 
   async delete(id: string, revision: number | undefined, ifMatch?: string): Promise<void> {
     const current = await this.get(id);
-    const expected = expectedRevision(revision, ifMatch, current.revision);
-    if (expected !== current.revision) throw new VersionConflictError('Receiver', id, expected);
+    const expected = writableRevision('Receiver', current, revision, ifMatch);
     await this.store.deleteReceiver(id, expected);
   }
 

@@ -1,4 +1,4 @@
-import { PreconditionFailedError, ValidationError } from './errors.js';
+import { PreconditionFailedError, ValidationError, VersionConflictError } from './errors.js';
 
 /**
  * The revision a write is conditional on, from the body's `revision` and/or an
@@ -30,4 +30,20 @@ export function expectedRevision(bodyRevision: number | undefined, ifMatch: stri
 
 export function etag(revision: number): string {
   return `"${revision}"`;
+}
+
+/**
+ * The revision a change or delete of `current` applies to: 412 on a failed
+ * If-Match, 409 when the caller's revision is stale. The store's conditional
+ * write then guards the same revision against concurrent writers.
+ */
+export function writableRevision(
+  entity: string,
+  current: { id: string; revision: number },
+  bodyRevision: number | undefined,
+  ifMatch: string | undefined,
+): number {
+  const expected = expectedRevision(bodyRevision, ifMatch, current.revision);
+  if (expected !== current.revision) throw new VersionConflictError(entity, current.id, expected);
+  return expected;
 }

@@ -1,4 +1,9 @@
-import { ConditionalCheckFailedException, TransactionCanceledException, type CancellationReason } from '@aws-sdk/client-dynamodb';
+import {
+  ConditionalCheckFailedException,
+  TransactionCanceledException,
+  type AttributeValue,
+  type CancellationReason,
+} from '@aws-sdk/client-dynamodb';
 import {
   DeleteCommand,
   GetCommand,
@@ -108,26 +113,15 @@ export class DynamoReleaseStore implements ReleaseStore {
   }
 
   async deleteReceiver(id: string, expectedRevision: number): Promise<void> {
-    try {
-      await this.client.send(
-        new DeleteCommand({
-          TableName: this.tableName,
-          Key: keys.receiver(id),
-          ConditionExpression: 'version = :expected AND (attribute_not_exists(groupCount) OR groupCount = :zero)',
-          ExpressionAttributeValues: { ':expected': expectedRevision, ':zero': 0 },
-          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-        }),
-      );
-    } catch (error) {
-      if (!isConditionFailure(error)) throw error;
-      const old = (error as ConditionalCheckFailedException).Item;
-      if (!old) throw new NotFoundError('Receiver', id);
-      if (old.version?.N !== String(expectedRevision)) throw new VersionConflictError('Receiver', id, expectedRevision);
-      throw new RuleViolationError(
-        `Receiver ${id} is a member of ${old.groupCount?.N ?? 'some'} group(s); remove it from them first`,
-        'RECEIVER_IN_USE',
-      );
-    }
+    await this.deleteUnused('Receiver', keys.receiver(id), id, expectedRevision, {
+      // Membership writes keep groupCount, so "in use" is checked in the same condition as the revision.
+      condition: 'attribute_not_exists(groupCount) OR groupCount = :zero',
+      inUse: (old) =>
+        new RuleViolationError(
+          `Receiver ${id} is a member of ${old.groupCount?.N ?? 'some'} group(s); remove it from them first`,
+          'RECEIVER_IN_USE',
+        ),
+    });
   }
 
   listReceivers(query: ReceiverQuery): Promise<Page<Receiver>> {
@@ -238,24 +232,11 @@ export class DynamoReleaseStore implements ReleaseStore {
   }
 
   async deleteGroup(id: string, expectedRevision: number): Promise<void> {
-    try {
-      await this.client.send(
-        new DeleteCommand({
-          TableName: this.tableName,
-          Key: keys.group(id),
-          ConditionExpression: 'version = :expected AND #data.memberCount = :zero',
-          ExpressionAttributeNames: { '#data': 'data' },
-          ExpressionAttributeValues: { ':expected': expectedRevision, ':zero': 0 },
-          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-        }),
-      );
-    } catch (error) {
-      if (!isConditionFailure(error)) throw error;
-      const old = (error as ConditionalCheckFailedException).Item;
-      if (!old) throw new NotFoundError('Group', id);
-      if (old.version?.N !== String(expectedRevision)) throw new VersionConflictError('Group', id, expectedRevision);
-      throw new RuleViolationError(`Group ${id} still has members; remove them first`, 'GROUP_NOT_EMPTY');
-    }
+    await this.deleteUnused('Group', keys.group(id), id, expectedRevision, {
+      condition: '#data.memberCount = :zero',
+      names: { '#data': 'data' },
+      inUse: () => new RuleViolationError(`Group ${id} still has members; remove them first`, 'GROUP_NOT_EMPTY'),
+    });
   }
 
   listGroups(page: PageRequest): Promise<Page<Group>> {
@@ -477,6 +458,38 @@ export class DynamoReleaseStore implements ReleaseStore {
   }
 
   // ---- shared -------------------------------------------------------------
+
+  /**
+   * Deletes an entity at `expectedRevision` if `guard.condition` holds (it is
+   * not in use), in one conditional write; on failure the old item tells which
+   * of gone (404), changed (409) or in use (422) it was.
+   */
+  private async deleteUnused(
+    entity: string,
+    key: Record<string, string>,
+    id: string,
+    expectedRevision: number,
+    guard: { condition: string; names?: Record<string, string>; inUse: (old: Record<string, AttributeValue>) => Error },
+  ): Promise<void> {
+    try {
+      await this.client.send(
+        new DeleteCommand({
+          TableName: this.tableName,
+          Key: key,
+          ConditionExpression: `version = :expected AND (${guard.condition})`,
+          ...(guard.names ? { ExpressionAttributeNames: guard.names } : {}),
+          ExpressionAttributeValues: { ':expected': expectedRevision, ':zero': 0 },
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        }),
+      );
+    } catch (error) {
+      if (!isConditionFailure(error)) throw error;
+      const old = (error as ConditionalCheckFailedException).Item;
+      if (!old) throw new NotFoundError(entity, id);
+      if (old.version?.N !== String(expectedRevision)) throw new VersionConflictError(entity, id, expectedRevision);
+      throw guard.inUse(old);
+    }
+  }
 
   /**
    * Replaces an entity's data if the stored version is still the expected one.
