@@ -5,6 +5,9 @@
  *   invoke   run one function once with an event file, SAM-style (`npm run invoke`)
  *   openapi  regenerate docs/openapi.json from the route contract
  */
+// Lambda runs in UTC. The time zone is per process (worker threads cannot set their own), so set it before any function runs.
+process.env.TZ = 'UTC';
+
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';

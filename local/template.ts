@@ -6,6 +6,7 @@
 import type { CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
+import { resourcesOfType } from './cfn.js';
 import type { CfnResource, CfnTemplate, LocalFunctionDefinition } from './types.js';
 
 /**
@@ -156,7 +157,7 @@ export class TemplateResolver {
   }
 
   resourcesOfType(type: string): Array<[string, CfnResource]> {
-    return Object.entries(this.template.Resources).filter(([, r]) => r.Type === type);
+    return resourcesOfType(this.template, type);
   }
 
   /** CreateTable inputs for every DynamoDB table, streams and TTL included. */

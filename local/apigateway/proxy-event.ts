@@ -4,7 +4,7 @@
  */
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import type { HttpResponse } from './gateway-responses.js';
-import { isRecord } from './cfn.js';
+import { isRecord } from '../cfn.js';
 import type { RequestState } from './request.js';
 import { headerValue, queryPairs } from './request.js';
 

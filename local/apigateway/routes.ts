@@ -12,7 +12,7 @@
  * fallback to a sibling `{proxy+}`: API Gateway answers 403 there too.
  */
 import type { CfnTemplate } from '../types.js';
-import { getAttOf, isRecord, references, refOf, resourcesOfType, stableId, stringProp, lambdaTargetFromUri } from './cfn.js';
+import { getAttOf, isRecord, references, refOf, resourcesOfType, stableId, stringProp, lambdaTargetFromUri } from '../cfn.js';
 
 export interface MockIntegrationResponse {
   statusCode: string;

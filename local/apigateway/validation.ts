@@ -22,7 +22,7 @@
 import AjvDraft04Module from 'ajv-draft-04';
 import type { ErrorObject, ValidateFunction } from 'ajv-draft-04';
 import ajvFormatsModule from 'ajv-formats';
-import { isRecord } from './cfn.js';
+import { isRecord } from '../cfn.js';
 import type { RequestState } from './request.js';
 import { headerValue, queryPairs } from './request.js';
 import type { ApiDefinition, MethodDef } from './routes.js';

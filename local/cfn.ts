@@ -1,11 +1,11 @@
 /**
- * Reading the few CloudFormation intrinsic shapes the API Gateway emulator meets
- * in a synthesized (unresolved) template. Deliberately tiny: the emulator only
- * needs to follow references between its own resources and find which Lambda
- * function an integration points at; it never evaluates a whole template.
+ * Reading the few CloudFormation intrinsic shapes the local runtime meets in a
+ * synthesized (unresolved) template: following references between resources
+ * (the API Gateway emulator's links) without evaluating them. Evaluation to
+ * local names is local/template.ts.
  */
 import { createHash } from 'node:crypto';
-import type { CfnResource, CfnTemplate } from '../types.js';
+import type { CfnResource, CfnTemplate } from './types.js';
 
 export function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
