@@ -12,9 +12,12 @@
  */
 import autocannon from 'autocannon';
 import { spawn } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { TemplateResolver } from '../local/template.js';
+import type { CfnTemplate } from '../local/types.js';
 import { startRuntimeProcess } from '../tests/support/runtime-process.js';
 
 const { values } = parseArgs({
@@ -45,21 +48,18 @@ function startBareServer(): Promise<{ url: string; stop: () => void }> {
   });
 }
 
-function bundleSizes(): Array<{ asset: string; kib: number }> {
-  const outdir = path.join(root, '.switchyard/cdk.out');
-  return readdirSync(outdir)
-    .filter((d) => d.startsWith('asset.'))
-    .flatMap((d) => {
-      const file = path.join(outdir, d, 'index.js');
-      try {
-        return [{ asset: d.slice(6, 18), kib: Math.round(statSync(file).size / 1024) }];
-      } catch {
-        return [];
-      }
-    });
+/** Each function's bundle, found through the template exactly as the runtime finds it. */
+function bundleSizes(outdir: string): Array<{ function: string; kib: number }> {
+  const template = JSON.parse(readFileSync(path.join(outdir, 'Switchyard.template.json'), 'utf8')) as CfnTemplate;
+  const resolver = new TemplateResolver(template, { stackName: 'Switchyard', region: 'us-east-1', accountId: '000000000000' });
+  return resolver.functions(outdir).map((f) => ({
+    function: f.logicalId.replace(/Function[0-9A-F]{8}$/, ''),
+    kib: Math.round(statSync(path.join(f.assetDir, 'index.js')).size / 1024),
+  }));
 }
 
-const runtime = await startRuntimeProcess();
+const outdir = mkdtempSync(path.join(tmpdir(), 'switchyard-bench-'));
+const runtime = await startRuntimeProcess({ outdir });
 const ready = /ready in ([\d.]+) s: synth ([\d.]+) s/.exec(runtime.output());
 console.log(`\n## start-up (switchyard local --in-memory)`);
 console.log(
@@ -67,9 +67,7 @@ console.log(
 );
 
 console.log(`\n## function bundles (.switchyard/cdk.out, minified, AWS SDK included)`);
-const functionsLine = /Functions\s+(.+)/.exec(runtime.output())?.[1] ?? '';
-console.log(`functions: ${functionsLine}`);
-for (const { asset, kib } of bundleSizes()) console.log(`asset ${asset}…  index.js ${kib} KiB`);
+for (const { function: fn, kib } of bundleSizes(outdir)) console.log(`${fn.padEnd(10)} index.js ${kib} KiB`);
 
 // Warm every execution environment first: the figure is the steady state, not cold starts.
 await load(`${runtime.url}/health`, 2).catch(() => undefined);

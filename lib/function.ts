@@ -40,6 +40,7 @@ export class SwitchyardFunction extends NodejsFunction {
         minify: true,
         sourceMap: true,
         externalModules: [],
+        mainFields: ['module', 'main'],
         forceDockerBundling: false,
         // Size warnings are expected (the SDK is bundled on purpose); bench/ reports the sizes.
         logLevel: LogLevel.ERROR,

@@ -1,14 +1,22 @@
 /**
- * Receiver payload schemas are JSON Schema 2020-12, compiled with ajv (strict
- * mode, so a typo such as `minLenght` is rejected when the receiver is
- * created rather than silently ignored when events arrive).
+ * Receiver payload schemas are JSON Schema 2020-12, compiled with ajv in strict
+ * schema mode, so a typo such as `minLenght` is rejected when the receiver is
+ * created rather than silently ignored when events arrive.
  */
 import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
 import type { FieldError } from './errors.js';
 import type { JsonObject } from './model.js';
 
-const ajv = new Ajv2020({ allErrors: true, strict: true, strictRequired: false, validateFormats: true });
+// Strict about unknown keywords and formats (typos), lenient about valid-but-loose schemas (open tuples, untyped keywords).
+const ajv = new Ajv2020({
+  allErrors: true,
+  strict: true,
+  strictRequired: false,
+  strictTuples: false,
+  strictTypes: false,
+  validateFormats: true,
+});
 (addFormats as unknown as (a: Ajv2020) => void)(ajv);
 
 /** Compiled validators by receiver id + revision: a schema never changes within a revision. */
