@@ -10,20 +10,8 @@ export function newExtendedRequestId(): string {
   return randomBytes(11).toString('base64');
 }
 
-/**
- * The X-Ray trace header API Gateway passes to the integration:
- * `Root=1-<8 hex epoch seconds>-<24 hex>;Parent=<16 hex>;Sampled=1`.
- * An incoming header with a valid Root continues that trace (as API Gateway
- * does when a client or upstream service already started one); the Parent is
- * always new, because API Gateway's own segment is the parent of the call.
- */
-export function traceHeaderFor(incoming: string | undefined, now = Date.now()): { header: string; rootId: string } {
-  const rootMatch = incoming ? /Root=(1-[0-9a-f]{8}-[0-9a-f]{24})/i.exec(incoming) : null;
-  const sampledMatch = incoming ? /Sampled=([01])/.exec(incoming) : null;
-  const rootId = rootMatch?.[1] ?? `1-${Math.floor(now / 1000).toString(16).padStart(8, '0')}-${randomBytes(12).toString('hex')}`;
-  const sampled = sampledMatch?.[1] ?? '1';
-  return { header: `Root=${rootId};Parent=${randomBytes(8).toString('hex')};Sampled=${sampled}`, rootId };
-}
+/** The X-Ray trace header API Gateway passes to the integration. */
+export { traceHeaderFor } from '../trace.js';
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 

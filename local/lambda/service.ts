@@ -18,6 +18,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { Readable } from 'node:stream';
 import { Worker } from 'node:worker_threads';
+import { generateTraceHeader } from '../trace.js';
 import type { FunctionInvoker, InvokeOptions, InvokeResult, LocalFunctionDefinition } from '../types.js';
 
 export { resolveHandlerFile } from './handler-file.mjs';
@@ -47,13 +48,7 @@ export class ResourceNotFoundException extends Error {
   readonly statusCode = 404;
 }
 
-/** A valid X-Ray trace header: `Root=1-<8 hex epoch secs>-<24 hex>;Parent=<16 hex>;Sampled=1`. */
-export function generateTraceHeader(): string {
-  const epoch = Math.floor(Date.now() / 1000)
-    .toString(16)
-    .padStart(8, '0');
-  return `Root=1-${epoch}-${randomBytes(12).toString('hex')};Parent=${randomBytes(8).toString('hex')};Sampled=1`;
-}
+export { generateTraceHeader };
 
 const BOOTSTRAP_URL = new URL('./bootstrap.mjs', import.meta.url);
 /** Lambda's INIT phase limit; past it Lambda retries init within the invoke timeout, so the total is 10 s + timeout. */
