@@ -71,6 +71,7 @@ Try it:
 
 API reference: docs/openapi.json · Ctrl-C stops everything.
 `);
+  for (const warning of runtime.warnings) console.warn(`warning: ${warning}`);
   const shutdown = (signal: string) => {
     console.log(`\nswitchyard: ${signal}, stopping…`);
     runtime.stop().then(

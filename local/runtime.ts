@@ -38,6 +38,8 @@ export interface LocalRuntime {
   functions: LocalFunctionDefinition[];
   lambda: LambdaService;
   timings: { synthMs: number; dynamoMs: number; totalMs: number };
+  /** Parts of the template the runtime does not run (yet). */
+  warnings: string[];
   stop(): Promise<void>;
 }
 
@@ -113,6 +115,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     functions,
     lambda,
     timings: { synthMs, dynamoMs, totalMs: performance.now() - started },
+    warnings: gateway.warnings,
     stop() {
       stopping ??= (async () => {
         await gateway.stop();
