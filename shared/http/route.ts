@@ -6,6 +6,7 @@
  */
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import type { z } from 'zod';
+import type { Access } from '../auth/roles.js';
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
@@ -27,6 +28,8 @@ export interface RouteSpec<
   /** API Gateway resource path, e.g. `/api/v1/receivers/{id}`. */
   path: string;
   functionName: ApiFunctionName;
+  /** Who may call it; enforced by the Lambda authorizer (RBAC) before the handler runs. */
+  access: Access;
   summary: string;
   description?: string;
   tags: string[];

@@ -1,0 +1,43 @@
+/**
+ * The caller, as the Lambda authorizer describes it in
+ * `requestContext.authorizer` (string values only, as API Gateway passes
+ * them): `principalId`, `kind`, `name`, `roles` (comma-separated).
+ */
+import type { APIGatewayProxyEvent } from 'aws-lambda';
+import { isRole, type Role } from './roles.js';
+
+export type PrincipalKind = 'user' | 'api-key' | 'anonymous';
+
+export interface Principal {
+  id: string;
+  kind: PrincipalKind;
+  name: string;
+  roles: Role[];
+  sourceIp: string;
+}
+
+/** What the authorizer puts in its `context` for the handlers. */
+export interface AuthorizerContext {
+  principalId: string;
+  kind: Exclude<PrincipalKind, 'anonymous'>;
+  name: string;
+  roles: string;
+  [key: string]: string;
+}
+
+export function authorizerContext(principal: Omit<Principal, 'sourceIp'>): AuthorizerContext {
+  return { principalId: principal.id, kind: principal.kind as AuthorizerContext['kind'], name: principal.name, roles: principal.roles.join(',') };
+}
+
+export function principalOf(event: Pick<APIGatewayProxyEvent, 'requestContext'>): Principal {
+  const sourceIp = event.requestContext?.identity?.sourceIp ?? 'unknown';
+  const auth = (event.requestContext?.authorizer ?? null) as Record<string, unknown> | null;
+  const id = typeof auth?.principalId === 'string' ? auth.principalId : undefined;
+  if (!id) return { id: `ip:${sourceIp}`, kind: 'anonymous', name: 'anonymous', roles: [], sourceIp };
+  const roles = String(auth?.roles ?? '')
+    .split(',')
+    .map((r) => r.trim())
+    .filter(isRole);
+  const kind = auth?.kind === 'api-key' ? 'api-key' : 'user';
+  return { id, kind, name: String(auth?.name ?? id), roles, sourceIp };
+}
