@@ -27,9 +27,20 @@ const version = (JSON.parse(readFileSync(path.join(PROJECT_ROOT, 'package.json')
 const DEFAULT_DATA_DIR = path.join(LOCAL_STATE_DIR, 'data');
 
 const USAGE = `usage:
-  switchyard local [--port 3000] [--host 127.0.0.1] [--in-memory] [--data-dir .switchyard/data] [--outdir .switchyard/cdk.out] [--quiet]
+  switchyard local [--port 3000] [--host 127.0.0.1] [--in-memory] [--data-dir .switchyard/data] [--outdir .switchyard/cdk.out] [-c key=value …] [--quiet]
   switchyard invoke <function> -e <event.json> [--in-memory] [--data-dir …] [--outdir …]
   switchyard openapi`;
+
+/** `-c key=value` pairs, as `cdk synth -c`. */
+function parseContext(pairs: string[]): Record<string, string> {
+  return Object.fromEntries(
+    pairs.map((pair) => {
+      const at = pair.indexOf('=');
+      if (at < 1) throw new Error(`--context wants key=value, got ${pair}`);
+      return [pair.slice(0, at), pair.slice(at + 1)];
+    }),
+  );
+}
 
 async function local(args: string[]): Promise<number> {
   const { values } = parseArgs({
@@ -41,6 +52,7 @@ async function local(args: string[]): Promise<number> {
       'data-dir': { type: 'string', default: DEFAULT_DATA_DIR },
       quiet: { type: 'boolean', short: 'q', default: false },
       outdir: { type: 'string' },
+      context: { type: 'string', short: 'c', multiple: true, default: [] },
     },
   });
   const quiet = values.quiet;
@@ -50,26 +62,35 @@ async function local(args: string[]): Promise<number> {
     host: values.host,
     ...(values['in-memory'] ? {} : { dataDir: values['data-dir'] }),
     ...(values.outdir ? { outdir: values.outdir } : {}),
+    context: parseContext(values.context),
     onFunctionLog: (fn, line) => {
       if (!quiet) process.stdout.write(`[${fn.replace(/^Switchyard-/, '')}] ${line}\n`);
     },
   });
   const storage = values['in-memory'] ? 'in memory (lost on exit)' : path.relative(process.cwd(), values['data-dir']) || values['data-dir'];
+  const adminKey = runtime.bootstrapValues.SWITCHYARD_ADMIN_API_KEY ?? '<see Secrets Manager>';
+  const adminPassword = runtime.bootstrapValues.SWITCHYARD_ADMIN_PASSWORD ?? '<see Secrets Manager>';
   console.log(`
 Switchyard ${version} is running (ready in ${(runtime.timings.totalMs / 1000).toFixed(1)} s: synth ${(runtime.timings.synthMs / 1000).toFixed(1)} s)
 
   API        ${runtime.url}
   DynamoDB   ${runtime.dynamoEndpoint}  data ${storage}
-  Functions  ${runtime.functions.map((f) => f.functionName).join(', ')}
+  AWS APIs   ${runtime.awsEndpoint}  (Secrets Manager)
+  Functions  ${runtime.functions.map((f) => f.functionName.replace(/^Switchyard-/, '')).join(', ')}
+
+Admin credentials (set SWITCHYARD_ADMIN_PASSWORD / SWITCHYARD_ADMIN_API_KEY before the first start to choose them):
+  user admin, password ${adminPassword}
+  API key    ${adminKey}
 
 Try it:
-  curl ${runtime.url}/health
   curl ${runtime.url}/health/ready
-  curl -X POST ${runtime.url}/api/v1/receivers -H 'Content-Type: application/json' \\
+  curl -X POST ${runtime.url}/api/v1/receivers -H 'X-API-Key: ${adminKey}' -H 'Content-Type: application/json' \\
        -d '{"name":"ci","type":"ci.pipeline","version":"1.0.0","schema":{"type":"object"}}'
-  curl ${runtime.url}/api/v1/receivers
+  curl ${runtime.url}/api/v1/receivers -H 'X-API-Key: ${adminKey}'
+  curl -X POST ${runtime.url}/api/v1/auth/login -H 'Content-Type: application/json' \\
+       -d '{"username":"admin","password":"${adminPassword}"}'
 
-API reference: docs/openapi.json · Ctrl-C stops everything.
+API reference: docs/openapi.json, docs/auth.md · Ctrl-C stops everything.
 `);
   for (const warning of runtime.warnings) console.warn(`warning: ${warning}`);
   const shutdown = (signal: string) => {
@@ -112,16 +133,21 @@ async function invoke(args: string[]): Promise<number> {
   const wanted = name.toLowerCase();
   const match =
     functions.find((f) => f.logicalId === name || f.functionName === name) ??
-    functions.find((f) => f.logicalId.toLowerCase().startsWith(`${wanted}function`) || f.logicalId.toLowerCase().startsWith(wanted));
+    functions.find((f) =>
+      f.logicalId
+        .toLowerCase()
+        .replace(/[0-9a-f]{8}$/i, '')
+        .endsWith(`${wanted}function`),
+    );
   if (!match) {
     console.error(
       `No function "${name}". Functions: ${functions.map((f) => f.logicalId.replace(/Function.*$/, '').toLowerCase()).join(', ')}`,
     );
-    await backend.dynamo.stop();
+    await backend.stop();
     return 2;
   }
   const lambda = new LambdaService(functions, {
-    baseEnvironment: localBaseEnvironment(backend.dynamo.endpoint),
+    baseEnvironment: localBaseEnvironment(backend.dynamo.endpoint, backend.aws.endpoint),
     region: LOCAL_REGION,
     accountId: LOCAL_ACCOUNT,
   });
@@ -132,7 +158,7 @@ async function invoke(args: string[]): Promise<number> {
     return result.ok ? 0 : 1;
   } finally {
     await lambda.stop();
-    await backend.dynamo.stop();
+    await backend.stop();
   }
 }
 

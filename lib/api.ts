@@ -1,6 +1,8 @@
 import { Duration } from 'aws-cdk-lib';
 import {
   AccessLogFormat,
+  AuthorizationType,
+  RequestAuthorizer,
   EndpointType,
   LambdaIntegration,
   LogGroupLogDestination,
@@ -22,6 +24,8 @@ export interface ApiProps {
   routes: RouteSpec[];
   functions: Record<ApiFunctionName, IFunction>;
   allowedOrigins: string[];
+  /** The REQUEST authorizer put in front of every non-public route. */
+  authorizerFunction: IFunction;
   stageName?: string;
 }
 
@@ -100,12 +104,29 @@ export class SwitchyardApi extends Construct {
       [ResponseType.REQUEST_TOO_LARGE, 413, 'BODY_TOO_LARGE', 'Content Too Large', '$context.error.messageString'],
       [ResponseType.THROTTLED, 429, 'THROTTLED', 'Too Many Requests', '$context.error.messageString'],
       [ResponseType.DEFAULT_5XX, 502, 'UPSTREAM_ERROR', 'Bad Gateway', '$context.error.messageString'],
+      // The authorizer's verdicts. 401 says nothing about why (no help for an attacker); 403 names the role.
+      [
+        ResponseType.UNAUTHORIZED,
+        401,
+        'UNAUTHENTICATED',
+        'Unauthorized',
+        'Authentication is required: send a valid bearer token or X-API-Key',
+      ],
+      [ResponseType.ACCESS_DENIED, 403, 'FORBIDDEN', 'Forbidden', 'This operation needs the $context.authorizer.requiredRole role'],
+      [ResponseType.AUTHORIZER_FAILURE, 500, 'AUTHORIZER_FAILURE', 'Internal Server Error', 'The authorizer failed; quote the requestId'],
+      [
+        ResponseType.AUTHORIZER_CONFIGURATION_ERROR,
+        500,
+        'AUTHORIZER_FAILURE',
+        'Internal Server Error',
+        'The authorizer failed; quote the requestId',
+      ],
     ];
     for (const [type, status, code, title, detail] of gatewayResponses) {
       this.api.addGatewayResponse(`Gateway${type.responseType}`, {
         type,
         statusCode: String(status),
-        responseHeaders: problemHeaders,
+        responseHeaders: status === 401 ? { ...problemHeaders, 'WWW-Authenticate': '\'Bearer realm="switchyard"\'' } : problemHeaders,
         templates: { 'application/json': gatewayProblem(status, code, title, detail) },
       });
     }
@@ -121,6 +142,15 @@ export class SwitchyardApi extends Construct {
       requestValidatorName: 'parameters',
       validateRequestBody: false,
       validateRequestParameters: true,
+    });
+
+    // API Gateway's result cache is off: its key needs every identity source present, and callers send
+    // either Authorization or X-API-Key. The authorizer caches principals itself (shared/auth/authorizer.ts).
+    const authorizer = new RequestAuthorizer(this, 'Authorizer', {
+      handler: props.authorizerFunction,
+      identitySources: [],
+      resultsCacheTtl: Duration.seconds(0),
+      authorizerName: 'switchyard-jwt-or-api-key',
     });
 
     const integrations = new Map<ApiFunctionName, LambdaIntegration>();
@@ -150,6 +180,9 @@ export class SwitchyardApi extends Construct {
         operationName: route.operationId,
         requestParameters,
         requestValidator: model ? bodyValidator : paramsValidator,
+        ...(route.access === 'public'
+          ? { authorizationType: AuthorizationType.NONE }
+          : { authorizer, authorizationType: AuthorizationType.CUSTOM }),
         ...(model ? { requestModels: { 'application/json': model } } : {}),
       });
     }

@@ -15,8 +15,12 @@ export function buildApp(props: AppProps = {}): { app: App; stack: SwitchyardSta
   const app = new App(props);
   const origins = app.node.tryGetContext('switchyard:allowedOrigins') as string | string[] | undefined;
   const allowedOrigins = (Array.isArray(origins) ? origins : (origins ?? '').split(',')).map((o) => o.trim()).filter(Boolean);
+  const rateWindow = app.node.tryGetContext('switchyard:rateLimitWindowSeconds') as string | number | undefined;
+  const authorizerCache = app.node.tryGetContext('switchyard:authorizerCacheSeconds') as string | number | undefined;
   const stack = new SwitchyardStack(app, STACK_NAME, {
     allowedOrigins,
+    ...(rateWindow !== undefined ? { rateLimits: { windowSeconds: Number(rateWindow) } } : {}),
+    ...(authorizerCache !== undefined ? { authorizerCacheSeconds: Number(authorizerCache) } : {}),
     serviceVersion: packageVersion,
     description: 'Switchyard: serverless release-control plane',
   });

@@ -35,7 +35,11 @@ export function acknowledgeNagFindings(stack: Stack, table: Table): void {
   );
   acknowledge(
     'AwsSolutions-APIG4',
-    'TEMPORARY: the Lambda REQUEST authorizer lands with the authentication issue (#3); until then the API is for local development and must not be deployed publicly.',
+    'Every route but health, login, refresh and JWKS has the Lambda REQUEST authorizer; those four must be reachable without credentials (health is polled by load balancers, login/refresh/JWKS are how a client gets or checks credentials). CORS preflight OPTIONS methods are MOCK and unauthenticated by design.',
+  );
+  acknowledge(
+    'AwsSolutions-SMG4',
+    'The signing key set is rotated by the bootstrap function (`{"action":"rotate-signing-key"}`, see docs/runbook.md) with a grace period, not by Secrets Manager rotation; the admin password and API key are one-time bootstrap credentials that are changed or revoked through the API.',
   );
   acknowledge(
     'AwsSolutions-COG4',

@@ -3,6 +3,7 @@ import type { Construct } from 'constructs';
 import { allRoutes } from '../shared/api/routes.js';
 import type { ApiFunctionName } from '../shared/http/route.js';
 import { SwitchyardApi } from './api.js';
+import { Auth } from './auth.js';
 import { DataTable } from './data.js';
 import { SwitchyardFunction } from './function.js';
 import { acknowledgeNagFindings } from './nag.js';
@@ -12,6 +13,21 @@ export interface SwitchyardStackProps extends StackProps {
   allowedOrigins: string[];
   serviceVersion: string;
   maxBodyBytes?: number;
+  /** How long the authorizer caches a checked credential (default 30 s). */
+  authorizerCacheSeconds?: number;
+  /** Requests per window by tier (seed 004 §3.2 defaults). */
+  rateLimits?: Partial<{ windowSeconds: number; anonymous: number; authenticated: number; admin: number; login: number }>;
+}
+
+function rateLimitEnvironment(limits: SwitchyardStackProps['rateLimits'] = {}): Record<string, string> {
+  const { windowSeconds = 60, anonymous = 10, authenticated = 100, admin = 1000, login = 5 } = limits;
+  return {
+    RATE_LIMIT_WINDOW_SECONDS: String(windowSeconds),
+    RATE_LIMIT_ANONYMOUS: String(anonymous),
+    RATE_LIMIT_AUTHENTICATED: String(authenticated),
+    RATE_LIMIT_ADMIN: String(admin),
+    RATE_LIMIT_LOGIN: String(login),
+  };
 }
 
 const API_FUNCTIONS: Record<ApiFunctionName, string> = {
@@ -19,12 +35,30 @@ const API_FUNCTIONS: Record<ApiFunctionName, string> = {
   receivers: 'Release-event receivers',
   groups: 'Receiver groups and membership',
   events: 'Release-event ingest and query',
+  auth: 'Login, token refresh, logout and JWKS',
+  users: 'User administration',
+  apikeys: 'API key administration',
+  audit: 'Audit trail of writes',
+};
+
+/** Token settings shared by the functions that issue or verify tokens. */
+const TOKEN_ENVIRONMENT = {
+  JWT_ISSUER: 'switchyard',
+  JWT_AUDIENCE: 'switchyard-api',
+  ACCESS_TOKEN_SECONDS: '900',
+  REFRESH_TOKEN_SECONDS: '604800',
 };
 
 export class SwitchyardStack extends Stack {
   constructor(scope: Construct, id: string, props: SwitchyardStackProps) {
     super(scope, id, props);
     const data = new DataTable(this, 'Data');
+    const auth = new Auth(this, 'Auth', {
+      table: data.table,
+      serviceVersion: props.serviceVersion,
+      tokenEnvironment: TOKEN_ENVIRONMENT,
+      ...(props.authorizerCacheSeconds !== undefined ? { authorizerCacheSeconds: props.authorizerCacheSeconds } : {}),
+    });
 
     const functions = {} as Record<ApiFunctionName, SwitchyardFunction>;
     for (const [name, description] of Object.entries(API_FUNCTIONS) as Array<[ApiFunctionName, string]>) {
@@ -36,15 +70,22 @@ export class SwitchyardStack extends Stack {
           TABLE_NAME: data.table.tableName,
           CORS_ALLOWED_ORIGINS: props.allowedOrigins.join(','),
           MAX_BODY_BYTES: String(props.maxBodyBytes ?? 1_048_576),
+          ...rateLimitEnvironment(props.rateLimits),
+          ...(name === 'auth' ? { SIGNING_KEYS_SECRET_ARN: auth.signingKeys.secretArn, ...TOKEN_ENVIRONMENT } : {}),
         },
       });
-      // Health only reads (readiness probe); the others read and write.
-      if (name === 'health') data.table.grantReadData(fn);
-      else data.table.grantReadWriteData(fn);
+      if (name === 'auth') auth.signingKeys.grantRead(fn);
+      // Every API function writes: rate-limit counters, idempotency records and audit lines live in the table.
+      data.table.grantReadWriteData(fn);
       functions[name] = fn;
     }
 
-    const api = new SwitchyardApi(this, 'Api', { routes: allRoutes, functions, allowedOrigins: props.allowedOrigins });
+    const api = new SwitchyardApi(this, 'Api', {
+      routes: allRoutes,
+      functions,
+      allowedOrigins: props.allowedOrigins,
+      authorizerFunction: auth.authorizerFunction,
+    });
 
     new CfnOutput(this, 'ApiUrl', { value: api.api.url, description: 'Base URL of the REST API' });
     new CfnOutput(this, 'TableName', { value: data.table.tableName });

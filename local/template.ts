@@ -6,6 +6,7 @@
 import type { CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
+import { secretArn } from './aws/secrets-manager.js';
 import { resourcesOfType } from './cfn.js';
 import type { CfnResource, CfnTemplate, LocalFunctionDefinition } from './types.js';
 
@@ -43,6 +44,7 @@ export class TemplateResolver {
       'AWS::SQS::Queue': 'QueueName',
       'AWS::Events::EventBus': 'Name',
       'AWS::StepFunctions::StateMachine': 'StateMachineName',
+      'AWS::SecretsManager::Secret': 'Name',
     };
     const key = explicit[resource.Type];
     if (key && typeof props[key] === 'string') return props[key] as string;
@@ -74,14 +76,32 @@ export class TemplateResolver {
         return `arn:aws:states:${region}:${accountId}:stateMachine:${name}`;
       case 'AWS::IAM::Role':
         return `arn:aws:iam::${accountId}:role/${name}`;
+      case 'AWS::SecretsManager::Secret':
+        return secretArn(region, accountId, name);
       default:
         return `arn:aws:local:${region}:${accountId}:${logicalId}`;
     }
   }
 
+  private readonly outputs = new Map<string, { ref?: string; attributes?: Record<string, unknown> }>();
+
+  /** What a resource the runtime created answered (custom resources): its Ref and GetAtt values. */
+  setResourceOutputs(logicalId: string, outputs: { ref?: string; attributes?: Record<string, unknown> }): void {
+    this.outputs.set(logicalId, outputs);
+  }
+
+  /** `Ref` as CloudFormation answers it: the ARN for secrets, the physical name for most types. */
+  private refOf(logicalId: string): string {
+    const output = this.outputs.get(logicalId)?.ref;
+    if (output !== undefined) return output;
+    return this.template.Resources[logicalId]?.Type === 'AWS::SecretsManager::Secret' ? this.arnOf(logicalId) : this.nameOf(logicalId);
+  }
+
   private getAtt(logicalId: string, attribute: string): string {
     const resource = this.template.Resources[logicalId];
     if (!resource) throw new Error(`Fn::GetAtt on unknown resource ${logicalId}`);
+    const outputs = this.outputs.get(logicalId)?.attributes;
+    if (outputs && attribute in outputs) return String(outputs[attribute]);
     if (attribute === 'Arn') return this.arnOf(logicalId);
     if (attribute === 'StreamArn') return `${this.arnOf(logicalId)}/stream/local`;
     if (attribute === 'QueueUrl') return `local-queue://${this.nameOf(logicalId)}`;
@@ -114,7 +134,7 @@ export class TemplateResolver {
       switch (fn) {
         case 'Ref': {
           const name = arg as string;
-          return this.pseudo(name) ?? (this.names.has(name) ? this.nameOf(name) : this.parameter(name));
+          return this.pseudo(name) ?? (this.names.has(name) ? this.refOf(name) : this.parameter(name));
         }
         case 'Fn::GetAtt': {
           const [id, attr] = Array.isArray(arg) ? (arg as string[]) : String(arg).split('.');

@@ -1,13 +1,13 @@
 import { groupRoutes } from '../../shared/api/routes.js';
 import { GroupService } from '../../shared/domain/groups.js';
-import { httpApi } from '../../shared/http/middleware.js';
+import { serviceApi } from '../../shared/http/service-api.js';
 import { created, entity, noContent, ok } from '../../shared/http/responses.js';
 import { bind } from '../../shared/http/route.js';
 import { releaseStore, systemClock, uuidIds } from '../../shared/store/index.js';
 
 const groups = () => new GroupService(releaseStore(), systemClock, uuidIds);
 
-export const handler = httpApi([
+export const handler = serviceApi([
   bind(groupRoutes.create, async ({ body }) => {
     const group = await groups().create(body);
     return created(group, `/api/v1/groups/${group.id}`);

@@ -1,13 +1,13 @@
 import { receiverRoutes } from '../../shared/api/routes.js';
 import { ReceiverService } from '../../shared/domain/receivers.js';
-import { httpApi } from '../../shared/http/middleware.js';
+import { serviceApi } from '../../shared/http/service-api.js';
 import { created, entity, noContent, ok } from '../../shared/http/responses.js';
 import { bind } from '../../shared/http/route.js';
 import { releaseStore, systemClock, uuidIds } from '../../shared/store/index.js';
 
 const receivers = () => new ReceiverService(releaseStore(), systemClock, uuidIds);
 
-export const handler = httpApi([
+export const handler = serviceApi([
   bind(receiverRoutes.create, async ({ body }) => {
     const receiver = await receivers().create(body);
     return created(receiver, `/api/v1/receivers/${receiver.id}`);

@@ -41,7 +41,11 @@ export const GATEWAY_RESPONSE_DEFAULTS: Record<string, BuiltIn> = {
   INTEGRATION_TIMEOUT: { statusCode: 504, message: 'Endpoint request timed out' },
   INVALID_API_KEY: { statusCode: 403, message: 'Forbidden', errorType: 'ForbiddenException' },
   INVALID_SIGNATURE: { statusCode: 403, message: 'Invalid signature', errorType: 'InvalidSignatureException' },
-  MISSING_AUTHENTICATION_TOKEN: { statusCode: 403, message: 'Missing Authentication Token', errorType: 'MissingAuthenticationTokenException' },
+  MISSING_AUTHENTICATION_TOKEN: {
+    statusCode: 403,
+    message: 'Missing Authentication Token',
+    errorType: 'MissingAuthenticationTokenException',
+  },
   QUOTA_EXCEEDED: { statusCode: 429, message: 'Limit Exceeded', errorType: 'LimitExceededException' },
   REQUEST_TOO_LARGE: { statusCode: 413, message: 'Request Too Long' },
   RESOURCE_NOT_FOUND: { statusCode: 404, message: 'Not Found', errorType: 'NotFoundException' },
@@ -57,6 +61,8 @@ export interface GatewayErrorInput extends Partial<GatewayError> {
   responseType: string;
   /** Overrides the type's built-in status (a Lambda failure is DEFAULT_5XX with 502). */
   statusCode?: number;
+  /** Body template when no customised response supplies one (an authorizer's deny answers `{"Message":…}`). */
+  defaultTemplate?: string;
 }
 
 export function renderGatewayResponse(state: RequestState, input: GatewayErrorInput): HttpResponse {
@@ -69,12 +75,12 @@ export function renderGatewayResponse(state: RequestState, input: GatewayErrorIn
 
   const error: GatewayError = {
     responseType: input.responseType,
-    message: input.message ?? builtIn.message,
+    message: input.message !== undefined ? input.message : builtIn.message,
     ...(input.validationErrorString !== undefined ? { validationErrorString: input.validationErrorString } : {}),
   };
   const templates = config?.responseTemplates ?? {};
   const contentType = templates['application/json'] !== undefined ? 'application/json' : (Object.keys(templates)[0] ?? 'application/json');
-  const template = templates[contentType] ?? DEFAULT_TEMPLATE;
+  const template = templates[contentType] ?? input.defaultTemplate ?? DEFAULT_TEMPLATE;
   const body = substituteVariables(template, contextVariables(state, error, status));
 
   const headers: Array<[string, string[]]> = [['Content-Type', [contentType]]];

@@ -137,11 +137,25 @@ const ALLOWED_RESULT_KEYS = new Set(['statusCode', 'headers', 'multiValueHeaders
  * renames to `x-amzn-Remapped-<name>` (they belong to API Gateway's own
  * connection with the client). Approximation of the documented list.
  */
-const REMAPPED_HEADERS = new Set(['authorization', 'connection', 'content-length', 'date', 'server', 'www-authenticate', 'transfer-encoding', 'keep-alive', 'upgrade', 'trailer', 'te', 'proxy-authenticate']);
+const REMAPPED_HEADERS = new Set([
+  'authorization',
+  'connection',
+  'content-length',
+  'date',
+  'server',
+  'www-authenticate',
+  'transfer-encoding',
+  'keep-alive',
+  'upgrade',
+  'trailer',
+  'te',
+  'proxy-authenticate',
+]);
 
 export type ProxyResultMapping = { ok: true; response: HttpResponse } | { ok: false; reason: string };
 
-const headerScalar = (v: unknown): v is string | number | boolean => typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean';
+const headerScalar = (v: unknown): v is string | number | boolean =>
+  typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean';
 
 /**
  * Map a function's result to the HTTP response, or explain why API Gateway
@@ -200,7 +214,9 @@ export function mapProxyResult(payload: unknown, state: RequestState): ProxyResu
       put(k, v.map(String));
     }
   }
-  const headers: Array<[string, string[]]> = merged.map(([k, v]) => (REMAPPED_HEADERS.has(k.toLowerCase()) ? [`x-amzn-Remapped-${k}`, v] : [k, v]));
+  const headers: Array<[string, string[]]> = merged.map(([k, v]) =>
+    REMAPPED_HEADERS.has(k.toLowerCase()) ? [`x-amzn-Remapped-${k}`, v] : [k, v],
+  );
   // REST APIs answer application/json when the integration sets no Content-Type.
   const contentType = headers.find(([k]) => k.toLowerCase() === 'content-type')?.[1][0];
   if (contentType === undefined) headers.push(['Content-Type', ['application/json']]);
@@ -215,7 +231,10 @@ export function mapProxyResult(payload: unknown, state: RequestState): ProxyResu
 function shouldDecodeBase64(state: RequestState, contentType: string | undefined): boolean {
   const types = state.api.binaryMediaTypes;
   if (types.length === 0) return true;
-  const accepted = (headerValue(state, 'accept') ?? '').split(',').map((a) => a.split(';')[0]!.trim().toLowerCase()).filter(Boolean);
+  const accepted = (headerValue(state, 'accept') ?? '')
+    .split(',')
+    .map((a) => a.split(';')[0]!.trim().toLowerCase())
+    .filter(Boolean);
   const candidates = [...accepted, (contentType ?? '').split(';')[0]!.trim().toLowerCase()].filter(Boolean);
   return candidates.some((media) => types.some((t) => mediaTypeMatches(t, media) || mediaTypeMatches(media, t)));
 }

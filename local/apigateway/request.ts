@@ -27,8 +27,10 @@ export interface RequestState {
   localPort: number;
   domainName: string;
   match?: RouteMatch;
-  /** Set by the authorizer step (still null: authorizers are a later issue). */
+  /** Set by the authorizer step: principalId, the context values (strings) and integrationLatency. */
   authorizer: Record<string, unknown> | null;
+  /** The authorizer step's outcome, for the access log (CUSTOM methods only). */
+  authorize?: { latencyMs: number; status: number; error?: string };
   integrationLatencyMs?: number;
   integrationStatus?: number;
 }
@@ -49,7 +51,8 @@ export function queryPairs(rawQuery: string): Array<[string, string]> {
 
 export interface GatewayError {
   responseType: string;
-  message: string;
+  /** null for the responses whose message is null (authorizer failures: `{"message":null}`). */
+  message: string | null;
   validationErrorString?: string;
 }
 
@@ -78,7 +81,7 @@ export function contextVariables(state: RequestState, error?: GatewayError, stat
   if (status !== undefined) vars['context.status'] = String(status);
   if (state.integrationLatencyMs !== undefined) vars['context.integrationLatency'] = String(state.integrationLatencyMs);
   if (error) {
-    vars['context.error.message'] = error.message;
+    vars['context.error.message'] = error.message ?? '';
     vars['context.error.messageString'] = JSON.stringify(error.message);
     vars['context.error.responseType'] = error.responseType;
     // Escaped for use inside a JSON string (templates write "$context.error.validationErrorString"
@@ -86,8 +89,9 @@ export function contextVariables(state: RequestState, error?: GatewayError, stat
     vars['context.error.validationErrorString'] = JSON.stringify(error.validationErrorString ?? '').slice(1, -1);
   }
   if (state.authorizer) {
+    // Escaped for use inside a JSON string, like validationErrorString: the values come from the authorizer.
     for (const [k, v] of Object.entries(state.authorizer)) {
-      if (v === null || typeof v !== 'object') vars[`context.authorizer.${k}`] = String(v ?? '');
+      if (v === null || typeof v !== 'object') vars[`context.authorizer.${k}`] = JSON.stringify(String(v ?? '')).slice(1, -1);
     }
   }
   if (state.api.stageVariables) {
@@ -133,6 +137,11 @@ export function resolveMappingExpression(expr: string, state: RequestState): str
       return last;
     }
     return state.match?.pathParameters?.[name];
+  }
+  if (trimmed.startsWith('context.authorizer.')) {
+    // Header values get the raw value, not the JSON-escaped template form.
+    const v = state.authorizer?.[trimmed.slice('context.authorizer.'.length)];
+    return v === undefined || v === null || typeof v === 'object' ? undefined : String(v);
   }
   if (trimmed.startsWith('stageVariables.') || trimmed.startsWith('context.')) {
     return contextVariables(state)[trimmed];

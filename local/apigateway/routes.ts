@@ -38,7 +38,7 @@ export interface MethodDef {
   httpMethod: string;
   /** NONE | AWS_IAM | CUSTOM | COGNITO_USER_POOLS */
   authorizationType: string;
-  /** Logical id of the `AWS::ApiGateway::Authorizer`, for the authorizer step (not implemented yet). */
+  /** Logical id of the `AWS::ApiGateway::Authorizer` (CUSTOM methods). */
   authorizerLogicalId?: string;
   apiKeyRequired: boolean;
   integration: IntegrationDef;
@@ -268,7 +268,10 @@ export function buildApiDefinition(template: CfnTemplate, restApiLogicalId: stri
     const validator = validatorId ? validators.get(validatorId) : undefined;
     const authorizerLogicalId = refOf(p.AuthorizerId);
     const authorizationType = (stringProp(p, 'AuthorizationType') ?? 'NONE').toUpperCase();
-    if (authorizationType !== 'NONE') warnings.push(`${id}: AuthorizationType ${authorizationType} is not enforced locally yet (requests pass with authorizer null)`);
+    // CUSTOM is the Lambda authorizer step (authorizer.ts); IAM and Cognito are not emulated.
+    if (authorizationType !== 'NONE' && authorizationType !== 'CUSTOM') {
+      warnings.push(`${id}: AuthorizationType ${authorizationType} is not enforced locally (requests pass with authorizer null)`);
+    }
     if (p.ApiKeyRequired === true) warnings.push(`${id}: ApiKeyRequired is not enforced locally`);
     node.methods.set(httpMethod, {
       logicalId: id,
@@ -337,7 +340,11 @@ function readIntegration(methodId: string, value: unknown, template: CfnTemplate
   if (type === 'AWS_PROXY') {
     const functionRef = lambdaTargetFromUri(value.Uri, template);
     if (!functionRef) {
-      return { type: 'UNSUPPORTED', integrationType: type, reason: `AWS_PROXY integration of ${methodId} does not point at a Lambda function this emulator can find` };
+      return {
+        type: 'UNSUPPORTED',
+        integrationType: type,
+        reason: `AWS_PROXY integration of ${methodId} does not point at a Lambda function this emulator can find`,
+      };
     }
     return { type: 'AWS_PROXY', functionRef };
   }
@@ -361,7 +368,11 @@ function readIntegration(methodId: string, value: unknown, template: CfnTemplate
       integrationResponses,
     };
   }
-  return { type: 'UNSUPPORTED', integrationType: type, reason: `integration type ${type || '(none)'} is not emulated locally (AWS_PROXY and MOCK are)` };
+  return {
+    type: 'UNSUPPORTED',
+    integrationType: type,
+    reason: `integration type ${type || '(none)'} is not emulated locally (AWS_PROXY and MOCK are)`,
+  };
 }
 
 export interface RouteMatch {

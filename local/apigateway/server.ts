@@ -4,7 +4,7 @@
  * framework's own routing/404s/body parsing would only get in the way) and the
  * request pipeline:
  *
- *   payload limit → route → [authorizer step] → parameter validation →
+ *   payload limit → route → Lambda authorizer → parameter validation →
  *   body validation → integration (AWS_PROXY | MOCK) → response headers →
  *   access log
  *
@@ -15,7 +15,8 @@ import { createServer, validateHeaderName, validateHeaderValue } from 'node:http
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { CfnTemplate, FunctionInvoker, InvokeResult } from '../types.js';
-import { authorize } from './authorizer.js';
+import { AuthorizerCache, authorize, readAuthorizers } from './authorizer.js';
+import type { AuthorizerDef } from './authorizer.js';
 import type { GatewayErrorInput, HttpResponse } from './gateway-responses.js';
 import { GATEWAY_RESPONSE_DEFAULTS, renderGatewayResponse } from './gateway-responses.js';
 import { formatRequestTime, newExtendedRequestId, newRequestId, traceHeaderFor } from './ids.js';
@@ -29,7 +30,7 @@ import { RequestValidation } from './validation.js';
 
 export interface ApiGatewayOptions {
   template: CfnTemplate;
-  /** Runs a Lambda integration's function, given the function's logical id (or physical name for resolved ARNs). */
+  /** Runs a Lambda integration's or authorizer's function, given the function's logical id (or physical name for resolved ARNs). */
   invoker: FunctionInvoker;
   /** 0 = ephemeral. Default 0. */
   port?: number;
@@ -41,7 +42,10 @@ export interface ApiGatewayOptions {
   region?: string;
   /** Called once per request when the stage has `AccessLogSetting.Format`. */
   onAccessLog?: (entry: Record<string, unknown>) => void;
-  /** API Gateway's integration timeout (29 s): past it the client gets 504 while the function keeps running. */
+  /**
+   * API Gateway's integration timeout (29 s): past it the client gets 504 while the function keeps running.
+   * Also bounds a Lambda authorizer (500 past it).
+   */
   integrationTimeoutMs?: number;
   /** Which RestApi to serve; default the first in the template. */
   restApiLogicalId?: string;
@@ -75,9 +79,15 @@ export async function startApiGateway(opts: ApiGatewayOptions): Promise<ApiGatew
   if (!all.some((a) => a.logicalId === servedId)) throw new Error(`RestApi ${servedId} is not in the template`);
   const api = buildApiDefinition(opts.template, servedId);
   const validation = new RequestValidation(api);
-  const warnings = [...api.warnings, ...validation.warnings];
+  const { authorizers, warnings: authorizerWarnings } = readAuthorizers(opts.template, api);
+  const warnings = [...api.warnings, ...validation.warnings, ...authorizerWarnings];
   if (all.length > 1) {
-    warnings.push(`the template has ${all.length} RestApis; serving ${servedId} only (${all.filter((a) => a.logicalId !== servedId).map((a) => a.logicalId).join(', ')} not served)`);
+    warnings.push(
+      `the template has ${all.length} RestApis; serving ${servedId} only (${all
+        .filter((a) => a.logicalId !== servedId)
+        .map((a) => a.logicalId)
+        .join(', ')} not served)`,
+    );
   }
 
   const deps: PipelineDeps = {
@@ -87,6 +97,8 @@ export async function startApiGateway(opts: ApiGatewayOptions): Promise<ApiGatew
     accountId: opts.accountId ?? '000000000000',
     region: opts.region ?? 'us-east-1',
     integrationTimeoutMs: opts.integrationTimeoutMs ?? DEFAULT_INTEGRATION_TIMEOUT_MS,
+    authorizers,
+    authorizerCache: new AuthorizerCache(),
     ...(opts.onAccessLog ? { onAccessLog: opts.onAccessLog } : {}),
   };
 
@@ -132,6 +144,8 @@ interface PipelineDeps {
   accountId: string;
   region: string;
   integrationTimeoutMs: number;
+  authorizers: Map<string, AuthorizerDef>;
+  authorizerCache: AuthorizerCache;
   onAccessLog?: (entry: Record<string, unknown>) => void;
 }
 
@@ -212,6 +226,9 @@ function accessLog(state: RequestState, deps: PipelineDeps, response: HttpRespon
       responseLength: response.body.length,
       integrationLatency: state.integrationLatencyMs ?? null,
       integrationStatus: state.integrationStatus ?? null,
+      authorizerLatency: state.authorize?.latencyMs ?? null,
+      authorizerStatus: state.authorize?.status ?? null,
+      authorizerError: state.authorize?.error ?? null,
       responseLatency: Date.now() - state.startedAtMs,
       errorMessage: error?.message ?? null,
       errorResponseType: error?.responseType ?? null,
@@ -236,19 +253,36 @@ async function pipeline(state: RequestState, deps: PipelineDeps): Promise<Outcom
   state.match = match;
   const method = match.method;
 
-  // 2. Authorizer step (seam: see authorizer.ts; currently always allows).
-  const auth = await authorize(method, state, { invoker: deps.invoker });
-  if (!auth.allow) return gatewayError(state, auth.error);
+  // 2. Lambda authorizer (CUSTOM methods). A deny keeps the authorizer's context for the ACCESS_DENIED template.
+  const auth = await authorize(method, state, {
+    invoker: deps.invoker,
+    authorizers: deps.authorizers,
+    cache: deps.authorizerCache,
+    region: deps.region,
+    timeoutMs: deps.integrationTimeoutMs,
+  });
   state.authorizer = auth.authorizer;
+  if (!auth.allow) {
+    const out = gatewayError(state, auth.error);
+    if (auth.logMessage && out.error) out.error.message = auth.logMessage;
+    return out;
+  }
 
   // 3. Request validation: parameters first, then the body.
   const missing = deps.validation.missingParameters(method, state);
   if (missing.length > 0) {
-    return gatewayError(state, { responseType: 'BAD_REQUEST_PARAMETERS', message: `Missing required request parameters: [${missing.join(', ')}]` });
+    return gatewayError(state, {
+      responseType: 'BAD_REQUEST_PARAMETERS',
+      message: `Missing required request parameters: [${missing.join(', ')}]`,
+    });
   }
   const bodyCheck = deps.validation.validateBody(method, state);
   if (!bodyCheck.ok) {
-    return gatewayError(state, { responseType: 'BAD_REQUEST_BODY', message: 'Invalid request body', validationErrorString: bodyCheck.validationErrorString });
+    return gatewayError(state, {
+      responseType: 'BAD_REQUEST_BODY',
+      message: 'Invalid request body',
+      validationErrorString: bodyCheck.validationErrorString,
+    });
   }
 
   // 4. Integration.
@@ -282,7 +316,10 @@ async function invokeProxy(state: RequestState, deps: PipelineDeps, functionRef:
     state.integrationLatencyMs = Date.now() - t0;
     // Lambda could not be invoked at all (unknown function, permissions): a configuration error.
     const out = gatewayError(state, { responseType: 'API_CONFIGURATION_ERROR', message: 'Internal server error' });
-    out.error = { message: `Execution failed due to configuration error: ${(err as Error).message}`, responseType: 'API_CONFIGURATION_ERROR' };
+    out.error = {
+      message: `Execution failed due to configuration error: ${(err as Error).message}`,
+      responseType: 'API_CONFIGURATION_ERROR',
+    };
     return out;
   } finally {
     clearTimeout(timer);
@@ -293,7 +330,10 @@ async function invokeProxy(state: RequestState, deps: PipelineDeps, functionRef:
   state.integrationStatus = 200;
   if (!result.ok) {
     const out = gatewayError(state, { responseType: 'DEFAULT_5XX', statusCode: 502, message: 'Internal server error' });
-    out.error = { message: `Lambda function error: ${result.payload.errorType}: ${result.payload.errorMessage}`, responseType: 'DEFAULT_5XX' };
+    out.error = {
+      message: `Lambda function error: ${result.payload.errorType}: ${result.payload.errorMessage}`,
+      responseType: 'DEFAULT_5XX',
+    };
     return out;
   }
   const mapped = mapProxyResult(result.payload, state);

@@ -50,7 +50,10 @@ export class RequestValidation {
     for (const model of api.models.values()) {
       if (!isRecord(model.schema)) continue;
       try {
-        ajv.addSchema(rewriteModelRefs(stripIds(model.schema), byName, api.models) as Record<string, unknown>, MODEL_URI_PREFIX + model.logicalId);
+        ajv.addSchema(
+          rewriteModelRefs(stripIds(model.schema), byName, api.models) as Record<string, unknown>,
+          MODEL_URI_PREFIX + model.logicalId,
+        );
       } catch (err) {
         this.warnings.push(`${model.logicalId}: model schema not usable (${(err as Error).message})`);
       }
@@ -194,7 +197,9 @@ function describeErrors(errors: ErrorObject[], data: unknown): string[] {
         break;
       }
       case 'enum':
-        out.push(`instance value (${JSON.stringify(value)}) not found in enum (possible values: [${quoteList((p.allowedValues as unknown[]) ?? [])}])`);
+        out.push(
+          `instance value (${JSON.stringify(value)}) not found in enum (possible values: [${quoteList((p.allowedValues as unknown[]) ?? [])}])`,
+        );
         break;
       case 'minLength':
         out.push(`string ${JSON.stringify(value)} is too short (length: ${String(value).length}, required minimum: ${String(p.limit)})`);
@@ -220,10 +225,14 @@ function describeErrors(errors: ErrorObject[], data: unknown): string[] {
         );
         break;
       case 'minItems':
-        out.push(`array is too short: must have at least ${String(p.limit)} elements but instance has ${Array.isArray(value) ? value.length : 0} elements`);
+        out.push(
+          `array is too short: must have at least ${String(p.limit)} elements but instance has ${Array.isArray(value) ? value.length : 0} elements`,
+        );
         break;
       case 'maxItems':
-        out.push(`array is too long: must have at most ${String(p.limit)} elements but instance has ${Array.isArray(value) ? value.length : 0} elements`);
+        out.push(
+          `array is too long: must have at most ${String(p.limit)} elements but instance has ${Array.isArray(value) ? value.length : 0} elements`,
+        );
         break;
       case 'format':
         out.push(`string ${JSON.stringify(value)} is invalid against requested format ${JSON.stringify(p.format)}`);

@@ -72,8 +72,7 @@ const LEVELS = /** @type {const} */ ({
   FATAL: { name: 'FATAL', priority: 6 },
 });
 const jsonFormat = process.env.AWS_LAMBDA_LOG_FORMAT?.toUpperCase() === 'JSON';
-const minLevel =
-  /** @type {Record<string, Level>} */ (LEVELS)[process.env.AWS_LAMBDA_LOG_LEVEL?.toUpperCase() ?? ''] ?? LEVELS.TRACE;
+const minLevel = /** @type {Record<string, Level>} */ (LEVELS)[process.env.AWS_LAMBDA_LOG_LEVEL?.toUpperCase() ?? ''] ?? LEVELS.TRACE;
 
 /**
  * @param {Level} level
@@ -259,10 +258,9 @@ async function loadHandler() {
     throw err;
   }
   /** @type {unknown} */
-  const fn = exportPath.split('.').reduce(
-    (/** @type {unknown} */ obj, key) => (obj == null ? undefined : /** @type {Record<string, unknown>} */ (obj)[key]),
-    userModule,
-  );
+  const fn = exportPath
+    .split('.')
+    .reduce((/** @type {unknown} */ obj, key) => (obj == null ? undefined : /** @type {Record<string, unknown>} */ (obj)[key]), userModule);
   if (!fn) throw runtimeError('Runtime.HandlerNotFound', `${data.handler} is undefined or not exported`);
   if (typeof fn !== 'function') throw runtimeError('Runtime.HandlerNotFound', `${data.handler} is not a function`);
   return fn;

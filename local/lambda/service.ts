@@ -356,7 +356,9 @@ class FunctionPool {
       }
       if (error) {
         // Lambda reports a failed init on the invocation and discards the sandbox.
-        log(`INIT_REPORT Init Duration: ${(initDurationMs ?? 0).toFixed(2)} ms\tPhase: init\tStatus: error\tError Type: ${error.errorType}`);
+        log(
+          `INIT_REPORT Init Duration: ${(initDurationMs ?? 0).toFixed(2)} ms\tPhase: init\tStatus: error\tError Type: ${error.errorType}`,
+        );
         log(`START RequestId: ${requestId} Version: $LATEST`);
         log(`END RequestId: ${requestId}`);
         log(this.reportLine(requestId, 0, env, initDurationMs, `\tStatus: error\tError Type: ${error.errorType}`));
@@ -499,13 +501,7 @@ class FunctionPool {
 
   private spawn(): ExecutionEnvironment {
     const stream = logStreamName();
-    const env = new ExecutionEnvironment(
-      this.environmentVariables(stream),
-      stream,
-      this.def,
-      this.onLog,
-      (gone) => this.forget(gone),
-    );
+    const env = new ExecutionEnvironment(this.environmentVariables(stream), stream, this.def, this.onLog, (gone) => this.forget(gone));
     this.envs.add(env);
     return env;
   }
@@ -612,9 +608,7 @@ export class LambdaService implements FunctionInvoker {
     if (arn?.[1]) key = arn[1];
     const pool = this.pools.get(key);
     if (!pool) {
-      throw new ResourceNotFoundException(
-        `Function not found: arn:aws:lambda:${this.region}:${this.accountId}:function:${key}`,
-      );
+      throw new ResourceNotFoundException(`Function not found: arn:aws:lambda:${this.region}:${this.accountId}:function:${key}`);
     }
     return pool;
   }

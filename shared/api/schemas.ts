@@ -178,3 +178,91 @@ export const HealthSchema = z
       .optional(),
   })
   .meta({ id: 'Health' });
+
+// ---- auth, users, API keys, audit ----------------------------------------------
+
+const role = z.enum(['viewer', 'developer', 'operator', 'admin']);
+const username = z
+  .string()
+  .min(3)
+  .max(64)
+  .regex(/^[a-zA-Z0-9._-]+$/, 'letters, digits, dot, dash and underscore only');
+const password = z.string().min(12, 'at least 12 characters').max(256);
+
+export const LoginBody = z
+  .strictObject({ username: z.string().min(1).max(64), password: z.string().min(1).max(256) })
+  .meta({ id: 'Login' });
+export const RefreshBody = z.strictObject({ refreshToken: z.string().min(1).max(512) }).meta({ id: 'Refresh' });
+export const LogoutBody = z.strictObject({ refreshToken: z.string().min(1).max(512).optional() }).meta({ id: 'Logout' });
+
+export const TokenPairSchema = z
+  .object({
+    accessToken: z.string(),
+    refreshToken: z.string(),
+    expiresIn: z.number().int().meta({ description: 'Seconds until the access token expires' }),
+    tokenType: z.literal('Bearer'),
+  })
+  .meta({ id: 'TokenPair' });
+
+export const JwksSchema = z
+  .object({ keys: z.array(z.record(z.string(), z.unknown())) })
+  .meta({ id: 'JWKS', description: 'RFC 7517 JSON Web Key Set of the token signing keys' });
+
+export const CreateUserBody = z.strictObject({ username, password, roles: z.array(role).min(1).max(4) }).meta({ id: 'CreateUser' });
+export const UpdateUserBody = z
+  .strictObject({
+    revision: revision.optional(),
+    roles: z.array(role).min(1).max(4).optional(),
+    password: password.optional(),
+    disabled: z.boolean().optional(),
+  })
+  .refine((b) => Object.keys(b).some((k) => k !== 'revision'), { message: 'Change at least one field' })
+  .meta({ id: 'UpdateUser' });
+export const UserSchema = z
+  .object({
+    id: z.uuid(),
+    username: z.string(),
+    roles: z.array(role),
+    disabled: z.boolean(),
+    revision,
+    createdAt: instant,
+    updatedAt: instant,
+  })
+  .meta({ id: 'User' });
+
+export const CreateApiKeyBody = z.strictObject({ name: text(100), role }).meta({ id: 'CreateApiKey' });
+export const ApiKeySchema = z
+  .object({
+    id: z.uuid(),
+    name: z.string(),
+    role,
+    prefix: z.string().meta({ description: 'First characters of the key, to tell keys apart' }),
+    createdAt: instant,
+    createdBy: z.string(),
+    revokedAt: instant.optional(),
+  })
+  .meta({ id: 'ApiKey' });
+export const CreatedApiKeySchema = ApiKeySchema.extend({
+  key: z.string().meta({ description: 'The key itself: shown once, send it as X-API-Key' }),
+}).meta({ id: 'CreatedApiKey' });
+
+export const AuditQuery = PageQuery.extend({
+  actorId: z.string().min(1).max(200).optional(),
+  action: z.string().min(1).max(100).optional(),
+  from: instant.optional(),
+  to: instant.optional(),
+});
+export const AuditRecordSchema = z
+  .object({
+    id: z.uuid(),
+    at: instant,
+    actor: z.object({ id: z.string(), kind: z.string(), name: z.string() }),
+    action: z.string().meta({ description: 'operationId of the write' }),
+    method: z.string(),
+    path: z.string(),
+    status: z.number().int(),
+    requestId: z.string(),
+    sourceIp: z.string(),
+    resourceId: z.string().optional(),
+  })
+  .meta({ id: 'AuditRecord' });

@@ -14,6 +14,8 @@ export interface Principal {
   name: string;
   roles: Role[];
   sourceIp: string;
+  /** For bearer tokens: the token's `jti` and `exp`, so logout can revoke it. */
+  token?: { jti: string; exp: number };
 }
 
 /** What the authorizer puts in its `context` for the handlers. */
@@ -26,7 +28,13 @@ export interface AuthorizerContext {
 }
 
 export function authorizerContext(principal: Omit<Principal, 'sourceIp'>): AuthorizerContext {
-  return { principalId: principal.id, kind: principal.kind as AuthorizerContext['kind'], name: principal.name, roles: principal.roles.join(',') };
+  return {
+    principalId: principal.id,
+    kind: principal.kind as AuthorizerContext['kind'],
+    name: principal.name,
+    roles: principal.roles.join(','),
+    ...(principal.token ? { tokenId: principal.token.jti, tokenExpiresAt: String(principal.token.exp) } : {}),
+  };
 }
 
 export function principalOf(event: Pick<APIGatewayProxyEvent, 'requestContext'>): Principal {
@@ -39,5 +47,6 @@ export function principalOf(event: Pick<APIGatewayProxyEvent, 'requestContext'>)
     .map((r) => r.trim())
     .filter(isRole);
   const kind = auth?.kind === 'api-key' ? 'api-key' : 'user';
-  return { id, kind, name: String(auth?.name ?? id), roles, sourceIp };
+  const token = typeof auth?.tokenId === 'string' ? { jti: auth.tokenId, exp: Number(auth.tokenExpiresAt) } : undefined;
+  return { id, kind, name: String(auth?.name ?? id), roles, sourceIp, ...(token ? { token } : {}) };
 }

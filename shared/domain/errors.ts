@@ -74,3 +74,19 @@ export class RuleViolationError extends DomainError {
     super(message, errors);
   }
 }
+
+/** No valid credential (401). Deliberately vague: the detail must not help an attacker. */
+export class UnauthenticatedError extends DomainError {
+  readonly code = 'UNAUTHENTICATED';
+  constructor(message = 'Authentication is required: send a valid bearer token or X-API-Key') {
+    super(message);
+  }
+}
+
+/** Authenticated but not allowed (403); names the role that is missing. */
+export class ForbiddenError extends DomainError {
+  readonly code = 'FORBIDDEN';
+  constructor(readonly requiredRole: string) {
+    super(`This operation needs the ${requiredRole} role`);
+  }
+}

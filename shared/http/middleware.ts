@@ -1,12 +1,13 @@
 /**
  * The one middleware chain every HTTP handler uses (middy + Powertools):
  *
- *   logger context + correlation id → tracer segment → EMF metrics
- *   → security headers → CORS → problem+json error mapper
+ *   Idempotency-Key replay → logger context + correlation id → tracer segment
+ *   → EMF metrics → security headers → CORS → problem+json error mapper
+ *   → rate limit → audit trail
  *   → body limit / media type / JSON / zod parsing → the bound route.
  *
- * An authorizer (next issue) only adds `requestContext.authorizer`; routes and
- * handlers do not change.
+ * Authentication and RBAC happen before any of this, in the Lambda authorizer;
+ * the chain reads the caller from `requestContext.authorizer`.
  */
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
@@ -19,6 +20,9 @@ import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-l
 import type { z } from 'zod';
 import type { FieldError } from '../domain/errors.js';
 import { logger, metrics, tracer } from '../telemetry.js';
+import { rateLimitConfigFromEnv, type RateLimitConfig } from '../auth/config.js';
+import type { IdentityStore } from '../domain/identity.js';
+import { auditTrail, idempotentPosts, rateLimiter } from './guards.js';
 import { HttpError, PROBLEM_CONTENT_TYPE, toProblem } from './problem.js';
 import { routeKey, type BoundRoute, type HttpResult, type RouteInput, type RouteSpec } from './route.js';
 
@@ -100,9 +104,23 @@ const SECURITY_HEADER_OPTIONS = {
 
 type ApiHandler = (event: APIGatewayProxyEvent, context: Context) => Promise<APIGatewayProxyResult>;
 
+/** What the table-backed guards need; absent in handler unit tests that run without a table. */
+export interface HttpGuards {
+  tableName: string;
+  identityStore: () => IdentityStore;
+  rateLimits: RateLimitConfig;
+}
+
+export function httpGuardsFromEnv(identityStore: () => IdentityStore, env: NodeJS.ProcessEnv = process.env): HttpGuards {
+  const tableName = env.TABLE_NAME;
+  if (!tableName) throw new Error('TABLE_NAME is not set');
+  return { tableName, identityStore, rateLimits: rateLimitConfigFromEnv(env) };
+}
+
 /** Builds a function's Lambda handler from its bound routes. */
-export function httpApi(routes: BoundRoute[], config: HttpConfig = httpConfigFromEnv()) {
+export function httpApi(routes: BoundRoute[], config: HttpConfig = httpConfigFromEnv(), guards?: HttpGuards) {
   const table = new Map<string, BoundRoute>(routes.map((r) => [routeKey(r.spec.method, r.spec.path), r]));
+  const routeOf = (event: APIGatewayProxyEvent) => table.get(routeKey(event.httpMethod, event.resource))?.spec;
 
   const dispatch: ApiHandler = async (event) => {
     const route = table.get(routeKey(event.httpMethod, event.resource));
@@ -164,11 +182,18 @@ export function httpApi(routes: BoundRoute[], config: HttpConfig = httpConfigFro
         logger.info('request rejected', { status: problem.status, code: problem.code, detail: problem.detail });
         metrics.addMetric('ClientError', MetricUnit.Count, 1);
       }
-      request.response = { statusCode: problem.status, headers: { 'Content-Type': PROBLEM_CONTENT_TYPE }, body: JSON.stringify(problem) };
+      const extraHeaders = request.error instanceof HttpError ? request.error.headers : undefined;
+      request.response = {
+        statusCode: problem.status,
+        headers: { 'Content-Type': PROBLEM_CONTENT_TYPE, ...extraHeaders },
+        body: JSON.stringify(problem),
+      };
     },
   };
 
-  return middy(dispatch)
+  const handler = middy(dispatch);
+  if (guards) handler.use(idempotentPosts(guards.tableName));
+  handler
     .use(injectLambdaContext(logger, { resetKeys: true }))
     .use(captureLambdaHandler(tracer, { captureResponse: false }))
     .use(logMetrics(metrics, { captureColdStartMetric: true }))
@@ -185,4 +210,6 @@ export function httpApi(routes: BoundRoute[], config: HttpConfig = httpConfigFro
       }),
     )
     .use(problemJson);
+  if (guards) handler.use(rateLimiter(guards.identityStore, guards.rateLimits, routeOf)).use(auditTrail(guards.identityStore, routeOf));
+  return handler;
 }

@@ -7,9 +7,11 @@
 import {
   AlreadyExistsError,
   DomainError,
+  ForbiddenError,
   NotFoundError,
   PreconditionFailedError,
   RuleViolationError,
+  UnauthenticatedError,
   ValidationError,
   VersionConflictError,
   type FieldError,
@@ -22,6 +24,8 @@ export class HttpError extends Error {
     readonly code: string,
     message: string,
     readonly errors?: FieldError[],
+    /** Headers the error response must carry, e.g. Retry-After on a 429. */
+    readonly headers?: Record<string, string>,
   ) {
     super(message);
     this.name = 'HttpError';
@@ -62,6 +66,8 @@ export function problemType(code: string): string {
 
 function statusOf(error: DomainError): number {
   if (error instanceof ValidationError) return 400;
+  if (error instanceof UnauthenticatedError) return 401;
+  if (error instanceof ForbiddenError) return 403;
   if (error instanceof NotFoundError) return 404;
   if (error instanceof VersionConflictError || error instanceof AlreadyExistsError) return 409;
   if (error instanceof PreconditionFailedError) return 412;
@@ -85,6 +91,15 @@ export function toProblem(error: unknown, requestId: string): { problem: Problem
     code = error.code;
     detail = error.message;
     errors = error.errors;
+  } else if ((error as Error)?.name === 'IdempotencyValidationError') {
+    // Powertools idempotency, matched by name so this module stays free of it.
+    status = 422;
+    code = 'IDEMPOTENCY_KEY_REUSED';
+    detail = 'This Idempotency-Key was already used with a different request body';
+  } else if ((error as Error)?.name === 'IdempotencyAlreadyInProgressError') {
+    status = 409;
+    code = 'IDEMPOTENCY_IN_PROGRESS';
+    detail = 'A request with this Idempotency-Key is still being processed; retry shortly';
   }
   const problem: Problem = {
     type: problemType(code),

@@ -6,12 +6,13 @@
  */
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import type { z } from 'zod';
+import type { RatePolicy } from '../auth/rate-limits.js';
 import type { Access } from '../auth/roles.js';
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
 /** The Lambda functions that serve the API; one per resource family. */
-export type ApiFunctionName = 'health' | 'receivers' | 'groups' | 'events';
+export type ApiFunctionName = 'health' | 'receivers' | 'groups' | 'events' | 'auth' | 'users' | 'apikeys' | 'audit';
 
 export interface ResponseSpec {
   description: string;
@@ -30,6 +31,8 @@ export interface RouteSpec<
   functionName: ApiFunctionName;
   /** Who may call it; enforced by the Lambda authorizer (RBAC) before the handler runs. */
   access: Access;
+  /** Which rate-limit bucket it is charged to (default: the caller's tier; `none` for health). */
+  rateLimit?: RatePolicy;
   summary: string;
   description?: string;
   tags: string[];

@@ -1,14 +1,22 @@
 import { randomUUID } from 'node:crypto';
 import type { Clock, IdGenerator } from '../domain/ports.js';
 import { dynamoDocumentClient, tableNameFromEnv } from './client.js';
+import { DynamoIdentityStore } from './identity-store.js';
 import { DynamoReleaseStore } from './release-store.js';
 
 let store: DynamoReleaseStore | undefined;
 
-/** The one store, per execution environment. */
+/** The stores over the one table, one instance each per execution environment. */
 export function releaseStore(): DynamoReleaseStore {
   store ??= new DynamoReleaseStore(dynamoDocumentClient(), tableNameFromEnv());
   return store;
+}
+
+let identity: DynamoIdentityStore | undefined;
+
+export function identityStore(): DynamoIdentityStore {
+  identity ??= new DynamoIdentityStore(dynamoDocumentClient(), tableNameFromEnv());
+  return identity;
 }
 
 export const systemClock: Clock = { now: () => new Date().toISOString() };

@@ -8,6 +8,14 @@
  * | group      | GROUP#id       | GROUP           |                        |                       | GROUPS    | createdAt#id       |
  * | membership | GROUP#gid      | MEMBER#rid      | RECEIVER#rid#GROUPS    | addedAt#gid           |           |                    |
  * | event      | EVENT#id       | EVENT           | RECEIVER#rid#EVENTS    | eventStart#id         | EVENTS    | eventStart#id      |
+ * | user       | USER#id        | USER            |                        |                       | USERS     | createdAt#id       |
+ * | username   | USERNAME#name  | USERNAME        | (uniqueness guard)     |                       |           |                    |
+ * | api key    | APIKEY#id      | APIKEY          |                        |                       | APIKEYS   | createdAt#id       |
+ * | key lookup | APIKEYHASH#h   | APIKEYHASH      | (live keys only)       |                       |           |                    |
+ * | session    | REFRESH#family | REFRESH         | (TTL expiresAt)        |                       |           |                    |
+ * | revoked jti| REVOKED#jti    | REVOKED         | (TTL expiresAt)        |                       |           |                    |
+ * | audit      | AUDIT#id       | AUDIT           | ACTOR#id#AUDIT         | at#id                 | AUDIT     | at#id              |
+ * | rate count | RATE#bucket#t  | RATE            | (TTL expiresAt)        |                       |           |                    |
  *
  * Every list is a Query on a partition above, newest first.
  */
@@ -30,6 +38,20 @@ export const keys = {
   eventsOfReceiver: (receiverId: string) => `RECEIVER#${receiverId}#EVENTS`,
   eventsPartition: 'EVENTS',
   health: { pk: 'HEALTH', sk: 'HEALTH' },
+  user: (id: string) => ({ pk: `USER#${id}`, sk: 'USER' }),
+  usersPartition: 'USERS',
+  username: (username: string) => ({ pk: `USERNAME#${username.toLowerCase()}`, sk: 'USERNAME' }),
+  apiKey: (id: string) => ({ pk: `APIKEY#${id}`, sk: 'APIKEY' }),
+  apiKeysPartition: 'APIKEYS',
+  apiKeyHash: (hash: string) => ({ pk: `APIKEYHASH#${hash}`, sk: 'APIKEYHASH' }),
+  refreshFamily: (familyId: string) => ({ pk: `REFRESH#${familyId}`, sk: 'REFRESH' }),
+  revokedJti: (jti: string) => ({ pk: `REVOKED#${jti}`, sk: 'REVOKED' }),
+  audit: (id: string) => ({ pk: `AUDIT#${id}`, sk: 'AUDIT' }),
+  auditPartition: 'AUDIT',
+  auditOfActor: (actorId: string) => `ACTOR#${actorId}#AUDIT`,
+  rate: (bucket: string, windowStart: number) => ({ pk: `RATE#${bucket}#${windowStart}`, sk: 'RATE' }),
+  /** Powertools idempotency records share the table under this partition. */
+  idempotencyPartition: 'IDEMPOTENCY',
 };
 
 /** Sort key suffix that sorts after every `<instant>#<uuid>` with the same instant prefix. */

@@ -1,78 +1,14 @@
-import {
-  ConditionalCheckFailedException,
-  TransactionCanceledException,
-  type AttributeValue,
-  type CancellationReason,
-} from '@aws-sdk/client-dynamodb';
-import {
-  DeleteCommand,
-  GetCommand,
-  PutCommand,
-  QueryCommand,
-  TransactWriteCommand,
-  UpdateCommand,
-  type DynamoDBDocumentClient,
-  type QueryCommandInput,
-} from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { AlreadyExistsError, NotFoundError, RuleViolationError, VersionConflictError } from '../domain/errors.js';
 import type { Group, Membership, Page, PageRequest, Receiver, ReleaseEvent } from '../domain/model.js';
 import type { EventQuery, ReceiverQuery, ReleaseStore } from '../domain/ports.js';
-import { decodeCursor, encodeCursor, queryFingerprint } from './cursor.js';
 import { GSI1, GSI1_KEY, GSI2, GSI2_KEY, keys, SORT_HIGH, TABLE_KEY } from './keys.js';
+import { cancellationCodes, isCancelled, isConditionFailure, TableStore } from './table-store.js';
 
-/** A filter query may need several reads to fill a page; this bounds the work per request. */
-const MAX_READS_PER_PAGE = 10;
-
-interface PagedQuery {
-  input: Omit<QueryCommandInput, 'Limit' | 'ExclusiveStartKey' | 'TableName'>;
-  keyAttributes: readonly string[];
-  page: PageRequest;
-  fingerprint: unknown;
-}
-
-function cancellationCodes(error: TransactionCanceledException): (string | undefined)[] {
-  return (error.CancellationReasons ?? []).map((r: CancellationReason) => r.Code);
-}
-
-function isConditionFailure(error: unknown): boolean {
-  return error instanceof ConditionalCheckFailedException || (error as { name?: string })?.name === 'ConditionalCheckFailedException';
-}
-
-function isCancelled(error: unknown): error is TransactionCanceledException {
-  return error instanceof TransactionCanceledException || (error as { name?: string })?.name === 'TransactionCanceledException';
-}
-
-export class DynamoReleaseStore implements ReleaseStore {
-  constructor(
-    private readonly client: DynamoDBDocumentClient,
-    private readonly tableName: string,
-  ) {}
-
+export class DynamoReleaseStore extends TableStore implements ReleaseStore {
   /** Readiness probe: one cheap key read proves the table answers. */
   async ping(): Promise<void> {
     await this.client.send(new GetCommand({ TableName: this.tableName, Key: keys.health }));
-  }
-
-  private async getData<T>(key: Record<string, string>): Promise<(T & { revision: number }) | undefined> {
-    const { Item } = await this.client.send(new GetCommand({ TableName: this.tableName, Key: key, ConsistentRead: true }));
-    if (!Item) return undefined;
-    return { ...(Item.data as T), revision: Item.version as number };
-  }
-
-  private async queryPage<T>(q: PagedQuery, toItem: (raw: Record<string, unknown>) => T): Promise<Page<T>> {
-    const fingerprint = queryFingerprint(q.fingerprint);
-    let startKey: Record<string, unknown> | undefined = decodeCursor(q.page.cursor, fingerprint, q.keyAttributes);
-    const items: T[] = [];
-    for (let reads = 0; reads < MAX_READS_PER_PAGE && items.length < q.page.limit; reads++) {
-      const out = await this.client.send(
-        new QueryCommand({ ...q.input, TableName: this.tableName, Limit: q.page.limit - items.length, ExclusiveStartKey: startKey }),
-      );
-      items.push(...(out.Items ?? []).map(toItem));
-      startKey = out.LastEvaluatedKey;
-      if (!startKey) break;
-    }
-    const nextCursor = encodeCursor(startKey, fingerprint);
-    return nextCursor ? { items, nextCursor } : { items };
   }
 
   // ---- receivers ----------------------------------------------------------
@@ -455,73 +391,5 @@ export class DynamoReleaseStore implements ReleaseStore {
       },
       (raw) => raw.data as ReleaseEvent,
     );
-  }
-
-  // ---- shared -------------------------------------------------------------
-
-  /**
-   * Deletes an entity at `expectedRevision` if `guard.condition` holds (it is
-   * not in use), in one conditional write; on failure the old item tells which
-   * of gone (404), changed (409) or in use (422) it was.
-   */
-  private async deleteUnused(
-    entity: string,
-    key: Record<string, string>,
-    id: string,
-    expectedRevision: number,
-    guard: { condition: string; names?: Record<string, string>; inUse: (old: Record<string, AttributeValue>) => Error },
-  ): Promise<void> {
-    try {
-      await this.client.send(
-        new DeleteCommand({
-          TableName: this.tableName,
-          Key: key,
-          ConditionExpression: `version = :expected AND (${guard.condition})`,
-          ...(guard.names ? { ExpressionAttributeNames: guard.names } : {}),
-          ExpressionAttributeValues: { ':expected': expectedRevision, ':zero': 0 },
-          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-        }),
-      );
-    } catch (error) {
-      if (!isConditionFailure(error)) throw error;
-      const old = (error as ConditionalCheckFailedException).Item;
-      if (!old) throw new NotFoundError(entity, id);
-      if (old.version?.N !== String(expectedRevision)) throw new VersionConflictError(entity, id, expectedRevision);
-      throw guard.inUse(old);
-    }
-  }
-
-  /**
-   * Replaces an entity's data if the stored version is still the expected one.
-   * An update, not a put, so counters kept beside the data (groupCount) survive.
-   */
-  private async replaceData(
-    entity: string,
-    key: Record<string, string>,
-    value: { id: string; revision: number },
-    expectedRevision: number,
-  ): Promise<void> {
-    const { revision, ...data } = value;
-    try {
-      await this.client.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: key,
-          UpdateExpression: 'SET #data = :data, version = :next',
-          ConditionExpression: 'version = :expected',
-          ExpressionAttributeNames: { '#data': 'data' },
-          ExpressionAttributeValues: { ':data': data, ':next': revision, ':expected': expectedRevision },
-        }),
-      );
-    } catch (error) {
-      if (isConditionFailure(error)) throw await this.lostRace(entity, value.id, expectedRevision, key);
-      throw error;
-    }
-  }
-
-  /** After a failed version condition: gone (404) or changed (409). */
-  private async lostRace(entity: string, id: string, expectedRevision: number, key: Record<string, string>): Promise<Error> {
-    const { Item } = await this.client.send(new GetCommand({ TableName: this.tableName, Key: key, ConsistentRead: true }));
-    return Item ? new VersionConflictError(entity, id, expectedRevision) : new NotFoundError(entity, id);
   }
 }

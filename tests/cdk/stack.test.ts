@@ -47,7 +47,8 @@ describe('the stack', () => {
 
   it('runs every function on Node 22 arm64 with X-Ray and Powertools configured', () => {
     const functions = template.findResources('AWS::Lambda::Function');
-    expect(Object.keys(functions)).toHaveLength(4);
+    // 8 API functions, the authorizer and the bootstrap custom resource.
+    expect(Object.keys(functions)).toHaveLength(10);
     for (const fn of Object.values(functions)) {
       expect(fn.Properties).toMatchObject({
         Runtime: 'nodejs22.x',
@@ -58,11 +59,49 @@ describe('the stack', () => {
             POWERTOOLS_SERVICE_NAME: 'switchyard',
             POWERTOOLS_METRICS_NAMESPACE: 'Switchyard',
             TABLE_NAME: expect.anything(),
-            CORS_ALLOWED_ORIGINS: 'https://app.example,https://admin.example',
           }),
         },
       });
     }
+  });
+
+  it('configures CORS and rate limits on every API function', () => {
+    const apiFunctions = Object.values(template.findResources('AWS::Lambda::Function')).filter(
+      (fn) =>
+        (fn.Properties as { Environment: { Variables: Record<string, unknown> } }).Environment.Variables.CORS_ALLOWED_ORIGINS !== undefined,
+    );
+    expect(apiFunctions).toHaveLength(8);
+    for (const fn of apiFunctions) {
+      expect(fn.Properties.Environment.Variables).toMatchObject({
+        CORS_ALLOWED_ORIGINS: 'https://app.example,https://admin.example',
+        RATE_LIMIT_ANONYMOUS: '10',
+        RATE_LIMIT_AUTHENTICATED: '100',
+        RATE_LIMIT_ADMIN: '1000',
+        RATE_LIMIT_LOGIN: '5',
+      });
+    }
+  });
+
+  it('puts the Lambda REQUEST authorizer on every route that is not public', () => {
+    template.resourceCountIs('AWS::ApiGateway::Authorizer', 1);
+    template.hasResourceProperties('AWS::ApiGateway::Authorizer', { Type: 'REQUEST', AuthorizerResultTtlInSeconds: 0 });
+    const methods = Object.values(template.findResources('AWS::ApiGateway::Method')).map((m) => m.Properties as Record<string, unknown>);
+    const byOperation = new Map(methods.map((m) => [m.OperationName, m]));
+    for (const route of allRoutes) {
+      const method = byOperation.get(route.operationId);
+      expect(method?.AuthorizationType, route.operationId).toBe(route.access === 'public' ? 'NONE' : 'CUSTOM');
+    }
+  });
+
+  it('keeps signing keys and bootstrap credentials in Secrets Manager and bootstraps them on deploy', () => {
+    template.resourceCountIs('AWS::SecretsManager::Secret', 3);
+    template.resourceCountIs('Custom::SwitchyardBootstrap', 1);
+    template.hasResourceProperties('AWS::ApiGateway::GatewayResponse', { ResponseType: 'UNAUTHORIZED', StatusCode: '401' });
+    template.hasResourceProperties('AWS::ApiGateway::GatewayResponse', {
+      ResponseType: 'ACCESS_DENIED',
+      StatusCode: '403',
+      ResponseTemplates: { 'application/json': Match.stringLikeRegexp('\\$context.authorizer.requiredRole') },
+    });
   });
 
   it('traces and access-logs the API stage', () => {

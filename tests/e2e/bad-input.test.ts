@@ -1,8 +1,8 @@
 /** Bad input gets a clear problem+json status, never a 500, and nothing is stored. */
 import { describe, expect, it } from 'vitest';
-import { call, receiverBody } from '../support/http.js';
+import { call, receiverBody, type Reply } from '../support/http.js';
 
-const isProblem = (res: { headers: Headers; body: { status: number; requestId: string } }, status: number) => {
+const isProblem = (res: Reply<{ status: number; requestId: string }>, status: number) => {
   expect(res.headers.get('content-type')).toContain('application/problem+json');
   expect(res.body).toMatchObject({
     status,

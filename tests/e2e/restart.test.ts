@@ -1,4 +1,4 @@
-/** `npm start` keeps data on disk: a restart finds it, and Ctrl-C leaves no Java process behind. */
+/** `npm start` keeps data, secrets and bootstrap state on disk: a restart finds them, and Ctrl-C leaves no Java process behind. */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -8,6 +8,7 @@ import { receiverBody } from '../support/http.js';
 import { startRuntimeProcess, type RuntimeProcess } from '../support/runtime-process.js';
 
 const dataDir = mkdtempSync(path.join(tmpdir(), 'switchyard-data-'));
+const KEY = 'sy_restart_test_key_0123456789';
 let runtime: RuntimeProcess | undefined;
 
 afterAll(async () => {
@@ -29,10 +30,10 @@ function portAcceptsConnections(endpoint: string): Promise<boolean> {
 
 describe.skipIf(process.env.SWITCHYARD_BASE_URL)('local runtime on disk', () => {
   it('keeps data across a restart and stops cleanly on SIGINT', async () => {
-    runtime = await startRuntimeProcess({ dataDir });
+    runtime = await startRuntimeProcess({ dataDir, env: { SWITCHYARD_ADMIN_API_KEY: KEY } });
     const created = await fetch(`${runtime.url}/api/v1/receivers`, {
       method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
+      headers: { 'Content-Type': 'application/json', 'X-API-Key': KEY },
       body: JSON.stringify(receiverBody({ name: 'survives-restart' })),
     });
     expect(created.status).toBe(201);
@@ -42,8 +43,9 @@ describe.skipIf(process.env.SWITCHYARD_BASE_URL)('local runtime on disk', () => 
     expect(await runtime.stop()).toBe(0);
     expect(await portAcceptsConnections(firstDynamo)).toBe(false);
 
+    // No key in the environment this time: the one bootstrapped on the first start must still work.
     runtime = await startRuntimeProcess({ dataDir });
-    const read = await fetch(`${runtime.url}/api/v1/receivers/${id}`);
+    const read = await fetch(`${runtime.url}/api/v1/receivers/${id}`, { headers: { 'X-API-Key': KEY } });
     expect(read.status).toBe(200);
     expect(await read.json()).toMatchObject({ id, name: 'survives-restart' });
   });

@@ -109,6 +109,23 @@ describe('receivers', () => {
   });
 });
 
+describe('filtered pages', () => {
+  it('are full even when many newer items do not match, and resume exactly after the last item returned', async () => {
+    const { tableName, client } = await freshTable();
+    const own = new ReceiverService(new DynamoReleaseStore(client, tableName), systemClock, uuidIds);
+    const wanted = [
+      await own.create(receiverInput('wanted')),
+      await own.create(receiverInput('wanted')),
+      await own.create(receiverInput('wanted')),
+    ];
+    for (let i = 0; i < 120; i++) await own.create(receiverInput(`noise-${i}`));
+    const first = await own.list({ limit: 2, name: 'wanted' });
+    expect(first.items.map((r) => r.id)).toEqual([wanted[2]?.id, wanted[1]?.id]);
+    const second = await own.list({ limit: 2, name: 'wanted', cursor: first.nextCursor as string });
+    expect(second.items.map((r) => r.id)).toEqual([wanted[0]?.id]);
+  });
+});
+
 describe('groups', () => {
   it('tracks membership and protects members and non-empty groups from deletion', async () => {
     const a = await receivers.create(receiverInput('a'));

@@ -1,0 +1,94 @@
+import type { CfnResource} from 'aws-cdk-lib';
+import { CustomResource, Duration } from 'aws-cdk-lib';
+import type { Table } from 'aws-cdk-lib/aws-dynamodb';
+import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
+import { Construct } from 'constructs';
+import { SwitchyardFunction } from './function.js';
+
+export interface AuthProps {
+  table: Table;
+  serviceVersion: string;
+  tokenEnvironment: Record<string, string>;
+  /** How long the authorizer trusts a credential it has checked (API-key revocation delay). */
+  authorizerCacheSeconds?: number;
+}
+
+/**
+ * Secrets and functions of authentication: the signing key set, the initial
+ * admin credentials and API key (generated into Secrets Manager; the local
+ * runtime lets SWITCHYARD_ADMIN_PASSWORD / SWITCHYARD_ADMIN_API_KEY fix them),
+ * the bootstrap custom resource that turns them into a key pair, a user and a
+ * key, and the Lambda REQUEST authorizer.
+ */
+export class Auth extends Construct {
+  readonly signingKeys: Secret;
+  readonly authorizerFunction: SwitchyardFunction;
+  readonly bootstrapFunction: SwitchyardFunction;
+
+  constructor(scope: Construct, id: string, props: AuthProps) {
+    super(scope, id);
+    this.signingKeys = new Secret(this, 'SigningKeys', {
+      description: 'Switchyard JWT signing key set (RS256 JWKs by kid); written by the bootstrap function',
+      // An empty key set; the generated field only satisfies Secrets Manager and is ignored.
+      generateSecretString: {
+        secretStringTemplate: JSON.stringify({ keys: [] }),
+        generateStringKey: 'placeholder',
+        excludePunctuation: true,
+      },
+    });
+    const adminCredentials = new Secret(this, 'AdminCredentials', {
+      description: 'Initial password of the Switchyard admin user',
+      generateSecretString: {
+        secretStringTemplate: JSON.stringify({ username: 'admin' }),
+        generateStringKey: 'password',
+        excludePunctuation: true,
+        passwordLength: 24,
+      },
+    });
+    (adminCredentials.node.defaultChild as CfnResource).addMetadata('switchyard:local:valueFromEnv', 'SWITCHYARD_ADMIN_PASSWORD');
+    const adminApiKey = new Secret(this, 'AdminApiKey', {
+      description: 'Initial Switchyard admin API key (send as X-API-Key; revoke it once real keys exist)',
+      generateSecretString: { excludePunctuation: true, passwordLength: 43 },
+    });
+    (adminApiKey.node.defaultChild as CfnResource).addMetadata('switchyard:local:valueFromEnv', 'SWITCHYARD_ADMIN_API_KEY');
+
+    this.bootstrapFunction = new SwitchyardFunction(this, 'BootstrapFunction', {
+      name: 'bootstrap',
+      description: 'Creates the signing keys, admin user and admin API key; rotates the signing key',
+      serviceVersion: props.serviceVersion,
+      timeout: Duration.seconds(30),
+      environment: {
+        TABLE_NAME: props.table.tableName,
+        SIGNING_KEYS_SECRET_ARN: this.signingKeys.secretArn,
+        ADMIN_CREDENTIALS_SECRET_ARN: adminCredentials.secretArn,
+        ADMIN_API_KEY_SECRET_ARN: adminApiKey.secretArn,
+        ...props.tokenEnvironment,
+      },
+    });
+    props.table.grantReadWriteData(this.bootstrapFunction);
+    this.signingKeys.grantRead(this.bootstrapFunction);
+    this.signingKeys.grantWrite(this.bootstrapFunction);
+    adminCredentials.grantRead(this.bootstrapFunction);
+    adminApiKey.grantRead(this.bootstrapFunction);
+    new CustomResource(this, 'Bootstrap', {
+      serviceToken: this.bootstrapFunction.functionArn,
+      resourceType: 'Custom::SwitchyardBootstrap',
+      // A new version re-runs the (idempotent) bootstrap.
+      properties: { serviceVersion: props.serviceVersion },
+    });
+
+    this.authorizerFunction = new SwitchyardFunction(this, 'AuthorizerFunction', {
+      name: 'authorizer',
+      description: 'Lambda REQUEST authorizer: JWT or API key, then RBAC from the route contract',
+      serviceVersion: props.serviceVersion,
+      environment: {
+        TABLE_NAME: props.table.tableName,
+        SIGNING_KEYS_SECRET_ARN: this.signingKeys.secretArn,
+        AUTHORIZER_CACHE_SECONDS: String(props.authorizerCacheSeconds ?? 30),
+        ...props.tokenEnvironment,
+      },
+    });
+    props.table.grantReadData(this.authorizerFunction);
+    this.signingKeys.grantRead(this.authorizerFunction);
+  }
+}

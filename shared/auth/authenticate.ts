@@ -1,0 +1,37 @@
+/**
+ * Who is calling, from the request's credential: `Authorization: Bearer <jwt>`
+ * or `X-API-Key: <key>`. Used by the Lambda authorizer; any failure is the same
+ * InvalidTokenError so a 401 tells an attacker nothing.
+ */
+import type { IdentityStore } from '../domain/identity.js';
+import type { Principal } from './principal.js';
+import { hashApiKey } from './secrets.js';
+import type { SigningKeySet } from './signing-keys.js';
+import { InvalidTokenError, verifyAccessToken, type TokenConfig } from './tokens.js';
+
+export type Credential = { kind: 'bearer'; token: string } | { kind: 'api-key'; key: string };
+
+/** Reads the credential from lower-cased headers; undefined when there is none. */
+export function credentialFrom(headers: Record<string, string | undefined>): Credential | undefined {
+  const apiKey = headers['x-api-key']?.trim();
+  if (apiKey) return { kind: 'api-key', key: apiKey };
+  const authorization = headers.authorization?.trim();
+  if (!authorization) return undefined;
+  const match = /^Bearer\s+(\S+)$/i.exec(authorization);
+  if (!match?.[1]) throw new InvalidTokenError('not a bearer token');
+  return { kind: 'bearer', token: match[1] };
+}
+
+export async function authenticate(
+  credential: Credential,
+  deps: { store: IdentityStore; signingKeys: () => Promise<SigningKeySet>; tokens: TokenConfig; now: Date },
+): Promise<Omit<Principal, 'sourceIp'>> {
+  if (credential.kind === 'api-key') {
+    const key = await deps.store.findApiKeyByHash(hashApiKey(credential.key));
+    if (!key || key.revokedAt) throw new InvalidTokenError('unknown api key');
+    return { id: `apikey:${key.id}`, kind: 'api-key', name: key.name, roles: [key.role] };
+  }
+  const claims = await verifyAccessToken(await deps.signingKeys(), deps.tokens, credential.token, deps.now);
+  if (await deps.store.isAccessTokenRevoked(claims.jti)) throw new InvalidTokenError('revoked');
+  return { id: claims.sub, kind: 'user', name: claims.name, roles: claims.roles, token: { jti: claims.jti, exp: claims.exp } };
+}

@@ -1,0 +1,339 @@
+import { GetCommand, PutCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { AlreadyExistsError, NotFoundError } from '../domain/errors.js';
+import type { ApiKey, AuditQuery, AuditRecord, IdentityStore, RefreshFamily, UserRecord } from '../domain/identity.js';
+import type { Page, PageRequest } from '../domain/model.js';
+import { GSI1, GSI1_KEY, GSI2, GSI2_KEY, keys, SORT_HIGH } from './keys.js';
+import { cancellationCodes, isCancelled, isConditionFailure, TableStore } from './table-store.js';
+
+export class DynamoIdentityStore extends TableStore implements IdentityStore {
+  // ---- users --------------------------------------------------------------
+
+  private userItem(user: UserRecord) {
+    const { revision, ...data } = user;
+    return {
+      ...keys.user(user.id),
+      type: 'User',
+      version: revision,
+      gsi2pk: keys.usersPartition,
+      gsi2sk: `${user.createdAt}#${user.id}`,
+      data,
+    };
+  }
+
+  async createUser(user: UserRecord): Promise<void> {
+    try {
+      await this.client.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            // The username item makes usernames unique (case-insensitively) in the same transaction.
+            {
+              Put: {
+                TableName: this.tableName,
+                Item: { ...keys.username(user.username), type: 'Username', userId: user.id },
+                ConditionExpression: 'attribute_not_exists(pk)',
+              },
+            },
+            { Put: { TableName: this.tableName, Item: this.userItem(user), ConditionExpression: 'attribute_not_exists(pk)' } },
+          ],
+        }),
+      );
+    } catch (error) {
+      if (isCancelled(error) && cancellationCodes(error).includes('ConditionalCheckFailed')) {
+        throw new AlreadyExistsError(`User ${user.username} already exists`);
+      }
+      throw error;
+    }
+  }
+
+  getUser(id: string): Promise<UserRecord | undefined> {
+    return this.getData<UserRecord>(keys.user(id));
+  }
+
+  async getUserByUsername(username: string): Promise<UserRecord | undefined> {
+    const { Item } = await this.client.send(
+      new GetCommand({ TableName: this.tableName, Key: keys.username(username), ConsistentRead: true }),
+    );
+    return Item ? this.getUser(Item.userId as string) : undefined;
+  }
+
+  replaceUser(user: UserRecord, expectedRevision: number): Promise<void> {
+    return this.replaceData('User', keys.user(user.id), user, expectedRevision);
+  }
+
+  async deleteUser(user: UserRecord, expectedRevision: number): Promise<void> {
+    try {
+      await this.client.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            {
+              Delete: {
+                TableName: this.tableName,
+                Key: keys.user(user.id),
+                ConditionExpression: 'version = :expected',
+                ExpressionAttributeValues: { ':expected': expectedRevision },
+              },
+            },
+            { Delete: { TableName: this.tableName, Key: keys.username(user.username) } },
+          ],
+        }),
+      );
+    } catch (error) {
+      if (isCancelled(error) && cancellationCodes(error)[0] === 'ConditionalCheckFailed') {
+        throw await this.lostRace('User', user.id, expectedRevision, keys.user(user.id));
+      }
+      throw error;
+    }
+  }
+
+  listUsers(page: PageRequest): Promise<Page<UserRecord>> {
+    return this.queryPage(
+      {
+        input: {
+          IndexName: GSI2,
+          KeyConditionExpression: 'gsi2pk = :pk',
+          ExpressionAttributeValues: { ':pk': keys.usersPartition },
+          ScanIndexForward: false,
+        },
+        keyAttributes: GSI2_KEY,
+        page,
+        fingerprint: ['users'],
+      },
+      (raw) => ({ ...(raw.data as Omit<UserRecord, 'revision'>), revision: raw.version as number }),
+    );
+  }
+
+  // ---- API keys -------------------------------------------------------------
+
+  async createApiKey(key: ApiKey, hash: string): Promise<void> {
+    await this.client.send(
+      new TransactWriteCommand({
+        TransactItems: [
+          {
+            Put: {
+              TableName: this.tableName,
+              Item: {
+                ...keys.apiKey(key.id),
+                type: 'ApiKey',
+                version: 1,
+                hash,
+                gsi2pk: keys.apiKeysPartition,
+                gsi2sk: `${key.createdAt}#${key.id}`,
+                data: key,
+              },
+              ConditionExpression: 'attribute_not_exists(pk)',
+            },
+          },
+          // Looked up by hash on every request with a consistent read, so a new key works at once and a revoked one stops at once.
+          {
+            Put: {
+              TableName: this.tableName,
+              Item: { ...keys.apiKeyHash(hash), type: 'ApiKeyHash', keyId: key.id, data: key },
+              ConditionExpression: 'attribute_not_exists(pk)',
+            },
+          },
+        ],
+      }),
+    );
+  }
+
+  async findApiKeyByHash(hash: string): Promise<ApiKey | undefined> {
+    const { Item } = await this.client.send(
+      new GetCommand({ TableName: this.tableName, Key: keys.apiKeyHash(hash), ConsistentRead: true }),
+    );
+    return Item ? (Item.data as ApiKey) : undefined;
+  }
+
+  async getApiKey(id: string): Promise<ApiKey | undefined> {
+    const { Item } = await this.client.send(new GetCommand({ TableName: this.tableName, Key: keys.apiKey(id), ConsistentRead: true }));
+    return Item ? (Item.data as ApiKey) : undefined;
+  }
+
+  async revokeApiKey(id: string, at: string): Promise<ApiKey> {
+    const { Item } = await this.client.send(new GetCommand({ TableName: this.tableName, Key: keys.apiKey(id), ConsistentRead: true }));
+    if (!Item) throw new NotFoundError('ApiKey', id);
+    const key = Item.data as ApiKey;
+    if (key.revokedAt) return key;
+    const revoked = { ...key, revokedAt: at };
+    await this.client.send(
+      new TransactWriteCommand({
+        TransactItems: [
+          {
+            Update: {
+              TableName: this.tableName,
+              Key: keys.apiKey(id),
+              UpdateExpression: 'SET #data = :data, version = version + :one',
+              ConditionExpression: 'attribute_exists(pk)',
+              ExpressionAttributeNames: { '#data': 'data' },
+              ExpressionAttributeValues: { ':data': revoked, ':one': 1 },
+            },
+          },
+          { Delete: { TableName: this.tableName, Key: keys.apiKeyHash(Item.hash as string) } },
+        ],
+      }),
+    );
+    return revoked;
+  }
+
+  listApiKeys(page: PageRequest): Promise<Page<ApiKey>> {
+    return this.queryPage(
+      {
+        input: {
+          IndexName: GSI2,
+          KeyConditionExpression: 'gsi2pk = :pk',
+          ExpressionAttributeValues: { ':pk': keys.apiKeysPartition },
+          ScanIndexForward: false,
+        },
+        keyAttributes: GSI2_KEY,
+        page,
+        fingerprint: ['apiKeys'],
+      },
+      (raw) => raw.data as ApiKey,
+    );
+  }
+
+  // ---- sessions -------------------------------------------------------------
+
+  async createRefreshFamily(family: RefreshFamily): Promise<void> {
+    await this.client.send(
+      new PutCommand({
+        TableName: this.tableName,
+        Item: { ...keys.refreshFamily(family.familyId), type: 'RefreshFamily', ...family },
+        ConditionExpression: 'attribute_not_exists(pk)',
+      }),
+    );
+  }
+
+  async getRefreshFamily(familyId: string): Promise<RefreshFamily | undefined> {
+    const { Item } = await this.client.send(
+      new GetCommand({ TableName: this.tableName, Key: keys.refreshFamily(familyId), ConsistentRead: true }),
+    );
+    if (!Item) return undefined;
+    const { familyId: id, userId, currentHash, expiresAt, revoked } = Item as RefreshFamily;
+    return { familyId: id, userId, currentHash, expiresAt, revoked };
+  }
+
+  async rotateRefresh(familyId: string, expectedHash: string, nextHash: string): Promise<boolean> {
+    try {
+      await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: keys.refreshFamily(familyId),
+          UpdateExpression: 'SET currentHash = :next',
+          ConditionExpression: 'currentHash = :expected AND revoked = :false AND expiresAt > :now',
+          ExpressionAttributeValues: {
+            ':next': nextHash,
+            ':expected': expectedHash,
+            ':false': false,
+            ':now': Math.floor(Date.now() / 1000),
+          },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionFailure(error)) return false;
+      throw error;
+    }
+  }
+
+  async revokeRefreshFamily(familyId: string): Promise<void> {
+    try {
+      await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: keys.refreshFamily(familyId),
+          UpdateExpression: 'SET revoked = :true',
+          ConditionExpression: 'attribute_exists(pk)',
+          ExpressionAttributeValues: { ':true': true },
+        }),
+      );
+    } catch (error) {
+      if (!isConditionFailure(error)) throw error;
+    }
+  }
+
+  async revokeAccessToken(jti: string, expiresAt: number): Promise<void> {
+    await this.client.send(
+      new PutCommand({ TableName: this.tableName, Item: { ...keys.revokedJti(jti), type: 'RevokedToken', expiresAt } }),
+    );
+  }
+
+  async isAccessTokenRevoked(jti: string): Promise<boolean> {
+    const { Item } = await this.client.send(new GetCommand({ TableName: this.tableName, Key: keys.revokedJti(jti), ConsistentRead: true }));
+    return Item !== undefined;
+  }
+
+  // ---- audit ----------------------------------------------------------------
+
+  async appendAudit(record: AuditRecord): Promise<void> {
+    await this.client.send(
+      new PutCommand({
+        TableName: this.tableName,
+        Item: {
+          ...keys.audit(record.id),
+          type: 'Audit',
+          version: 1,
+          gsi1pk: keys.auditOfActor(record.actor.id),
+          gsi1sk: `${record.at}#${record.id}`,
+          gsi2pk: keys.auditPartition,
+          gsi2sk: `${record.at}#${record.id}`,
+          data: record,
+        },
+        // Append-only: an audit record is never overwritten.
+        ConditionExpression: 'attribute_not_exists(pk)',
+      }),
+    );
+  }
+
+  listAudit(query: AuditQuery): Promise<Page<AuditRecord>> {
+    const byActor = query.actorId !== undefined;
+    const names: Record<string, string> = { '#pk': byActor ? 'gsi1pk' : 'gsi2pk' };
+    const values: Record<string, unknown> = { ':pk': byActor ? keys.auditOfActor(query.actorId as string) : keys.auditPartition };
+    let condition = '#pk = :pk';
+    if (query.from !== undefined || query.to !== undefined) {
+      names['#sk'] = byActor ? 'gsi1sk' : 'gsi2sk';
+      values[':from'] = query.from ?? '';
+      values[':to'] = `${query.to ?? '9999'}${SORT_HIGH}`;
+      condition += ' AND #sk BETWEEN :from AND :to';
+    }
+    let filter: string | undefined;
+    if (query.action !== undefined) {
+      names['#data'] = 'data';
+      names['#action'] = 'action';
+      values[':action'] = query.action;
+      filter = '#data.#action = :action';
+    }
+    return this.queryPage(
+      {
+        input: {
+          IndexName: byActor ? GSI1 : GSI2,
+          KeyConditionExpression: condition,
+          ...(filter ? { FilterExpression: filter } : {}),
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: values,
+          ScanIndexForward: false,
+        },
+        keyAttributes: byActor ? GSI1_KEY : GSI2_KEY,
+        page: query,
+        fingerprint: ['audit', query.actorId, query.action, query.from, query.to],
+      },
+      (raw) => raw.data as AuditRecord,
+    );
+  }
+
+  // ---- rate limits ------------------------------------------------------------
+
+  async countRequest(bucket: string, windowStart: number, windowSeconds: number): Promise<number> {
+    const out = await this.client.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: keys.rate(bucket, windowStart),
+        // ADD is atomic, so concurrent Lambda instances share one count; TTL removes old windows.
+        UpdateExpression: 'ADD #count :one SET expiresAt = if_not_exists(expiresAt, :ttl), #type = :type',
+        ExpressionAttributeNames: { '#count': 'count', '#type': 'type' },
+        ExpressionAttributeValues: { ':one': 1, ':ttl': windowStart + windowSeconds + 60, ':type': 'RateCount' },
+        ReturnValues: 'UPDATED_NEW',
+      }),
+    );
+    return Number(out.Attributes?.count ?? 1);
+  }
+}

@@ -1,0 +1,210 @@
+/**
+ * Every route × every kind of caller, with the exact status each must get,
+ * and proof that a denied write stored nothing.
+ */
+import { GetSecretValueCommand, ListSecretsCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { randomUUID } from 'node:crypto';
+import { beforeAll, describe, expect, inject, it } from 'vitest';
+import { allRoutes } from '../../shared/api/routes.js';
+import type { Access } from '../../shared/auth/roles.js';
+import { SigningKeySet } from '../../shared/auth/signing-keys.js';
+import { routeKey } from '../../shared/http/route.js';
+import { call, eventBody, login, receiverBody, type Caller } from '../support/http.js';
+import { badTokens } from '../support/tokens.js';
+
+const PASSWORD = 'matrix password 1234';
+const MISSING = '3f0b6a5e-0000-4000-8000-00000000beef';
+
+interface Fixtures {
+  receiverId: string;
+  groupId: string;
+  eventId: string;
+  userId: string;
+  apiKeyId: string;
+}
+
+interface Probe {
+  path: string;
+  json?: unknown;
+  /** Status when the caller is allowed through the authorizer. */
+  allowed: number;
+  /** For writes that would store something: how to tell afterwards whether it was stored. */
+  stored?: (marker: string) => Promise<boolean>;
+}
+
+const exists = async (path: string, field: string, marker: string) =>
+  (await call('GET', path)).body.items.some((item: Record<string, unknown>) => item[field] === marker);
+
+/** One request per route that reaches a deterministic answer once authorized. */
+function probes(f: Fixtures, marker: string): Record<string, Probe> {
+  return {
+    'GET /health': { path: '/health', allowed: 200 },
+    'GET /health/live': { path: '/health/live', allowed: 200 },
+    'GET /health/ready': { path: '/health/ready', allowed: 200 },
+    'POST /api/v1/receivers': {
+      path: '/api/v1/receivers',
+      json: receiverBody({ name: marker }),
+      allowed: 201,
+      stored: (m) => exists(`/api/v1/receivers?name=${m}`, 'name', m),
+    },
+    'GET /api/v1/receivers': { path: '/api/v1/receivers', allowed: 200 },
+    'GET /api/v1/receivers/{id}': { path: `/api/v1/receivers/${f.receiverId}`, allowed: 200 },
+    // No revision: an authorized caller gets 400 and nothing changes either way.
+    'PATCH /api/v1/receivers/{id}': { path: `/api/v1/receivers/${f.receiverId}`, json: { description: marker }, allowed: 400 },
+    'DELETE /api/v1/receivers/{id}': { path: `/api/v1/receivers/${MISSING}?revision=1`, allowed: 404 },
+    'GET /api/v1/receivers/{id}/groups': { path: `/api/v1/receivers/${f.receiverId}/groups`, allowed: 200 },
+    'POST /api/v1/groups': {
+      path: '/api/v1/groups',
+      json: { name: marker },
+      allowed: 201,
+      stored: (m) => exists('/api/v1/groups?limit=100', 'name', m),
+    },
+    'GET /api/v1/groups': { path: '/api/v1/groups', allowed: 200 },
+    'GET /api/v1/groups/{id}': { path: `/api/v1/groups/${f.groupId}`, allowed: 200 },
+    'PATCH /api/v1/groups/{id}': { path: `/api/v1/groups/${f.groupId}`, json: { enabled: false }, allowed: 400 },
+    'DELETE /api/v1/groups/{id}': { path: `/api/v1/groups/${MISSING}?revision=1`, allowed: 404 },
+    'GET /api/v1/groups/{id}/members': { path: `/api/v1/groups/${f.groupId}/members`, allowed: 200 },
+    'PUT /api/v1/groups/{id}/members/{receiverId}': { path: `/api/v1/groups/${MISSING}/members/${f.receiverId}`, allowed: 404 },
+    'DELETE /api/v1/groups/{id}/members/{receiverId}': { path: `/api/v1/groups/${MISSING}/members/${f.receiverId}`, allowed: 404 },
+    'POST /api/v1/events': {
+      path: '/api/v1/events',
+      json: eventBody(f.receiverId, { package: marker }),
+      allowed: 201,
+      stored: (m) => exists(`/api/v1/events?receiverId=${f.receiverId}&package=${m}`, 'package', m),
+    },
+    'GET /api/v1/events': { path: '/api/v1/events', allowed: 200 },
+    'GET /api/v1/events/{id}': { path: `/api/v1/events/${f.eventId}`, allowed: 200 },
+    // Public auth routes: a body the gateway model rejects, so no login is attempted or counted.
+    'POST /api/v1/auth/login': { path: '/api/v1/auth/login', json: {}, allowed: 400 },
+    'POST /api/v1/auth/refresh': { path: '/api/v1/auth/refresh', json: { refreshToken: 'not-a-token' }, allowed: 401 },
+    'GET /api/v1/auth/jwks': { path: '/api/v1/auth/jwks', allowed: 200 },
+    // Logout is probed last, separately (it revokes the caller's token).
+    'POST /api/v1/users': {
+      path: '/api/v1/users',
+      json: { username: marker, password: PASSWORD, roles: ['viewer'] },
+      allowed: 201,
+      stored: (m) => exists('/api/v1/users?limit=100', 'username', m),
+    },
+    'GET /api/v1/users': { path: '/api/v1/users', allowed: 200 },
+    'GET /api/v1/users/{id}': { path: `/api/v1/users/${f.userId}`, allowed: 200 },
+    'PATCH /api/v1/users/{id}': { path: `/api/v1/users/${f.userId}`, json: { disabled: true }, allowed: 400 },
+    'DELETE /api/v1/users/{id}': { path: `/api/v1/users/${MISSING}?revision=1`, allowed: 404 },
+    'POST /api/v1/api-keys': {
+      path: '/api/v1/api-keys',
+      json: { name: marker, role: 'viewer' },
+      allowed: 201,
+      stored: (m) => exists('/api/v1/api-keys?limit=100', 'name', m),
+    },
+    'GET /api/v1/api-keys': { path: '/api/v1/api-keys', allowed: 200 },
+    'GET /api/v1/api-keys/{id}': { path: `/api/v1/api-keys/${f.apiKeyId}`, allowed: 200 },
+    'DELETE /api/v1/api-keys/{id}': { path: `/api/v1/api-keys/${MISSING}`, allowed: 404 },
+    'GET /api/v1/audit': { path: '/api/v1/audit', allowed: 200 },
+  };
+}
+
+type Role = Exclude<Access, 'public'>;
+const RANK: Role[] = ['viewer', 'developer', 'operator', 'admin'];
+
+interface CallerCase {
+  name: string;
+  caller: Caller;
+  /** The highest role, or undefined for callers that must get 401 on every protected route. */
+  role?: Role;
+  from: string;
+}
+
+let fixtures: Fixtures;
+const cases: CallerCase[] = [];
+
+beforeAll(async () => {
+  const receiverId = (await call('POST', '/api/v1/receivers', { json: receiverBody() })).body.id;
+  fixtures = {
+    receiverId,
+    groupId: (await call('POST', '/api/v1/groups', { json: { name: `matrix-${randomUUID()}` } })).body.id,
+    eventId: (await call('POST', '/api/v1/events', { json: eventBody(receiverId) })).body.id,
+    userId: (await call('POST', '/api/v1/users', { json: { username: `fixture-${Date.now()}`, password: PASSWORD, roles: ['viewer'] } }))
+      .body.id,
+    apiKeyId: (await call('POST', '/api/v1/api-keys', { json: { name: 'fixture', role: 'viewer' } })).body.id,
+  };
+  let ip = 10;
+  const from = () => `127.0.3.${ip++}`;
+  cases.push({ name: 'no credential', caller: 'anonymous', from: from() });
+  for (const role of RANK) {
+    const username = `matrix-${role}-${Date.now()}`;
+    await call('POST', '/api/v1/users', { json: { username, password: PASSWORD, roles: [role] } });
+    const pair = await login(username, PASSWORD, from());
+    cases.push({ name: `${role} (bearer)`, caller: { bearer: pair.accessToken }, role, from: from() });
+  }
+  cases.push({ name: 'admin (API key)', caller: 'admin', role: 'admin', from: from() });
+
+  // Tokens forged with the stack's real signing key need that key: read it from the local runtime's Secrets Manager.
+  const admin = await login('admin', inject('adminPassword'), from());
+  const revoked = await login('admin', inject('adminPassword'), from());
+  expect((await call('POST', '/api/v1/auth/logout', { as: { bearer: revoked.accessToken }, json: {} })).status).toBe(204);
+  cases.push({ name: 'revoked token', caller: { bearer: revoked.accessToken }, from: from() });
+  cases.push({ name: 'unknown API key', caller: { apiKey: `sy_${randomUUID()}` }, from: from() });
+  const awsEndpoint = inject('awsEndpoint');
+  if (awsEndpoint) {
+    const secrets = new SecretsManagerClient({
+      endpoint: awsEndpoint,
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    });
+    const listed = await secrets.send(new ListSecretsCommand({}));
+    const secretId = listed.SecretList?.find((s) => s.Name?.includes('SigningKeys'))?.ARN;
+    const keys = SigningKeySet.parse(
+      JSON.parse((await secrets.send(new GetSecretValueCommand({ SecretId: secretId }))).SecretString ?? '{}'),
+    );
+    const sub = JSON.parse(Buffer.from(admin.accessToken.split('.')[1] as string, 'base64url').toString()).sub as string;
+    const bad = await badTokens({ keys, issuer: 'switchyard', audience: 'switchyard-api', subject: sub, valid: admin.accessToken });
+    for (const [name, token] of Object.entries(bad)) cases.push({ name: `bad token: ${name}`, caller: { bearer: token }, from: from() });
+  }
+});
+
+function expectedStatus(access: Access, c: CallerCase, allowed: number): number {
+  if (access === 'public') return allowed;
+  if (!c.role) return 401;
+  return RANK.indexOf(c.role) >= RANK.indexOf(access) ? allowed : 403;
+}
+
+describe('auth matrix', () => {
+  it('covers every route of the contract', () => {
+    const covered = new Set([...Object.keys(probes(fixtures, 'x')), 'POST /api/v1/auth/logout']);
+    expect(allRoutes.map((r) => routeKey(r.method, r.path)).filter((k) => !covered.has(k))).toEqual([]);
+  });
+
+  it('answers every route × caller with the exact status, and denied writes store nothing', async () => {
+    const failures: string[] = [];
+    const markers: Array<{ marker: string; stored: (m: string) => Promise<boolean>; expectStored: boolean; label: string }> = [];
+    for (const c of cases) {
+      const marker = `m${randomUUID().slice(0, 8)}`;
+      const table = probes(fixtures, marker);
+      for (const route of allRoutes) {
+        const key = routeKey(route.method, route.path);
+        const probe = table[key];
+        if (!probe) continue;
+        const res = await call(route.method, probe.path, {
+          as: c.caller,
+          from: c.from,
+          ...(probe.json !== undefined ? { json: probe.json } : {}),
+        });
+        const want = expectedStatus(route.access, c, probe.allowed);
+        if (res.status !== want) failures.push(`${c.name} ${key}: got ${res.status}, want ${want} ${res.text.slice(0, 120)}`);
+        if (want === 401 && route.access !== 'public' && res.text.match(/expired|signature|audience|issuer|kid|revoked/i)) {
+          failures.push(`${c.name} ${key}: 401 leaks why: ${res.text}`);
+        }
+        if (want === 403 && !String(res.body?.detail ?? '').includes(route.access))
+          failures.push(`${c.name} ${key}: 403 does not name ${route.access}`);
+        if (probe.stored) markers.push({ marker, stored: probe.stored, expectStored: want === probe.allowed, label: `${c.name} ${key}` });
+      }
+      const logout = await call('POST', '/api/v1/auth/logout', { as: c.caller, from: c.from, json: {} });
+      const wantLogout = expectedStatus('viewer', c, 204);
+      if (logout.status !== wantLogout) failures.push(`${c.name} logout: got ${logout.status}, want ${wantLogout}`);
+    }
+    for (const m of markers) {
+      if ((await m.stored(m.marker)) !== m.expectStored) failures.push(`${m.label}: stored=${!m.expectStored}, want ${m.expectStored}`);
+    }
+    expect(failures).toEqual([]);
+    expect(cases.length).toBeGreaterThanOrEqual(8);
+  }, 120_000);
+});
