@@ -1,7 +1,19 @@
 import { auditRoutes } from '../../shared/api/routes.js';
+import { normalizeInstant } from '../../shared/domain/events.js';
 import { ok } from '../../shared/http/responses.js';
 import { bind } from '../../shared/http/route.js';
 import { serviceApi } from '../../shared/http/service-api.js';
 import { identityStore } from '../../shared/store/index.js';
 
-export const handler = serviceApi([bind(auditRoutes.list, async ({ query }) => ok(await identityStore().listAudit(query)))]);
+export const handler = serviceApi([
+  bind(auditRoutes.list, async ({ query }) =>
+    ok(
+      await identityStore().listAudit({
+        ...query,
+        // Stored instants are UTC ISO strings; compare like with like.
+        ...(query.from ? { from: normalizeInstant(query.from) } : {}),
+        ...(query.to ? { to: normalizeInstant(query.to) } : {}),
+      }),
+    ),
+  ),
+]);
