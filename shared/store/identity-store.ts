@@ -9,15 +9,7 @@ export class DynamoIdentityStore extends TableStore implements IdentityStore {
   // ---- users --------------------------------------------------------------
 
   private userItem(user: UserRecord) {
-    const { revision, ...data } = user;
-    return {
-      ...keys.user(user.id),
-      type: 'User',
-      version: revision,
-      gsi2pk: keys.usersPartition,
-      gsi2sk: `${user.createdAt}#${user.id}`,
-      data,
-    };
+    return this.revisionedItem('User', keys.user(user.id), keys.usersPartition, user);
   }
 
   async createUser(user: UserRecord): Promise<void> {
@@ -86,20 +78,7 @@ export class DynamoIdentityStore extends TableStore implements IdentityStore {
   }
 
   listUsers(page: PageRequest): Promise<Page<UserRecord>> {
-    return this.queryPage(
-      {
-        input: {
-          IndexName: GSI2,
-          KeyConditionExpression: 'gsi2pk = :pk',
-          ExpressionAttributeValues: { ':pk': keys.usersPartition },
-          ScanIndexForward: false,
-        },
-        keyAttributes: GSI2_KEY,
-        page,
-        fingerprint: ['users'],
-      },
-      (raw) => ({ ...(raw.data as Omit<UserRecord, 'revision'>), revision: raw.version as number }),
-    );
+    return this.listPartition(keys.usersPartition, page, (raw) => TableStore.revisioned<UserRecord>(raw));
   }
 
   // ---- API keys -------------------------------------------------------------
@@ -175,20 +154,7 @@ export class DynamoIdentityStore extends TableStore implements IdentityStore {
   }
 
   listApiKeys(page: PageRequest): Promise<Page<ApiKey>> {
-    return this.queryPage(
-      {
-        input: {
-          IndexName: GSI2,
-          KeyConditionExpression: 'gsi2pk = :pk',
-          ExpressionAttributeValues: { ':pk': keys.apiKeysPartition },
-          ScanIndexForward: false,
-        },
-        keyAttributes: GSI2_KEY,
-        page,
-        fingerprint: ['apiKeys'],
-      },
-      (raw) => raw.data as ApiKey,
-    );
+    return this.listPartition(keys.apiKeysPartition, page, (raw) => raw.data as ApiKey);
   }
 
   // ---- sessions -------------------------------------------------------------

@@ -14,15 +14,7 @@ export class DynamoReleaseStore extends TableStore implements ReleaseStore {
   // ---- receivers ----------------------------------------------------------
 
   private receiverItem(receiver: Receiver) {
-    const { revision, ...data } = receiver;
-    return {
-      ...keys.receiver(receiver.id),
-      type: 'Receiver',
-      version: revision,
-      gsi2pk: keys.receiversPartition,
-      gsi2sk: `${receiver.createdAt}#${receiver.id}`,
-      data,
-    };
+    return this.revisionedItem('Receiver', keys.receiver(receiver.id), keys.receiversPartition, receiver);
   }
 
   async createReceiver(receiver: Receiver): Promise<void> {
@@ -88,22 +80,14 @@ export class DynamoReleaseStore extends TableStore implements ReleaseStore {
         page: query,
         fingerprint: ['receivers', query.name, query.type],
       },
-      (raw) => ({ ...(raw.data as Omit<Receiver, 'revision'>), revision: raw.version as number }),
+      (raw) => TableStore.revisioned<Receiver>(raw),
     );
   }
 
   // ---- groups -------------------------------------------------------------
 
   private groupItem(group: Group) {
-    const { revision, ...data } = group;
-    return {
-      ...keys.group(group.id),
-      type: 'Group',
-      version: revision,
-      gsi2pk: keys.groupsPartition,
-      gsi2sk: `${group.createdAt}#${group.id}`,
-      data,
-    };
+    return this.revisionedItem('Group', keys.group(group.id), keys.groupsPartition, group);
   }
 
   private membershipItem(groupId: string, receiverId: string, addedAt: string) {
@@ -176,20 +160,7 @@ export class DynamoReleaseStore extends TableStore implements ReleaseStore {
   }
 
   listGroups(page: PageRequest): Promise<Page<Group>> {
-    return this.queryPage(
-      {
-        input: {
-          IndexName: GSI2,
-          KeyConditionExpression: 'gsi2pk = :pk',
-          ExpressionAttributeValues: { ':pk': keys.groupsPartition },
-          ScanIndexForward: false,
-        },
-        keyAttributes: GSI2_KEY,
-        page,
-        fingerprint: ['groups'],
-      },
-      (raw) => ({ ...(raw.data as Omit<Group, 'revision'>), revision: raw.version as number }),
-    );
+    return this.listPartition(keys.groupsPartition, page, (raw) => TableStore.revisioned<Group>(raw));
   }
 
   /** Membership changes bump the group's revision and member count in the same transaction. */

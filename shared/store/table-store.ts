@@ -21,6 +21,7 @@ import {
 import { NotFoundError, VersionConflictError } from '../domain/errors.js';
 import type { Page, PageRequest } from '../domain/model.js';
 import { decodeCursor, encodeCursor, queryFingerprint } from './cursor.js';
+import { GSI2, GSI2_KEY } from './keys.js';
 
 /** A filter query may need several reads to fill a page; this bounds the work per request. */
 const MAX_READS_PER_PAGE = 10;
@@ -51,6 +52,43 @@ export abstract class TableStore {
     protected readonly client: DynamoDBDocumentClient,
     protected readonly tableName: string,
   ) {}
+
+  /**
+   * The stored form of a revisioned entity listed newest first in `partition`
+   * (gsi2): keys, type, the lock `version`, and the entity under `data`.
+   */
+  protected revisionedItem<T extends { id: string; revision: number; createdAt: string }>(
+    type: string,
+    key: Record<string, string>,
+    partition: string,
+    entity: T,
+  ) {
+    const { revision, ...data } = entity;
+    return { ...key, type, version: revision, gsi2pk: partition, gsi2sk: `${entity.createdAt}#${entity.id}`, data };
+  }
+
+  /** Back from the stored form: the data with its lock version as `revision`. */
+  protected static revisioned<T>(raw: Record<string, unknown>): T {
+    return { ...(raw.data as object), revision: raw.version as number } as T;
+  }
+
+  /** A page of the entities in a gsi2 partition, newest first. */
+  protected listPartition<T>(partition: string, page: PageRequest, toItem: (raw: Record<string, unknown>) => T): Promise<Page<T>> {
+    return this.queryPage(
+      {
+        input: {
+          IndexName: GSI2,
+          KeyConditionExpression: 'gsi2pk = :pk',
+          ExpressionAttributeValues: { ':pk': partition },
+          ScanIndexForward: false,
+        },
+        keyAttributes: GSI2_KEY,
+        page,
+        fingerprint: [partition],
+      },
+      toItem,
+    );
+  }
 
   protected async getData<T>(key: Record<string, string>): Promise<(T & { revision: number }) | undefined> {
     const { Item } = await this.client.send(new GetCommand({ TableName: this.tableName, Key: key, ConsistentRead: true }));

@@ -3,8 +3,6 @@
  * real CDK stack (tests/fixtures/apigateway/cdk-stack.ts) and a fake invoker
  * that records the events it receives.
  */
-import { request } from 'node:http';
-import type { OutgoingHttpHeaders } from 'node:http';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { buildApiDefinition, matchRoute, startApiGateway } from '../../local/apigateway/index.js';
@@ -12,6 +10,8 @@ import type { ApiGatewayServer } from '../../local/apigateway/index.js';
 import type { CfnTemplate, FunctionInvoker, InvokeOptions, InvokeResult } from '../../local/types.js';
 import { ALLOWED_ORIGINS, synthApiFixture } from '../fixtures/apigateway/cdk-stack.js';
 import type { ApiFixture } from '../fixtures/apigateway/cdk-stack.js';
+import { send, type Reply } from '../fixtures/apigateway/http.js';
+import type { OutgoingHttpHeaders } from 'node:http';
 
 type Handler = (event: APIGatewayProxyEvent) => InvokeResult | Promise<InvokeResult>;
 
@@ -33,44 +33,6 @@ class FakeInvoker implements FunctionInvoker {
     if (!c) throw new Error('no invocation');
     return c;
   }
-}
-
-interface Reply {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  rawHeaders: string[];
-  body: Buffer;
-  text: string;
-  json: () => unknown;
-}
-
-/** node:http rather than fetch: repeated request headers must go out as separate lines. */
-function send(
-  base: string,
-  method: string,
-  path: string,
-  opts: { headers?: OutgoingHttpHeaders; body?: Buffer | string } = {},
-): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const req = request(base + path, { method, headers: opts.headers ?? {} }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        const body = Buffer.concat(chunks);
-        const text = body.toString('utf8');
-        resolve({
-          status: res.statusCode ?? 0,
-          headers: res.headers,
-          rawHeaders: res.rawHeaders,
-          body,
-          text,
-          json: () => JSON.parse(text),
-        });
-      });
-    });
-    req.on('error', reject);
-    req.end(opts.body);
-  });
 }
 
 let fixture: ApiFixture;
