@@ -56,6 +56,7 @@ describe('no server errors for bad input', () => {
     const key = (await call('POST', '/api/v1/api-keys', { json: { name: 'junk sender', role: 'admin' } })).body.key as string;
     const failures: string[] = [];
     let limited = 0;
+    let sent = 0;
     for (const route of allRoutes) {
       const targets = [
         ...['not-a-uuid', '3f0b6a5e-0000-4000-8000-000000000000', '%00', 'a'.repeat(300)].map((id) => concretePath(route.path, id)),
@@ -71,9 +72,13 @@ describe('no server errors for bad input', () => {
             if (attempt.body !== undefined && attempt.contentType !== '')
               headers['Content-Type'] = attempt.contentType ?? 'application/json';
             const res = await call(route.method, `${path}${query}`, {
+              as: { apiKey: key },
+              // Public routes are limited per client IP: give every request its own address.
+              from: `127.0.${6 + Math.floor(sent / 250)}.${(sent++ % 250) + 1}`,
               headers,
               ...(attempt.body !== undefined ? { body: attempt.body } : {}),
             });
+            if (res.status === 429) limited++;
             if (res.status >= 500)
               failures.push(`${route.method} ${path}${query} [${attempt.label}] → ${res.status} ${res.text.slice(0, 160)}`);
             else if (res.status >= 400 && !(res.headers.get('content-type') ?? '').includes('application/problem+json')) {
