@@ -141,7 +141,7 @@ export function httpApi(routes: BoundRoute[], config: HttpConfig = httpConfigFro
     } as RouteInput<RouteSpec>;
     tracer.putAnnotation('operation', spec.operationId);
     const result = await route.handle(input);
-    metrics.addMetric(`${spec.operationId}`, MetricUnit.Count, 1);
+    metrics.addMetric(spec.operationId, MetricUnit.Count, 1);
     return toProxyResult(result);
   };
 
@@ -205,7 +205,7 @@ export function httpApi(routes: BoundRoute[], config: HttpConfig = httpConfigFro
         credentials: config.allowedOrigins.length > 0,
         headers: 'Authorization,Content-Type,Idempotency-Key,If-Match,X-API-Key,X-Correlation-Id',
         methods: 'GET,POST,PUT,PATCH,DELETE,OPTIONS',
-        exposeHeaders: 'ETag,Location,X-Correlation-Id',
+        exposeHeaders: 'ETag,Location,X-Correlation-Id,X-RateLimit-Limit,X-RateLimit-Remaining,X-RateLimit-Reset,Retry-After,Idempotent-Replayed',
         maxAge: 3600,
       }),
     )
