@@ -16,7 +16,8 @@ import {
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { problemType } from '../shared/http/problem.js';
+import { ForbiddenError, UnauthenticatedError } from '../shared/domain/errors.js';
+import { problemTitle, problemType } from '../shared/http/problem.js';
 import type { ApiFunctionName, RouteSpec } from '../shared/http/route.js';
 import { gatewayModelSchema } from './request-models.js';
 
@@ -30,8 +31,15 @@ export interface ApiProps {
 }
 
 /** Problem+json for errors API Gateway answers itself, so clients see one error format. */
-function gatewayProblem(status: number, code: string, title: string, detail: string): string {
-  const body = JSON.stringify({ type: problemType(code), title, status, detail: '@DETAIL@', code, requestId: '$context.requestId' });
+function gatewayProblem(status: number, code: string, detail: string): string {
+  const body = JSON.stringify({
+    type: problemType(code),
+    title: problemTitle(status),
+    status,
+    detail: '@DETAIL@',
+    code,
+    requestId: '$context.requestId',
+  });
   // $context.error.messageString is already a quoted JSON string; everything else is text inside quotes.
   return detail === '$context.error.messageString' ? body.replace('"@DETAIL@"', detail) : body.replace('@DETAIL@', detail);
 }
@@ -84,50 +92,38 @@ export class SwitchyardApi extends Construct {
     });
 
     const problemHeaders = { 'Content-Type': "'application/problem+json'" };
-    const gatewayResponses: Array<[ResponseType, number, string, string, string]> = [
+    // Same titles and wording as the problems the functions answer (shared/http/problem.ts, domain errors).
+    const authorizerFailed = 'The authorizer failed; quote the requestId';
+    const gatewayResponses: Array<[ResponseType, number, string, string]> = [
       [
         ResponseType.BAD_REQUEST_BODY,
         400,
         'VALIDATION_FAILED',
-        'Bad Request',
         'The request body does not match the operation schema: $context.error.validationErrorString',
       ],
-      [ResponseType.BAD_REQUEST_PARAMETERS, 400, 'VALIDATION_FAILED', 'Bad Request', '$context.error.messageString'],
+      [ResponseType.BAD_REQUEST_PARAMETERS, 400, 'VALIDATION_FAILED', '$context.error.messageString'],
       // REST APIs answer an unknown route with 403 "Missing Authentication Token"; say what it is.
       [
         ResponseType.MISSING_AUTHENTICATION_TOKEN,
         404,
         'ROUTE_NOT_FOUND',
-        'Not Found',
         'No such route: check the method and path against docs/openapi.json',
       ],
-      [ResponseType.REQUEST_TOO_LARGE, 413, 'BODY_TOO_LARGE', 'Content Too Large', '$context.error.messageString'],
-      [ResponseType.THROTTLED, 429, 'THROTTLED', 'Too Many Requests', '$context.error.messageString'],
-      [ResponseType.DEFAULT_5XX, 502, 'UPSTREAM_ERROR', 'Bad Gateway', '$context.error.messageString'],
+      [ResponseType.REQUEST_TOO_LARGE, 413, 'BODY_TOO_LARGE', '$context.error.messageString'],
+      [ResponseType.THROTTLED, 429, 'THROTTLED', '$context.error.messageString'],
+      [ResponseType.DEFAULT_5XX, 502, 'UPSTREAM_ERROR', '$context.error.messageString'],
       // The authorizer's verdicts. 401 says nothing about why (no help for an attacker); 403 names the role.
-      [
-        ResponseType.UNAUTHORIZED,
-        401,
-        'UNAUTHENTICATED',
-        'Unauthorized',
-        'Authentication is required: send a valid bearer token or X-API-Key',
-      ],
-      [ResponseType.ACCESS_DENIED, 403, 'FORBIDDEN', 'Forbidden', 'This operation needs the $context.authorizer.requiredRole role'],
-      [ResponseType.AUTHORIZER_FAILURE, 500, 'AUTHORIZER_FAILURE', 'Internal Server Error', 'The authorizer failed; quote the requestId'],
-      [
-        ResponseType.AUTHORIZER_CONFIGURATION_ERROR,
-        500,
-        'AUTHORIZER_FAILURE',
-        'Internal Server Error',
-        'The authorizer failed; quote the requestId',
-      ],
+      [ResponseType.UNAUTHORIZED, 401, 'UNAUTHENTICATED', new UnauthenticatedError().message],
+      [ResponseType.ACCESS_DENIED, 403, 'FORBIDDEN', new ForbiddenError('$context.authorizer.requiredRole').message],
+      [ResponseType.AUTHORIZER_FAILURE, 500, 'AUTHORIZER_FAILURE', authorizerFailed],
+      [ResponseType.AUTHORIZER_CONFIGURATION_ERROR, 500, 'AUTHORIZER_FAILURE', authorizerFailed],
     ];
-    for (const [type, status, code, title, detail] of gatewayResponses) {
+    for (const [type, status, code, detail] of gatewayResponses) {
       this.api.addGatewayResponse(`Gateway${type.responseType}`, {
         type,
         statusCode: String(status),
         responseHeaders: status === 401 ? { ...problemHeaders, 'WWW-Authenticate': '\'Bearer realm="switchyard"\'' } : problemHeaders,
-        templates: { 'application/json': gatewayProblem(status, code, title, detail) },
+        templates: { 'application/json': gatewayProblem(status, code, detail) },
       });
     }
 

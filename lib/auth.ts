@@ -1,4 +1,4 @@
-import type { CfnResource} from 'aws-cdk-lib';
+import type { CfnResource } from 'aws-cdk-lib';
 import { CustomResource, Duration } from 'aws-cdk-lib';
 import type { Table } from 'aws-cdk-lib/aws-dynamodb';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';

@@ -14,7 +14,7 @@
 import type { APIGatewayAuthorizerResult, APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
 import { createHash } from 'node:crypto';
 import type { IdentityStore } from '../domain/identity.js';
-import type { RouteSpec } from '../http/route.js';
+import { lowerCaseHeaders, routeKey, type RouteSpec } from '../http/route.js';
 import { authenticate, credentialFrom, type Credential } from './authenticate.js';
 import { authorizerContext, type Principal } from './principal.js';
 import { satisfies } from './roles.js';
@@ -37,7 +37,6 @@ type CachedPrincipal = { principal: Omit<Principal, 'sourceIp'>; until: number }
 
 export function createAuthorizer(deps: AuthorizerDeps) {
   const cache = new Map<string, CachedPrincipal>();
-  const routeKey = (method: string, resource: string) => `${method} ${resource}`;
   const routes = new Map(deps.routes.map((r) => [routeKey(r.method, r.path), r]));
   const now = deps.now ?? (() => new Date());
 
@@ -58,7 +57,7 @@ export function createAuthorizer(deps: AuthorizerDeps) {
   }
 
   return async function authorize(event: APIGatewayRequestAuthorizerEvent): Promise<APIGatewayAuthorizerResult> {
-    const headers = Object.fromEntries(Object.entries(event.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v]));
+    const headers = lowerCaseHeaders(event.headers);
     let principal: Omit<Principal, 'sourceIp'>;
     try {
       const credential = credentialFrom(headers);

@@ -14,7 +14,7 @@ import { rateBucket, rateHeaders } from '../auth/rate-limits.js';
 import type { IdentityStore } from '../domain/identity.js';
 import { logger } from '../telemetry.js';
 import { HttpError } from './problem.js';
-import type { RouteSpec } from './route.js';
+import { lowerCaseHeaders, type RouteSpec } from './route.js';
 
 type Request = middy.Request<APIGatewayProxyEvent, APIGatewayProxyResult>;
 /** middy's `internal` is untyped scratch space shared by the middlewares of one request. */
@@ -124,7 +124,7 @@ export function idempotentPosts(tableName: string): Middleware {
   return {
     before: async (request) => {
       const { event } = request;
-      const key = Object.entries(event.headers ?? {}).find(([name]) => name.toLowerCase() === 'idempotency-key')?.[1];
+      const key = lowerCaseHeaders(event.headers)['idempotency-key'];
       if (event.httpMethod !== 'POST' || !key) return;
       if (key.length > 255) throw new HttpError(400, 'VALIDATION_FAILED', 'Idempotency-Key must be at most 255 characters');
       // Scoped to caller and operation, so one client's key can never replay another's response.

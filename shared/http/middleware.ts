@@ -24,7 +24,7 @@ import { rateLimitConfigFromEnv, type RateLimitConfig } from '../auth/config.js'
 import type { IdentityStore } from '../domain/identity.js';
 import { auditTrail, idempotentPosts, rateLimiter } from './guards.js';
 import { HttpError, PROBLEM_CONTENT_TYPE, toProblem } from './problem.js';
-import { routeKey, type BoundRoute, type HttpResult, type RouteInput, type RouteSpec } from './route.js';
+import { lowerCaseHeaders, routeKey, type BoundRoute, type HttpResult, type RouteInput, type RouteSpec } from './route.js';
 
 export interface HttpConfig {
   allowedOrigins: string[];
@@ -40,14 +40,6 @@ export function httpConfigFromEnv(env: NodeJS.ProcessEnv = process.env): HttpCon
       .filter(Boolean),
     maxBodyBytes: Number(env.MAX_BODY_BYTES ?? 1_048_576),
   };
-}
-
-export function lowerCaseHeaders(headers: APIGatewayProxyEvent['headers'] | null): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [name, value] of Object.entries(headers ?? {})) {
-    if (value !== undefined) out[name.toLowerCase()] = value;
-  }
-  return out;
 }
 
 function zodErrors(location: string, error: z.ZodError): FieldError[] {
@@ -205,7 +197,8 @@ export function httpApi(routes: BoundRoute[], config: HttpConfig = httpConfigFro
         credentials: config.allowedOrigins.length > 0,
         headers: 'Authorization,Content-Type,Idempotency-Key,If-Match,X-API-Key,X-Correlation-Id',
         methods: 'GET,POST,PUT,PATCH,DELETE,OPTIONS',
-        exposeHeaders: 'ETag,Location,X-Correlation-Id,X-RateLimit-Limit,X-RateLimit-Remaining,X-RateLimit-Reset,Retry-After,Idempotent-Replayed',
+        exposeHeaders:
+          'ETag,Location,X-Correlation-Id,X-RateLimit-Limit,X-RateLimit-Remaining,X-RateLimit-Reset,Retry-After,Idempotent-Replayed',
         maxAge: 3600,
       }),
     )

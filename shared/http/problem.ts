@@ -55,7 +55,13 @@ const TITLES: Record<number, string> = {
   422: 'Unprocessable Content',
   429: 'Too Many Requests',
   500: 'Internal Server Error',
+  502: 'Bad Gateway',
 };
+
+/** The RFC 9457 title for a status, shared with the problems API Gateway answers itself (lib/api.ts). */
+export function problemTitle(status: number): string {
+  return TITLES[status] ?? 'Error';
+}
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
 
@@ -103,7 +109,7 @@ export function toProblem(error: unknown, requestId: string): { problem: Problem
   }
   const problem: Problem = {
     type: problemType(code),
-    title: TITLES[status] ?? 'Error',
+    title: problemTitle(status),
     status,
     detail,
     code,

@@ -89,3 +89,12 @@ export function bind<R extends RouteSpec>(spec: R, handle: RouteHandler<R>): Bou
 export function routeKey(method: string, path: string): string {
   return `${method.toUpperCase()} ${path}`;
 }
+
+/** Header names are case-insensitive and API Gateway v1 passes them as the client sent them. */
+export function lowerCaseHeaders(headers: Record<string, string | undefined> | null | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers ?? {})) {
+    if (value !== undefined) out[name.toLowerCase()] = value;
+  }
+  return out;
+}

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { call, login, receiverBody } from '../support/http.js';
+import { call, login } from '../support/http.js';
+import { receiverBody } from '../support/samples.js';
 
 describe('audit trail', () => {
   it('records who wrote what, when, with the request id and source IP; only admins read it', async () => {

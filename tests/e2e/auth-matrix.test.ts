@@ -9,7 +9,8 @@ import { allRoutes } from '../../shared/api/routes.js';
 import type { Access } from '../../shared/auth/roles.js';
 import { SigningKeySet } from '../../shared/auth/signing-keys.js';
 import { routeKey } from '../../shared/http/route.js';
-import { call, eventBody, login, receiverBody, type Caller } from '../support/http.js';
+import { call, login, type Caller } from '../support/http.js';
+import { eventBody, receiverBody } from '../support/samples.js';
 import { badTokens } from '../support/tokens.js';
 
 const PASSWORD = 'matrix password 1234';

@@ -1,6 +1,7 @@
 /** Bad input gets a clear problem+json status, never a 500, and nothing is stored. */
 import { describe, expect, it } from 'vitest';
-import { call, receiverBody, type Reply } from '../support/http.js';
+import { call, type Reply } from '../support/http.js';
+import { receiverBody } from '../support/samples.js';
 
 const isProblem = (res: Reply<{ status: number; requestId: string }>, status: number) => {
   expect(res.headers.get('content-type')).toContain('application/problem+json');

@@ -1,5 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { call, eventBody, receiverBody } from '../support/http.js';
+import { call } from '../support/http.js';
+import { eventBody, receiverBody } from '../support/samples.js';
 
 let receiverId: string;
 

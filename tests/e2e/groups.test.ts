@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { call, receiverBody } from '../support/http.js';
+import { call } from '../support/http.js';
+import { receiverBody } from '../support/samples.js';
 
 describe('groups', () => {
   it('creates a group with members, adds and removes members, and protects what is in use', async () => {

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { call, receiverBody } from '../support/http.js';
+import { call } from '../support/http.js';
+import { receiverBody } from '../support/samples.js';
 
 describe('Idempotency-Key', () => {
   it('replays the first response for the same key and body, creating one resource', async () => {

@@ -32,5 +32,5 @@ describe.skipIf(process.env.SWITCHYARD_BASE_URL)('switchyard invoke', () => {
     const result = JSON.parse(stdout) as { statusCode: number; body: string };
     expect(result.statusCode).toBe(200);
     expect(JSON.parse(result.body)).toMatchObject({ status: 'ok' });
-  });
+  }, 120_000);
 });

@@ -4,7 +4,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { receiverBody } from '../support/http.js';
+import { receiverBody } from '../support/samples.js';
 import { startRuntimeProcess, type RuntimeProcess } from '../support/runtime-process.js';
 
 const dataDir = mkdtempSync(path.join(tmpdir(), 'switchyard-data-'));
@@ -29,6 +29,7 @@ function portAcceptsConnections(endpoint: string): Promise<boolean> {
 }
 
 describe.skipIf(process.env.SWITCHYARD_BASE_URL)('local runtime on disk', () => {
+  // Two cold starts (synth, bundling, a JVM) on a loaded 2-core machine: give it room.
   it('keeps data across a restart and stops cleanly on SIGINT', async () => {
     runtime = await startRuntimeProcess({ dataDir, env: { SWITCHYARD_ADMIN_API_KEY: KEY } });
     const created = await fetch(`${runtime.url}/api/v1/receivers`, {
@@ -48,5 +49,5 @@ describe.skipIf(process.env.SWITCHYARD_BASE_URL)('local runtime on disk', () => 
     const read = await fetch(`${runtime.url}/api/v1/receivers/${id}`, { headers: { 'X-API-Key': KEY } });
     expect(read.status).toBe(200);
     expect(await read.json()).toMatchObject({ id, name: 'survives-restart' });
-  });
+  }, 180_000);
 });

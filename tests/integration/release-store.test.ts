@@ -13,6 +13,7 @@ import { GroupService } from '../../shared/domain/groups.js';
 import { ReceiverService } from '../../shared/domain/receivers.js';
 import { DynamoReleaseStore } from '../../shared/store/release-store.js';
 import { systemClock, uuidIds } from '../../shared/store/index.js';
+import { eventBody, receiverBody } from '../support/samples.js';
 import { freshTable } from '../support/table.js';
 
 let store: DynamoReleaseStore;
@@ -20,26 +21,7 @@ let receivers: ReceiverService;
 let groups: GroupService;
 let events: EventService;
 
-const schema = {
-  type: 'object',
-  required: ['buildUrl'],
-  properties: { buildUrl: { type: 'string', format: 'uri' } },
-  additionalProperties: false,
-};
-const receiverInput = (name = 'pipeline') => ({ name, type: 'ci.pipeline', version: '1.0.0', schema });
-const eventInput = (receiverId: string, over: Partial<Parameters<EventService['ingest']>[0]> = {}) => ({
-  receiverId,
-  name: 'api-server',
-  version: '2.3.0',
-  release: '2.3',
-  platformId: 'linux-arm64',
-  package: 'api-server',
-  payload: { buildUrl: 'https://ci.example/builds/1' },
-  success: true,
-  eventStart: '2026-11-20T10:00:00Z',
-  eventEnd: '2026-11-20T10:05:00Z',
-  ...over,
-});
+const receiverInput = (name = 'pipeline') => receiverBody({ name });
 
 beforeAll(async () => {
   const { tableName, client } = await freshTable();
@@ -164,11 +146,11 @@ describe('groups', () => {
 describe('events', () => {
   it('validates payloads against the receiver schema and stores nothing on failure', async () => {
     const r = await receivers.create(receiverInput());
-    const ok = await events.ingest(eventInput(r.id));
+    const ok = await events.ingest(eventBody(r.id));
     expect(await events.get(ok.id)).toEqual(ok);
-    await expect(events.ingest(eventInput(r.id, { payload: { buildUrl: 42 } }))).rejects.toMatchObject({ code: 'PAYLOAD_SCHEMA_MISMATCH' });
-    await expect(events.ingest(eventInput('00000000-0000-4000-8000-000000000000'))).rejects.toMatchObject({ code: 'UNKNOWN_RECEIVER' });
-    await expect(events.ingest(eventInput(r.id, { eventEnd: '2026-11-20T09:00:00Z' }))).rejects.toBeInstanceOf(ValidationError);
+    await expect(events.ingest(eventBody(r.id, { payload: { buildUrl: 42 } }))).rejects.toMatchObject({ code: 'PAYLOAD_SCHEMA_MISMATCH' });
+    await expect(events.ingest(eventBody('00000000-0000-4000-8000-000000000000'))).rejects.toMatchObject({ code: 'UNKNOWN_RECEIVER' });
+    await expect(events.ingest(eventBody(r.id, { eventEnd: '2026-11-20T09:00:00Z' }))).rejects.toBeInstanceOf(ValidationError);
     expect((await events.list({ limit: 10, receiverId: r.id })).items).toEqual([ok]);
   });
 
@@ -176,12 +158,12 @@ describe('events', () => {
     const r1 = await receivers.create(receiverInput('r1'));
     const r2 = await receivers.create(receiverInput('r2'));
     const at = (day: number) => `2026-10-${String(day).padStart(2, '0')}T12:00:00.000Z`;
-    const e1 = await events.ingest(eventInput(r1.id, { eventStart: at(1), eventEnd: at(1), success: true, platformId: 'linux' }));
-    const e2 = await events.ingest(eventInput(r1.id, { eventStart: at(2), eventEnd: at(2), success: false, platformId: 'linux' }));
+    const e1 = await events.ingest(eventBody(r1.id, { eventStart: at(1), eventEnd: at(1), success: true, platformId: 'linux' }));
+    const e2 = await events.ingest(eventBody(r1.id, { eventStart: at(2), eventEnd: at(2), success: false, platformId: 'linux' }));
     const e3 = await events.ingest(
-      eventInput(r1.id, { eventStart: at(3), eventEnd: at(3), success: true, platformId: 'windows', package: 'ui' }),
+      eventBody(r1.id, { eventStart: at(3), eventEnd: at(3), success: true, platformId: 'windows', package: 'ui' }),
     );
-    await events.ingest(eventInput(r2.id, { eventStart: at(2), eventEnd: at(2) }));
+    await events.ingest(eventBody(r2.id, { eventStart: at(2), eventEnd: at(2) }));
 
     const ids = async (q: Parameters<EventService['list']>[0]) => (await events.list(q)).items.map((e) => e.id);
     expect(await ids({ limit: 10, receiverId: r1.id })).toEqual([e3.id, e2.id, e1.id]);
@@ -199,7 +181,7 @@ describe('events', () => {
   it('refuses an event whose receiver changed schema after validation', async () => {
     const r = await receivers.create(receiverInput());
     const event = {
-      ...eventInput(r.id),
+      ...eventBody(r.id),
       id: '11111111-1111-4111-8111-111111111111',
       description: '',
       payload: {},
