@@ -5,7 +5,7 @@
  * a Lambda runs, while formats and patterns stay with zod, whose errors name
  * the field precisely.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 
 const DROPPED_KEYWORDS = new Set(['format', 'pattern', 'example', 'examples', 'description', '$schema', 'id']);
 

@@ -3,7 +3,7 @@
  * schemas (build-time only: functions never import this file).
  */
 import { OpenAPIRegistry, OpenApiGeneratorV31, type ResponseConfig } from '@asteasolutions/zod-to-openapi';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { RouteSpec } from '../http/route.js';
 import { allRoutes } from './routes.js';
 import { ProblemSchema } from './schemas.js';

@@ -3,7 +3,7 @@
  * this list, the functions bind handlers to it, and the OpenAPI document is
  * generated from it.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { defineRoute, type RouteSpec } from '../http/route.js';
 import {
   ApiKeySchema,

@@ -3,7 +3,7 @@
  * generated from them (`npm run openapi`). Request objects are strict: an
  * unknown field is a 400, not silently dropped.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 
 const text = (max: number) => z.string().trim().min(1).max(max);
 const instant = z.iso.datetime({ offset: true }).meta({ description: 'ISO 8601 date-time', example: '2026-11-23T10:00:00Z' });

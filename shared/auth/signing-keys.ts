@@ -6,7 +6,7 @@
  * lifetime (the grace period).
  */
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, type JWK } from 'jose';
-import { z } from 'zod';
+import * as z from 'zod';
 
 export const SIGNING_ALGORITHM = 'RS256';
 

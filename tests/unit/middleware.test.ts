@@ -1,6 +1,6 @@
 /** The one middleware chain, as a client sees its answers. */
 import { describe, expect, it } from 'vitest';
-import { z } from 'zod';
+import * as z from 'zod';
 import { NotFoundError, VersionConflictError } from '../../shared/domain/errors.js';
 import { httpApi } from '../../shared/http/middleware.js';
 import { bind, defineRoute } from '../../shared/http/route.js';
