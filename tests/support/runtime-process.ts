@@ -3,10 +3,10 @@
  * process) and reads the URLs it prints when ready.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -15,6 +15,8 @@ export interface RuntimeProcess {
   dynamoEndpoint: string;
   awsEndpoint: string;
   readyMs: number;
+  /** Process id of the runtime (for /proc/<pid>/status in the bench). */
+  pid: number;
   output: () => string;
   stop(): Promise<number | null>;
 }
@@ -26,10 +28,18 @@ export interface RuntimeProcessOptions {
   env?: Record<string, string>;
   /** CDK context for the synth, as `cdk synth -c key=value`. */
   context?: Record<string, string>;
+  /** Extra Node options for the runtime process, e.g. `--cpu-prof` (before the tsx loader). */
+  execArgv?: string[];
 }
 
 export async function startRuntimeProcess(options: RuntimeProcessOptions = {}): Promise<RuntimeProcess> {
-  const args = [path.join(root, 'node_modules/tsx/dist/cli.mjs'), path.join(root, 'bin/switchyard.ts'), 'local', '--port', '0', '--quiet'];
+  const script = [path.join(root, 'bin/switchyard.ts'), 'local', '--port', '0', '--quiet'];
+  // The tsx CLI runs the script in a second Node process and does not forward Node options to it
+  // (`--cpu-prof` is not allowed in NODE_OPTIONS either), so with execArgv the runtime is started
+  // as one process with tsx's loader instead: the options, and `pid`, then apply to the runtime itself.
+  const args = options.execArgv?.length
+    ? [...options.execArgv, '--import', pathToFileURL(path.join(root, 'node_modules/tsx/dist/loader.mjs')).href, ...script]
+    : [path.join(root, 'node_modules/tsx/dist/cli.mjs'), ...script];
   args.push(...(options.dataDir ? ['--data-dir', options.dataDir] : ['--in-memory']));
   // Each test runtime synthesizes into its own assembly so it never races `npm start` or another runtime.
   args.push('--outdir', options.outdir ?? mkdtempSync(path.join(tmpdir(), 'switchyard-cdk-')));
@@ -69,6 +79,7 @@ export async function startRuntimeProcess(options: RuntimeProcessOptions = {}): 
   return {
     ...ready,
     readyMs: performance.now() - started,
+    pid: options.execArgv?.length ? (child.pid ?? 0) : runtimePid(child.pid ?? 0),
     output: () => output,
     async stop() {
       if (child.exitCode !== null) return child.exitCode;
@@ -79,4 +90,18 @@ export async function startRuntimeProcess(options: RuntimeProcessOptions = {}): 
       return code;
     },
   };
+}
+
+/**
+ * Through the tsx CLI the spawned process is tsx's launcher and the runtime is
+ * its only child; find that child (Linux /proc) so callers measure the runtime,
+ * not the launcher. Elsewhere the launcher's pid is the best available answer.
+ */
+function runtimePid(launcherPid: number): number {
+  try {
+    const children = readFileSync(`/proc/${launcherPid}/task/${launcherPid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
+    return children.length === 1 ? Number(children[0]) : launcherPid;
+  } catch {
+    return launcherPid;
+  }
 }
