@@ -1,5 +1,5 @@
 import { auditRoutes } from '../../shared/api/routes.js';
-import { normalizeInstant } from '../../shared/domain/events.js';
+import { normalizeInstant } from '../../shared/domain/instants.js';
 import { ok } from '../../shared/http/responses.js';
 import { bind } from '../../shared/http/route.js';
 import { serviceApi } from '../../shared/http/service-api.js';

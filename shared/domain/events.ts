@@ -1,4 +1,5 @@
 import { NotFoundError, RuleViolationError, ValidationError } from './errors.js';
+import { normalizeInstant } from './instants.js';
 import { validatePayload } from './json-schema.js';
 import type { JsonObject, Page, ReleaseEvent } from './model.js';
 import type { Clock, EventQuery, IdGenerator, ReleaseStore } from './ports.js';
@@ -15,11 +16,6 @@ export interface CreateEventInput {
   success: boolean;
   eventStart: string;
   eventEnd: string;
-}
-
-/** ISO 8601 with a fixed width (`toISOString`), so string order is time order in sort keys. */
-export function normalizeInstant(value: string): string {
-  return new Date(value).toISOString();
 }
 
 export class EventService {
