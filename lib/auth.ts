@@ -3,10 +3,20 @@ import { CustomResource, Duration } from 'aws-cdk-lib';
 import type { Table } from 'aws-cdk-lib/aws-dynamodb';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
+import { ROUTE_ACCESS_ENV, routeAccessTable } from '../shared/auth/route-access.js';
+import type { RouteSpec } from '../shared/http/route.js';
 import { SwitchyardFunction } from './function.js';
+
+/**
+ * Lambda allows 4 KB of environment per function; keep the route table well
+ * inside it. Past this, switch to a module generated from the contract.
+ */
+const MAX_ROUTE_TABLE_BYTES = 2048;
 
 export interface AuthProps {
   table: Table;
+  /** The route contract; the authorizer gets its role table from it. */
+  routes: RouteSpec[];
   serviceVersion: string;
   tokenEnvironment: Record<string, string>;
   /** How long the authorizer trusts a credential it has checked (API-key revocation delay). */
@@ -77,6 +87,12 @@ export class Auth extends Construct {
       properties: { serviceVersion: props.serviceVersion },
     });
 
+    const routeAccess = JSON.stringify(routeAccessTable(props.routes));
+    if (Buffer.byteLength(routeAccess) > MAX_ROUTE_TABLE_BYTES) {
+      throw new Error(
+        `The authorizer's route table is ${Buffer.byteLength(routeAccess)} bytes, too close to Lambda's 4 KB environment limit`,
+      );
+    }
     this.authorizerFunction = new SwitchyardFunction(this, 'AuthorizerFunction', {
       name: 'authorizer',
       description: 'Lambda REQUEST authorizer: JWT or API key, then RBAC from the route contract',
@@ -85,6 +101,8 @@ export class Auth extends Construct {
         TABLE_NAME: props.table.tableName,
         SIGNING_KEYS_SECRET_ARN: this.signingKeys.secretArn,
         AUTHORIZER_CACHE_SECONDS: String(props.authorizerCacheSeconds ?? 30),
+        // Which role each route needs, generated from the contract: the authorizer bundles no zod schemas.
+        [ROUTE_ACCESS_ENV]: routeAccess,
         ...props.tokenEnvironment,
       },
     });

@@ -55,6 +55,7 @@ export class SwitchyardStack extends Stack {
     const data = new DataTable(this, 'Data');
     const auth = new Auth(this, 'Auth', {
       table: data.table,
+      routes: allRoutes,
       serviceVersion: props.serviceVersion,
       tokenEnvironment: TOKEN_ENVIRONMENT,
       ...(props.authorizerCacheSeconds !== undefined ? { authorizerCacheSeconds: props.authorizerCacheSeconds } : {}),

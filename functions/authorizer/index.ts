@@ -2,14 +2,15 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy from '@middy/core';
 import type { APIGatewayAuthorizerResult, APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
-import { allRoutes } from '../../shared/api/routes.js';
 import { createAuthorizer } from '../../shared/auth/authorizer.js';
 import { sessionConfigFromEnv, signingKeysFromSecret } from '../../shared/auth/config.js';
+import { routeAccessFromEnv } from '../../shared/auth/route-access.js';
 import { identityStore } from '../../shared/store/index.js';
 import { logger, tracer } from '../../shared/telemetry.js';
 
 const authorize = createAuthorizer({
-  routes: allRoutes,
+  // Generated from the route contract at synth time (lib/auth.ts): no zod schemas in this bundle.
+  routes: routeAccessFromEnv(),
   store: identityStore(),
   signingKeys: signingKeysFromSecret(),
   tokens: sessionConfigFromEnv(),

@@ -11,7 +11,7 @@ import { GetSecretValueCommand, PutSecretValueCommand, SecretsManagerClient } fr
 import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
 import { sessionConfigFromEnv } from '../../shared/auth/config.js';
 import { hashApiKey } from '../../shared/auth/secrets.js';
-import { rotateSigningKeys, SigningKeySet } from '../../shared/auth/signing-keys.js';
+import { parseSigningKeySet, rotateSigningKeys, type SigningKeySet } from '../../shared/auth/signing-keys.js';
 import { sendCustomResourceResponse } from '../../shared/custom-resource.js';
 import { ApiKeyService } from '../../shared/domain/api-keys.js';
 import { UserService } from '../../shared/domain/users.js';
@@ -33,8 +33,12 @@ async function readSecret(secretId: string): Promise<string> {
 
 async function signingKeys(): Promise<SigningKeySet> {
   const raw = await readSecret(env('SIGNING_KEYS_SECRET_ARN'));
-  const parsed = SigningKeySet.safeParse(raw ? JSON.parse(raw) : { keys: [] });
-  return parsed.success ? parsed.data : { keys: [] };
+  const value: unknown = raw ? JSON.parse(raw) : { keys: [] };
+  try {
+    return parseSigningKeySet(value);
+  } catch {
+    return { keys: [] };
+  }
 }
 
 /** Grace: a replaced key verifies for one access-token lifetime plus clock skew. */

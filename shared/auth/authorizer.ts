@@ -17,12 +17,18 @@ import type { IdentityStore } from '../domain/identity.js';
 import { lowerCaseHeaders, routeKey, type RouteSpec } from '../http/route.js';
 import { authenticate, credentialFrom, type Credential } from './authenticate.js';
 import { authorizerContext, type Principal } from './principal.js';
+import { routeAccessTable, type RouteAccessTable } from './route-access.js';
 import { satisfies } from './roles.js';
 import type { SigningKeySet } from './signing-keys.js';
 import type { TokenConfig } from './tokens.js';
 
 export interface AuthorizerDeps {
-  routes: RouteSpec[];
+  /**
+   * Which role each route needs: the table the stack passes in the environment
+   * (shared/auth/route-access.ts), or the route contract itself (tests, bench).
+   * A route missing from it needs `admin`.
+   */
+  routes: RouteAccessTable | ReadonlyArray<Pick<RouteSpec, 'method' | 'path' | 'access'>>;
   store: IdentityStore;
   signingKeys: () => Promise<SigningKeySet>;
   tokens: TokenConfig;
@@ -33,11 +39,14 @@ export interface AuthorizerDeps {
 /** API Gateway turns exactly this error message into a 401. */
 export const UNAUTHORIZED = 'Unauthorized';
 
+const isRouteList = (routes: AuthorizerDeps['routes']): routes is ReadonlyArray<Pick<RouteSpec, 'method' | 'path' | 'access'>> =>
+  Array.isArray(routes);
+
 type CachedPrincipal = { principal: Omit<Principal, 'sourceIp'>; until: number };
 
 export function createAuthorizer(deps: AuthorizerDeps) {
   const cache = new Map<string, CachedPrincipal>();
-  const routes = new Map(deps.routes.map((r) => [routeKey(r.method, r.path), r]));
+  const access: RouteAccessTable = isRouteList(deps.routes) ? routeAccessTable(deps.routes) : deps.routes;
   const now = deps.now ?? (() => new Date());
 
   async function principalFor(credential: Credential, at: Date): Promise<Omit<Principal, 'sourceIp'>> {
@@ -67,8 +76,8 @@ export function createAuthorizer(deps: AuthorizerDeps) {
       // Every authentication failure looks the same from outside.
       throw new Error(UNAUTHORIZED);
     }
-    const route = routes.get(routeKey(event.httpMethod, event.resource));
-    const required = route?.access ?? 'admin';
+    const key = routeKey(event.httpMethod, event.resource);
+    const required = Object.hasOwn(access, key) ? (access[key] ?? 'admin') : 'admin';
     const allowed = satisfies(principal.roles, required);
     return {
       principalId: principal.id,

@@ -1,7 +1,7 @@
 /** Auth settings from the function environment the stack sets (lib/auth.ts). */
 import { getSecret } from '@aws-lambda-powertools/parameters/secrets';
 import type { SessionConfig } from './sessions.js';
-import { SigningKeySet } from './signing-keys.js';
+import { parseSigningKeySet, type SigningKeySet } from './signing-keys.js';
 
 export function sessionConfigFromEnv(env: NodeJS.ProcessEnv = process.env): SessionConfig {
   return {
@@ -22,7 +22,7 @@ export function signingKeysFromSecret(env: NodeJS.ProcessEnv = process.env): () 
   return async () => {
     if (!secretId) throw new Error('SIGNING_KEYS_SECRET_ARN is not set');
     const value = await getSecret(secretId, { maxAge: 60, transform: 'json' });
-    return SigningKeySet.parse(value);
+    return parseSigningKeySet(value);
   };
 }
 

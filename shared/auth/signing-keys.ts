@@ -6,22 +6,54 @@
  * lifetime (the grace period).
  */
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, type JWK } from 'jose';
-import * as z from 'zod';
 
 export const SIGNING_ALGORITHM = 'RS256';
 
-const StoredKey = z.object({
-  kid: z.string().min(1),
-  privateJwk: z.record(z.string(), z.unknown()),
-  publicJwk: z.record(z.string(), z.unknown()),
-  createdAt: z.string(),
+export interface StoredKey {
+  kid: string;
+  privateJwk: Record<string, unknown>;
+  publicJwk: Record<string, unknown>;
+  createdAt: string;
   /** After this instant the key neither signs nor verifies (absent: still active). */
-  retireAt: z.string().optional(),
-});
-export type StoredKey = z.infer<typeof StoredKey>;
+  retireAt?: string;
+}
 
-export const SigningKeySet = z.object({ keys: z.array(StoredKey) });
-export type SigningKeySet = z.infer<typeof SigningKeySet>;
+export interface SigningKeySet {
+  keys: StoredKey[];
+}
+
+const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
+
+function storedKey(value: unknown, index: number): StoredKey {
+  const fail = (field: string): never => {
+    throw new TypeError(`signing key set: keys[${index}].${field} is missing or invalid`);
+  };
+  if (!isObject(value)) throw new TypeError(`signing key set: keys[${index}] is not an object`);
+  const { kid, privateJwk, publicJwk, createdAt, retireAt } = value;
+  if (typeof kid !== 'string' || kid.length === 0) fail('kid');
+  if (!isObject(privateJwk)) fail('privateJwk');
+  if (!isObject(publicJwk)) fail('publicJwk');
+  if (typeof createdAt !== 'string') fail('createdAt');
+  if (retireAt !== undefined && typeof retireAt !== 'string') fail('retireAt');
+  return {
+    kid: kid as string,
+    privateJwk: privateJwk as Record<string, unknown>,
+    publicJwk: publicJwk as Record<string, unknown>,
+    createdAt: createdAt as string,
+    ...(retireAt !== undefined ? { retireAt: retireAt as string } : {}),
+  };
+}
+
+/**
+ * Checks a stored key set (the secret's JSON) and returns it without unknown
+ * fields; throws a TypeError naming the first bad field. Hand-written rather
+ * than a zod schema: the authorizer reads it on every cold start and bundles
+ * nothing else of zod.
+ */
+export function parseSigningKeySet(value: unknown): SigningKeySet {
+  if (!isObject(value) || !Array.isArray(value.keys)) throw new TypeError('signing key set: `keys` is not an array');
+  return { keys: value.keys.map(storedKey) };
+}
 
 export async function generateSigningKey(now: Date): Promise<StoredKey> {
   const { privateKey, publicKey } = await generateKeyPair(SIGNING_ALGORITHM, { extractable: true, modulusLength: 2048 });

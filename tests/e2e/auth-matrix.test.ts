@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { allRoutes } from '../../shared/api/routes.js';
 import type { Access } from '../../shared/auth/roles.js';
-import { SigningKeySet } from '../../shared/auth/signing-keys.js';
+import { parseSigningKeySet } from '../../shared/auth/signing-keys.js';
 import { routeKey } from '../../shared/http/route.js';
 import { call, login, type Caller } from '../support/http.js';
 import { eventBody, receiverBody } from '../support/samples.js';
@@ -153,7 +153,7 @@ beforeAll(async () => {
     });
     const listed = await secrets.send(new ListSecretsCommand({}));
     const secretId = listed.SecretList?.find((s) => s.Name?.includes('SigningKeys'))?.ARN;
-    const keys = SigningKeySet.parse(
+    const keys = parseSigningKeySet(
       JSON.parse((await secrets.send(new GetSecretValueCommand({ SecretId: secretId }))).SecretString ?? '{}'),
     );
     const sub = JSON.parse(Buffer.from(admin.accessToken.split('.')[1] as string, 'base64url').toString()).sub as string;

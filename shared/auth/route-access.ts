@@ -1,0 +1,35 @@
+/**
+ * Which role each route needs, as the Lambda authorizer reads it: a plain
+ * `"METHOD /path" → access` table derived from the route contract
+ * (shared/api/routes.ts) at synth time and handed to the authorizer in its
+ * environment (lib/auth.ts), so the authorizer bundles no zod schemas.
+ * tests/cdk/authorizer-routes.test.ts checks the synthesized table against
+ * the contract.
+ */
+import { routeKey, type RouteSpec } from '../http/route.js';
+import { isRole, type Access } from './roles.js';
+
+export type RouteAccessTable = Readonly<Record<string, Access>>;
+
+/** The authorizer's environment variable holding the table as JSON. */
+export const ROUTE_ACCESS_ENV = 'SWITCHYARD_ROUTE_ACCESS';
+
+/** The table of a list of routes, keys sorted so the template is stable. */
+export function routeAccessTable(routes: ReadonlyArray<Pick<RouteSpec, 'method' | 'path' | 'access'>>): RouteAccessTable {
+  const entries = routes.map((r) => [routeKey(r.method, r.path), r.access] as const);
+  return Object.fromEntries(entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
+
+const isAccess = (value: unknown): value is Access => value === 'public' || (typeof value === 'string' && isRole(value));
+
+/** Reads the table from the environment; throws when it is missing or malformed (the authorizer then fails closed). */
+export function routeAccessFromEnv(env: NodeJS.ProcessEnv = process.env): RouteAccessTable {
+  const raw = env[ROUTE_ACCESS_ENV];
+  if (!raw) throw new Error(`${ROUTE_ACCESS_ENV} is not set: the stack sets it on the authorizer (lib/auth.ts)`);
+  const table = JSON.parse(raw) as unknown;
+  if (typeof table !== 'object' || table === null || Array.isArray(table)) throw new Error(`${ROUTE_ACCESS_ENV} is not a JSON object`);
+  for (const [route, access] of Object.entries(table)) {
+    if (!isAccess(access)) throw new Error(`${ROUTE_ACCESS_ENV}: ${route} has unknown access ${JSON.stringify(access)}`);
+  }
+  return table as RouteAccessTable;
+}

@@ -1,0 +1,34 @@
+/** The authorizer's role table (generated at synth time, passed in its environment) is exactly the route contract. */
+import { beforeAll, describe, expect, it } from 'vitest';
+import { allRoutes } from '../../shared/api/routes.js';
+import { ROUTE_ACCESS_ENV, routeAccessFromEnv } from '../../shared/auth/route-access.js';
+import { synthTemplate } from '../support/synth.js';
+
+let environments: Array<Record<string, unknown>>;
+
+beforeAll(() => {
+  const template = synthTemplate();
+  environments = Object.values(template.Resources)
+    .filter((r) => r.Type === 'AWS::Lambda::Function')
+    .map((r) => (r.Properties as { Environment?: { Variables?: Record<string, unknown> } }).Environment?.Variables ?? {});
+});
+
+describe("the authorizer's route table", () => {
+  it('is given to the authorizer only', () => {
+    expect(environments.filter((env) => ROUTE_ACCESS_ENV in env)).toHaveLength(1);
+  });
+
+  it('names, for every route of the contract and no other, the access the contract declares', () => {
+    const env = environments.find((e) => ROUTE_ACCESS_ENV in e) as Record<string, string>;
+    const table = routeAccessFromEnv(env);
+    const contract = Object.fromEntries(allRoutes.map((r) => [`${r.method} ${r.path}`, r.access]));
+    expect(table).toEqual(contract);
+    expect(Object.keys(table)).toHaveLength(allRoutes.length);
+  });
+
+  it('is refused when missing or malformed, so the authorizer fails closed', () => {
+    expect(() => routeAccessFromEnv({})).toThrow(ROUTE_ACCESS_ENV);
+    expect(() => routeAccessFromEnv({ [ROUTE_ACCESS_ENV]: '[]' })).toThrow('not a JSON object');
+    expect(() => routeAccessFromEnv({ [ROUTE_ACCESS_ENV]: '{"GET /x":"root"}' })).toThrow('unknown access');
+  });
+});
