@@ -9,11 +9,14 @@
  * run under tsx or vitest, and the worker is started with empty execArgv so
  * none of the host's loaders or flags leak into the function).
  *
- * Output protocol: after the INIT phase and after every invocation the worker
- * writes a marker to stdout and stderr before posting its result. Worker stdio
- * and parentPort are different channels with no ordering between them, so the
- * main thread only reports an invocation once it has seen both markers: every
- * byte written before the marker belongs to that invocation.
+ * One ordered channel: every log line (console.* formatted as the Lambda
+ * runtime formats them, and whatever user code writes to process.stdout or
+ * process.stderr) and every phase outcome (INIT done, invocation result) is a
+ * message on parentPort. Messages on one port arrive in the order they were
+ * posted, so the main thread attributes each line to the invocation running
+ * when it was written with no markers and no waiting. A log line is a string
+ * (or an array of strings for several lines written at once); an outcome is an
+ * object with a `type`. See WorkerMessage in environment.ts.
  */
 import Module, { createRequire } from 'node:module';
 import fs from 'node:fs';
@@ -21,7 +24,9 @@ import path from 'node:path';
 import util from 'node:util';
 import { pathToFileURL } from 'node:url';
 import { performance } from 'node:perf_hooks';
+import { StringDecoder } from 'node:string_decoder';
 import { setImmediate } from 'node:timers';
+import v8 from 'node:v8';
 import { parentPort, workerData } from 'node:worker_threads';
 import { isInside, isTypeModule, parseHandler, resolveHandlerFile, runtimeError } from './handler-file.mjs';
 
@@ -29,7 +34,8 @@ import { isInside, isTypeModule, parseHandler, resolveHandlerFile, runtimeError 
  * @typedef {object} BootstrapData
  * @property {string} taskRoot
  * @property {string} handler
- * @property {string} initMarker
+ * @property {string} invokedFunctionArn
+ * @property {boolean} sourceMaps   the service runs with debug: true
  *
  * @typedef {object} InvokeMessage
  * @property {'invoke'} type
@@ -37,8 +43,6 @@ import { isInside, isTypeModule, parseHandler, resolveHandlerFile, runtimeError 
  * @property {string} eventJson
  * @property {string} traceHeader
  * @property {number} deadlineMs
- * @property {string} invokedFunctionArn
- * @property {string} marker
  *
  * @typedef {{ errorType: string, errorMessage: string, trace?: string[] }} ErrorPayload
  *
@@ -59,6 +63,96 @@ const globalRecord = /** @type {any} */ (globalThis);
 let currentRequestId;
 
 /* ----------------------------------------------------------------- logging */
+
+/**
+ * A stream of the sandbox (stdout or stderr) as the main thread sees it: text
+ * is cut into lines here and each complete line posted at once; a partial
+ * line waits for its newline or for the end of the phase.
+ */
+class OutputStream {
+  partial = '';
+  decoder = new StringDecoder('utf8');
+
+  /** @param {string} text */
+  write(text) {
+    let buffer = this.partial ? this.partial + text : text;
+    let newline = buffer.indexOf('\n');
+    if (newline < 0) {
+      this.partial = buffer;
+      return;
+    }
+    /** @type {string[]} */
+    const lines = [];
+    do {
+      lines.push(withoutCr(buffer.slice(0, newline)));
+      buffer = buffer.slice(newline + 1);
+      newline = buffer.indexOf('\n');
+    } while (newline >= 0);
+    this.partial = buffer;
+    // One line (the usual case) is posted as a plain string: the cheapest message there is.
+    port.postMessage(lines.length === 1 ? lines[0] : lines);
+  }
+
+  /** Text written without a trailing newline still belongs to the phase that wrote it. */
+  flush() {
+    const rest = this.partial + this.decoder.end();
+    this.partial = '';
+    if (rest) port.postMessage(withoutCr(rest));
+  }
+}
+
+/** @param {string} line */
+function withoutCr(line) {
+  return line.charCodeAt(line.length - 1) === 13 ? line.slice(0, -1) : line;
+}
+
+const stdout = new OutputStream();
+const stderr = new OutputStream();
+
+function flushOutput() {
+  stdout.flush();
+  stderr.flush();
+}
+
+/**
+ * User code's own writes (process.stdout.write, a Console on process.stdout,
+ * console.table/dir/group, a stream piped to stdout) go through the
+ * stream's `write`, which is replaced here so they take the same channel as
+ * console lines. Only a write that bypasses `write` (e.g. `_writev` called
+ * directly) still reaches the worker's piped stdio, which the main thread
+ * reads as a fallback without ordering guarantees. Native writes to fd 1/2
+ * (an addon's printf, fs.writeSync(1), pino's sonic-boom) bypass the worker's
+ * streams altogether and go to the host process's terminal, as before.
+ * @param {NodeJS.WriteStream} stream
+ * @param {OutputStream} channel
+ */
+function captureStream(stream, channel) {
+  /**
+   * @param {string | Uint8Array} chunk
+   * @param {BufferEncoding | ((err?: Error | null) => void)} [encoding]
+   * @param {(err?: Error | null) => void} [callback]
+   */
+  function write(chunk, encoding, callback) {
+    if (typeof encoding === 'function') {
+      callback = encoding;
+      encoding = undefined;
+    }
+    if (typeof chunk === 'string') {
+      channel.write(encoding && encoding !== 'utf8' && encoding !== 'utf-8' ? Buffer.from(chunk, encoding).toString('utf8') : chunk);
+    } else {
+      // A multi-byte character may be split across chunks: the decoder keeps the tail.
+      channel.write(channel.decoder.write(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)));
+    }
+    if (callback) process.nextTick(callback);
+    return true;
+  }
+  Object.defineProperty(stream, 'write', { value: write, writable: true, configurable: true });
+}
+captureStream(process.stdout, stdout);
+captureStream(process.stderr, stderr);
+// process.exit() in user code: what it wrote last is still reported (messages
+// posted from 'exit' reach the main thread before the worker's 'exit' event).
+process.on('exit', flushOutput);
 
 // The Lambda runtime replaces console.* so every line carries time, request id
 // and level (text format), or is a JSON object (AWS_LAMBDA_LOG_FORMAT=JSON).
@@ -93,7 +187,7 @@ function writeLog(level, params) {
   } else {
     line = `${timestamp}\t${currentRequestId}\t${level.name}\t${util.format(...params)}`;
   }
-  process.stdout.write(line + '\n');
+  stdout.write(line + '\n');
 }
 
 /**
@@ -180,28 +274,31 @@ function isErrorLike(obj) {
 }
 
 /**
- * Output and result are on different channels: write the marker on both
- * streams first, then post, so the main thread can attribute output exactly.
- * @param {string} marker
- * @param {unknown} message
+ * Post a phase outcome after the output the phase wrote: same port, so the
+ * main thread sees every line before the outcome.
+ * @param {Record<string, unknown>} message
  */
-function report(marker, message) {
-  process.stdout.write(marker);
-  process.stderr.write(marker);
+function report(message) {
+  flushOutput();
   port.postMessage(message);
 }
 
 function memoryBytes() {
-  // The isolate's own heap: process-wide RSS is shared by every worker.
-  const m = process.memoryUsage();
-  return m.heapTotal + m.external;
+  // The isolate's own heap: process-wide RSS is shared by every worker. Not
+  // process.memoryUsage(): it also reads the RSS from /proc, which made it the
+  // worker's largest per-invocation cost (bench/lambda.ts).
+  const heap = v8.getHeapStatistics();
+  return heap.total_heap_size + heap.external_memory;
 }
 
 /* -------------------------------------------------------------- init phase */
 
-// Lambda honours NODE_OPTIONS=--enable-source-maps; worker threads cannot take
-// NODE_OPTIONS, so apply that flag here.
-if (process.env.NODE_OPTIONS?.includes('--enable-source-maps')) process.setSourceMapsEnabled(true);
+// Lambda honours NODE_OPTIONS=--enable-source-maps, but locally the service
+// decides (option `debug`): with source maps on, every environment reads and
+// parses its bundle's map at load (4 MB of JSON for a 1 MB bundle here) and
+// keeps it for its whole life, and every Error.stack is mapped. A function's
+// NODE_OPTIONS is therefore ignored for this flag unless debugging is asked for.
+if (data.sourceMaps) process.setSourceMapsEnabled(true);
 
 /**
  * Locally the asset directory lives inside this repository, whose package.json
@@ -282,11 +379,11 @@ async function init() {
     await new Promise((resolve) => setImmediate(resolve));
     initializing = false;
     if (initCrash !== undefined) throw initCrash;
-    report(data.initMarker, { type: 'init', ok: true, durationMs: performance.now() - started });
+    report({ type: 'init', ok: true, durationMs: performance.now() - started });
   } catch (err) {
     initializing = false;
     logError('Uncaught Exception', err);
-    report(data.initMarker, {
+    report({
       type: 'init',
       ok: false,
       error: toErrorPayload(err),
@@ -300,7 +397,6 @@ async function init() {
 /**
  * @typedef {object} Current
  * @property {string} requestId
- * @property {string} marker
  * @property {boolean} done
  */
 /** @type {Current | undefined} */
@@ -358,13 +454,13 @@ function finish(inv, outcome) {
   if (inv.done) return;
   inv.done = true;
   if (current === inv) current = undefined;
-  report(inv.marker, { type: 'result', requestId: inv.requestId, memoryBytes: memoryBytes(), ...outcome });
+  report({ type: 'result', requestId: inv.requestId, memoryBytes: memoryBytes(), ...outcome });
 }
 
 /** @param {InvokeMessage} msg */
 async function invoke(msg) {
   /** @type {Current} */
-  const inv = { requestId: msg.requestId, marker: msg.marker, done: false };
+  const inv = { requestId: msg.requestId, done: false };
   current = inv;
   currentRequestId = msg.requestId;
   globalRecord[REQUEST_ID_SYMBOL] = msg.requestId;
@@ -377,7 +473,7 @@ async function invoke(msg) {
     callbackWaitsForEmptyEventLoop: true,
     functionName: env.AWS_LAMBDA_FUNCTION_NAME,
     functionVersion: env.AWS_LAMBDA_FUNCTION_VERSION,
-    invokedFunctionArn: msg.invokedFunctionArn,
+    invokedFunctionArn: data.invokedFunctionArn,
     memoryLimitInMB: env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE,
     awsRequestId: msg.requestId,
     logGroupName: env.AWS_LAMBDA_LOG_GROUP_NAME,
@@ -416,7 +512,7 @@ function fatal(label, error) {
   logError(label, error);
   const inv = current;
   if (inv) finish(inv, { ok: false, fatal: true, error: toErrorPayload(error) });
-  else port.postMessage({ type: 'fatal', error: toErrorPayload(error) });
+  else report({ type: 'fatal', error: toErrorPayload(error) });
 }
 
 process.on('uncaughtException', (err) => fatal('Uncaught Exception', err));

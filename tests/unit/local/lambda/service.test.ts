@@ -2,11 +2,11 @@ import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { InvokeResult, LocalFunctionDefinition } from '../../local/types.js';
-import { LambdaService, ResourceNotFoundException, resolveHandlerFile } from '../../local/lambda/service.js';
-import type { LambdaServiceOptions } from '../../local/lambda/service.js';
+import type { InvokeResult, LocalFunctionDefinition } from '../../../../local/types.js';
+import { LambdaService, ResourceNotFoundException, resolveHandlerFile } from '../../../../local/lambda/service.js';
+import type { LambdaServiceOptions } from '../../../../local/lambda/service.js';
 
-const FIXTURES = fileURLToPath(new URL('../fixtures/lambda/', import.meta.url));
+const FIXTURES = fileURLToPath(new URL('../../../fixtures/lambda/', import.meta.url));
 const TRACE_HEADER = /^Root=1-[0-9a-f]{8}-[0-9a-f]{24};Parent=[0-9a-f]{16};Sampled=1$/;
 const UUID_V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
@@ -200,11 +200,12 @@ describe('LambdaService', () => {
     expect(first.logs).toContain('Init Duration:');
     expect(second.logs).not.toContain('INIT_START');
     expect(second.logs).not.toContain('Init Duration:');
-    expect(s.stats().echo).toEqual({ environments: 1, busy: 0, idle: 1, queued: 0 });
+    expect(s.stats().echo).toEqual({ environments: 1, busy: 0, idle: 1, queued: 0, coldStarts: 1, prewarmed: 0, reaped: 0 });
   });
 
   it('isolates concurrent invocations: separate environments, each with its own trace header', async () => {
-    const s = service([fn('echo', 'cjs-echo', 'index.handler')]);
+    // Explicit: the default cap is min(4, cores), which is 1 on a single-core machine.
+    const s = service([fn('echo', 'cjs-echo', 'index.handler')], { maxConcurrencyPerFunction: 2 });
     const traceA = 'Root=1-5759e988-aaaaaaaaaaaaaaaaaaaaaaaa;Parent=aaaaaaaaaaaaaaaa;Sampled=1';
     const traceB = 'Root=1-5759e988-bbbbbbbbbbbbbbbbbbbbbbbb;Parent=bbbbbbbbbbbbbbbb;Sampled=1';
     const [a, b] = await Promise.all([
@@ -242,7 +243,7 @@ describe('LambdaService', () => {
     expect(s.stats().echo).toMatchObject({ environments: 1, queued: 2 });
     const results = await Promise.all(pending);
     expect(results.map((r) => okPayload(r).counter).sort()).toEqual([1, 2, 3]);
-    expect(s.stats().echo).toEqual({ environments: 1, busy: 0, idle: 1, queued: 0 });
+    expect(s.stats().echo).toEqual({ environments: 1, busy: 0, idle: 1, queued: 0, coldStarts: 1, prewarmed: 0, reaped: 0 });
   });
 
   it("returns Lambda's error shape for a thrown error and keeps the environment", async () => {
@@ -362,24 +363,24 @@ describe('LambdaService', () => {
   });
 
   it('stop() terminates every environment, failing the invocations still running', async () => {
-    const s = service([fn('echo', 'cjs-echo', 'index.handler', { timeoutSeconds: 30 })]);
+    const s = service([fn('echo', 'cjs-echo', 'index.handler', { timeoutSeconds: 30 })], { maxConcurrencyPerFunction: 2 });
     await Promise.all([s.invoke('echo', { sleepMs: 20 }), s.invoke('echo', { sleepMs: 20 })]);
     const hanging = s.invoke('echo', { hang: true });
     await new Promise((resolve) => setTimeout(resolve, 100));
     expect(s.stats().echo).toMatchObject({ environments: 2, busy: 1 });
     await s.stop();
-    expect(s.stats().echo).toEqual({ environments: 0, busy: 0, idle: 0, queued: 0 });
+    expect(s.stats().echo).toEqual({ environments: 0, busy: 0, idle: 0, queued: 0, coldStarts: 2, prewarmed: 0, reaped: 0 });
     const result = await hanging;
     expect(errorPayload(result).errorMessage).toMatch(/stopped/);
     await expect(s.invoke('echo', {})).rejects.toThrow(/stopped/);
   });
 
   it('a process using the service exits on its own after stop()', async () => {
-    const script = fileURLToPath(new URL('../fixtures/lambda/stop-child.mts', import.meta.url));
+    const script = fileURLToPath(new URL('../../../fixtures/lambda/stop-child.mts', import.meta.url));
     const started = Date.now();
     // If any worker survived stop(), the child would never exit and the timeout would kill it.
     const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', script], {
-      cwd: fileURLToPath(new URL('../../', import.meta.url)),
+      cwd: fileURLToPath(new URL('../../../../', import.meta.url)),
       timeout: 20_000,
       env: { ...process.env, NODE_OPTIONS: '' },
     });
