@@ -300,7 +300,13 @@ async function runAuthorizer(method: MethodDef, state: RequestState, deps: Autho
   return { allow: false, error: { responseType: 'ACCESS_DENIED', message, defaultTemplate: DENY_DEFAULT_TEMPLATE }, authorizer };
 }
 
-/** The REQUEST event: the proxy event's request pieces, without body and without requestContext.authorizer. */
+/**
+ * The REQUEST event: the proxy event's request pieces, without body and without
+ * requestContext.authorizer. Unlike the proxy event, whose empty maps are
+ * `null`, API Gateway sends `{}` for an empty query string, path parameters
+ * and stage variables here (what `APIGatewayRequestAuthorizerEventSchema` of
+ * Powertools requires, from events captured on AWS).
+ */
 function requestEvent(state: RequestState, arn: string): APIGatewayRequestAuthorizerEvent {
   const e = buildProxyEvent(state);
   const requestContext: Partial<typeof e.requestContext> = { ...e.requestContext };
@@ -313,10 +319,10 @@ function requestEvent(state: RequestState, arn: string): APIGatewayRequestAuthor
     httpMethod: e.httpMethod,
     headers: e.headers,
     multiValueHeaders: e.multiValueHeaders,
-    queryStringParameters: e.queryStringParameters,
-    multiValueQueryStringParameters: e.multiValueQueryStringParameters,
-    pathParameters: e.pathParameters,
-    stageVariables: e.stageVariables,
+    queryStringParameters: e.queryStringParameters ?? {},
+    multiValueQueryStringParameters: e.multiValueQueryStringParameters ?? {},
+    pathParameters: e.pathParameters ?? {},
+    stageVariables: e.stageVariables ?? {},
     requestContext: requestContext as APIGatewayRequestAuthorizerEvent['requestContext'],
   };
 }

@@ -81,6 +81,8 @@ export interface GatewayResponseDef {
 export interface ApiDefinition {
   logicalId: string;
   apiId: string;
+  /** Stand-in for the id of the deployment behind the stage (`requestContext.deploymentId`). */
+  deploymentId: string;
   name?: string;
   stageName: string;
   stageVariables: Record<string, string> | null;
@@ -309,6 +311,7 @@ export function buildApiDefinition(template: CfnTemplate, restApiLogicalId: stri
   return {
     logicalId: restApiLogicalId,
     apiId,
+    deploymentId: stableId(`deployment:${restApiLogicalId}`, 6),
     ...(name ? { name } : {}),
     stageName: stage.stageName,
     stageVariables: stage.variables,
@@ -383,6 +386,9 @@ export interface RouteMatch {
   method: MethodDef | undefined;
 }
 
+/** The HTTP methods a REST API method can have (besides ANY, which stands for all of them). */
+const API_GATEWAY_VERBS = new Set(['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS']);
+
 function safeDecode(segment: string): string {
   try {
     return decodeURIComponent(segment);
@@ -400,7 +406,8 @@ export function matchRoute(api: ApiDefinition, httpMethod: string, rawPath: stri
   const found = walk(api.root, segments, 0, {});
   if (!found) return undefined;
   const verb = httpMethod.toUpperCase();
-  const method = found.node.methods.get(verb) ?? found.node.methods.get('ANY');
+  // ANY stands for API Gateway's seven verbs only; another verb (PROPFIND, TRACE...) has no method anywhere.
+  const method = found.node.methods.get(verb) ?? (API_GATEWAY_VERBS.has(verb) ? found.node.methods.get('ANY') : undefined);
   return {
     resource: found.node,
     pathParameters: Object.keys(found.params).length > 0 ? found.params : null,

@@ -1,16 +1,29 @@
-/** events/ holds one sample per API route, valid for the route's current schemas, for `npm run invoke`. */
+/**
+ * events/ holds one sample per API route, valid for the route's current schemas, for `npm run invoke`;
+ * each has the shape API Gateway sends (the Powertools parser schema of its source).
+ */
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { APIGatewayProxyEventSchema, APIGatewayRequestAuthorizerEventSchema } from '@aws-lambda-powertools/parser/schemas';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
 import { allRoutes } from '../../shared/api/routes.js';
 import { routeKey } from '../../shared/http/route.js';
 
 const dir = path.resolve(import.meta.dirname, '../../events');
-const samples = readdirSync(dir)
+const all = readdirSync(dir)
   .filter((f) => f.endsWith('.json'))
-  .map((file) => ({ file, event: JSON.parse(readFileSync(path.join(dir, file), 'utf8')) as APIGatewayProxyEvent }))
-  .filter(({ event }) => typeof event.httpMethod === 'string');
+  .map((file) => ({ file, event: JSON.parse(readFileSync(path.join(dir, file), 'utf8')) as Record<string, unknown> }));
+/** API Gateway events (the others, e.g. rotate-signing-key.json, are direct invocations of a function). */
+const apiEvents = all.filter(({ event }) => typeof event.httpMethod === 'string');
+/** REQUEST authorizer samples, if any: they carry the request too, but no body. */
+const authorizerSamples = apiEvents.filter(({ event }) => event.type === 'REQUEST');
+const samples = apiEvents
+  .filter(({ event }) => event.type === undefined)
+  .map(({ file, event }) => ({ file, event: event as unknown as APIGatewayProxyEvent }));
+
+const schemaIssues = (result: { success: boolean; error?: { issues: Array<{ path: PropertyKey[]; message: string }> } }) =>
+  result.success ? [] : (result.error?.issues ?? []).map((i) => `${i.path.map(String).join('.')}: ${i.message}`);
 
 describe('sample API Gateway events', () => {
   it('cover every route', () => {
@@ -26,4 +39,15 @@ describe('sample API Gateway events', () => {
     if (route?.body) expect(route.body.safeParse(JSON.parse(event.body ?? 'null')).success).toBe(true);
     expect(event.requestContext.resourcePath).toBe(event.resource);
   });
+
+  it.each(samples)('$file is a proxy event as API Gateway sends it (APIGatewayProxyEventSchema)', ({ event }) => {
+    expect(schemaIssues(APIGatewayProxyEventSchema.safeParse(event))).toEqual([]);
+  });
+
+  it.runIf(authorizerSamples.length > 0).each(authorizerSamples)(
+    '$file is a REQUEST authorizer event as API Gateway sends it (APIGatewayRequestAuthorizerEventSchema)',
+    ({ event }) => {
+      expect(schemaIssues(APIGatewayRequestAuthorizerEventSchema.safeParse(event))).toEqual([]);
+    },
+  );
 });

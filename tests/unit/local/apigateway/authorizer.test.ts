@@ -7,13 +7,13 @@
 import type { OutgoingHttpHeaders } from 'node:http';
 import type { APIGatewayProxyEvent, APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { startApiGateway } from '../../local/apigateway/index.js';
-import type { ApiGatewayServer } from '../../local/apigateway/index.js';
-import type { FunctionInvoker, InvokeOptions, InvokeResult } from '../../local/types.js';
-import { synthApiFixture } from '../fixtures/apigateway/cdk-stack.js';
-import type { ApiFixture } from '../fixtures/apigateway/cdk-stack.js';
-import { send } from '../fixtures/apigateway/http.js';
-import type { Reply } from '../fixtures/apigateway/http.js';
+import { startApiGateway } from '../../../../local/apigateway/index.js';
+import type { ApiGatewayServer } from '../../../../local/apigateway/index.js';
+import type { FunctionInvoker, InvokeOptions, InvokeResult } from '../../../../local/types.js';
+import { synthApiFixture } from '../../../fixtures/apigateway/cdk-stack.js';
+import type { ApiFixture } from '../../../fixtures/apigateway/cdk-stack.js';
+import { send } from '../../../fixtures/apigateway/http.js';
+import type { Reply } from '../../../fixtures/apigateway/http.js';
 
 type Handler = (event: Record<string, unknown>) => InvokeResult | Promise<InvokeResult>;
 
@@ -126,7 +126,8 @@ describe('REQUEST authorizer', () => {
     expect(e.queryStringParameters).toEqual({ x: '2' });
     expect(e.multiValueQueryStringParameters).toEqual({ x: ['1', '2'] });
     expect(e.pathParameters).toEqual({ id: 'abc' });
-    expect(e.stageVariables).toBeNull();
+    // API Gateway sends {} here, not null as in the proxy event (Powertools' APIGatewayRequestAuthorizerEventSchema).
+    expect(e.stageVariables).toEqual({});
     expect(e).not.toHaveProperty('body');
     expect(e.requestContext).not.toHaveProperty('authorizer');
     expect(e.requestContext.resourcePath).toBe('/secure/{id}');

@@ -5,12 +5,12 @@
  */
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { buildApiDefinition, matchRoute, startApiGateway } from '../../local/apigateway/index.js';
-import type { ApiGatewayServer } from '../../local/apigateway/index.js';
-import type { CfnTemplate, FunctionInvoker, InvokeOptions, InvokeResult } from '../../local/types.js';
-import { ALLOWED_ORIGINS, synthApiFixture } from '../fixtures/apigateway/cdk-stack.js';
-import type { ApiFixture } from '../fixtures/apigateway/cdk-stack.js';
-import { send, type Reply } from '../fixtures/apigateway/http.js';
+import { buildApiDefinition, matchRoute, startApiGateway } from '../../../../local/apigateway/index.js';
+import type { ApiGatewayServer } from '../../../../local/apigateway/index.js';
+import type { CfnTemplate, FunctionInvoker, InvokeOptions, InvokeResult } from '../../../../local/types.js';
+import { ALLOWED_ORIGINS, synthApiFixture } from '../../../fixtures/apigateway/cdk-stack.js';
+import type { ApiFixture } from '../../../fixtures/apigateway/cdk-stack.js';
+import { send, type Reply } from '../../../fixtures/apigateway/http.js';
 import type { OutgoingHttpHeaders } from 'node:http';
 
 type Handler = (event: APIGatewayProxyEvent) => InvokeResult | Promise<InvokeResult>;
