@@ -36,6 +36,7 @@ import { isInside, isTypeModule, parseHandler, resolveHandlerFile, runtimeError 
  * @property {string} handler
  * @property {string} invokedFunctionArn
  * @property {boolean} sourceMaps   the service runs with debug: true
+ * @property {string | undefined} nodeOptions  the function's NODE_OPTIONS (kept out of the Worker's env, see pool.ts)
  *
  * @typedef {object} InvokeMessage
  * @property {'invoke'} type
@@ -53,6 +54,9 @@ if (!parentPort) throw new Error('bootstrap.mjs must run in a worker thread');
 const port = parentPort;
 const data = /** @type {BootstrapData} */ (workerData);
 const taskRoot = path.resolve(data.taskRoot);
+// User code sees the function's NODE_OPTIONS as configured; none of its flags
+// apply locally (source maps follow the service's debug option, below).
+if (data.nodeOptions !== undefined) process.env.NODE_OPTIONS = data.nodeOptions;
 
 /** Symbol the Lambda runtime keeps the current request id under (read by some loggers). */
 const REQUEST_ID_SYMBOL = Symbol.for('aws.lambda.runtime.requestId');
@@ -296,8 +300,10 @@ function memoryBytes() {
 // Lambda honours NODE_OPTIONS=--enable-source-maps, but locally the service
 // decides (option `debug`): with source maps on, every environment reads and
 // parses its bundle's map at load (4 MB of JSON for a 1 MB bundle here) and
-// keeps it for its whole life, and every Error.stack is mapped. A function's
-// NODE_OPTIONS is therefore ignored for this flag unless debugging is asked for.
+// keeps it for its whole life (13 MB more heap per environment measured with
+// the heavy fixture, tests/unit/local/lambda/source-maps.test.ts), and every
+// Error.stack is mapped. So a function's NODE_OPTIONS is ignored for this flag
+// unless debugging is asked for.
 if (data.sourceMaps) process.setSourceMapsEnabled(true);
 
 /**

@@ -96,6 +96,7 @@ export class ExecutionEnvironment {
   constructor(
     readonly config: EnvironmentConfig,
     env: Record<string, string>,
+    nodeOptions: string | undefined,
     private readonly emitLog: ((line: string) => void) | undefined,
     private readonly onGone: (env: ExecutionEnvironment) => void,
   ) {
@@ -106,6 +107,7 @@ export class ExecutionEnvironment {
         handler: config.handler,
         invokedFunctionArn: config.arn,
         sourceMaps: config.sourceMaps,
+        nodeOptions,
       },
       // Only a fallback: the bootstrap sends output on the message port. What
       // still arrives here bypassed its capture (see captureStream in

@@ -471,9 +471,12 @@ export class FunctionPool {
 
   private spawn(initType: InitType): ExecutionEnvironment {
     const stream = newLogStreamName();
-    const env = new ExecutionEnvironment(this.config, this.environmentVariables(stream, initType), this.onLog, (gone) =>
-      this.forget(gone, true),
-    );
+    // The function's NODE_OPTIONS stays out of the Worker's env: Node parses
+    // NODE_OPTIONS from it for the worker (a --require there would be
+    // preloaded, --enable-source-maps applied); the bootstrap puts it back in
+    // process.env for user code to read. See EnvironmentConfig.nodeOptions.
+    const { NODE_OPTIONS: nodeOptions, ...variables } = this.environmentVariables(stream, initType);
+    const env = new ExecutionEnvironment(this.config, variables, nodeOptions, this.onLog, (gone) => this.forget(gone, true));
     env.onIdleExpired = this.onIdleExpired;
     env.logInit(RUNTIME_VERSION_LINE);
     this.envs.add(env);
