@@ -29,7 +29,8 @@ export function newTraceHeader(now = Date.now()): string {
   const epoch = Math.floor(now / 1000)
     .toString(16)
     .padStart(8, '0');
-  return `Root=1-${epoch}-${randomHex(12)};Parent=${randomHex(8)};Sampled=1`;
+  const hex = randomHex(20); // one conversion for both ids
+  return `Root=1-${epoch}-${hex.slice(0, 24)};Parent=${hex.slice(24)};Sampled=1`;
 }
 
 /** `2024/01/31/[$LATEST]<32 hex>`, one per execution environment as in Lambda. */
