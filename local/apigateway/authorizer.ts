@@ -24,11 +24,12 @@
  */
 import type { APIGatewayRequestAuthorizerEvent, APIGatewayTokenAuthorizerEvent } from 'aws-lambda';
 import { isRecord, lambdaTargetFromUri, references, resourcesOfType, stableId, stringProp } from '../cfn.js';
-import type { CfnTemplate, FunctionInvoker, InvokeResult } from '../types.js';
+import type { CfnTemplate, FunctionInvoker } from '../types.js';
 import type { GatewayErrorInput } from './gateway-responses.js';
+import { InvocationFailure, withTimeout } from './invoke.js';
 import { buildProxyEvent } from './proxy-event.js';
 import type { RequestState } from './request.js';
-import { contextVariables, headerValue, queryPairs } from './request.js';
+import { contextVariables, headerValue, queryOf } from './request.js';
 import type { ApiDefinition, MethodDef, ResourceNode } from './routes.js';
 
 export type AuthorizerOutcome =
@@ -153,16 +154,12 @@ function identityValue(source: IdentitySourceDef, state: RequestState): string |
   switch (source.where) {
     case 'header':
       return headerValue(state, source.name);
-    case 'multivalueheader': {
-      const lower = source.name.toLowerCase();
-      const values = state.headers.filter(([k]) => k.toLowerCase() === lower).map(([, v]) => v);
-      return values.length > 0 ? values.join(',') : undefined;
-    }
+    case 'multivalueheader':
+      return state.headerIndex.get(source.name.toLowerCase())?.values.join(',');
     case 'querystring':
     case 'multivaluequerystring': {
-      const values = queryPairs(state.rawQuery)
-        .filter(([k]) => k === source.name)
-        .map(([, v]) => v);
+      const values: string[] = [];
+      for (const [k, v] of queryOf(state)) if (k === source.name) values.push(v);
       if (values.length === 0) return undefined;
       return source.where === 'querystring' ? values.at(-1) : values.join(',');
     }
@@ -274,10 +271,11 @@ async function runAuthorizer(method: MethodDef, state: RequestState, deps: Autho
     const event: APIGatewayTokenAuthorizerEvent | APIGatewayRequestAuthorizerEvent =
       def.type === 'TOKEN' ? { type: 'TOKEN', authorizationToken: identity[0]!, methodArn: arn } : requestEvent(state, arn);
     const t0 = Date.now();
-    const result = await invokeWithTimeout(deps, def.functionRef, event, state.traceHeader);
+    const result = await withTimeout(deps.invoker.invoke(def.functionRef, event, { traceHeader: state.traceHeader }), deps.timeoutMs);
     integrationLatency = Date.now() - t0;
     if (result === 'timeout') return configurationError('Authorizer timed out');
-    if (result instanceof Error) return configurationError(`Execution failed due to configuration error: ${result.message}`);
+    if (result instanceof InvocationFailure)
+      return configurationError(`Execution failed due to configuration error: ${result.error.message}`);
     if (!result.ok) {
       // Only this exact message means 401; anything else is an authorizer failure.
       if (result.payload.errorMessage === 'Unauthorized') return unauthorized('The authorizer answered Unauthorized');
@@ -325,30 +323,6 @@ function requestEvent(state: RequestState, arn: string): APIGatewayRequestAuthor
     stageVariables: e.stageVariables ?? {},
     requestContext: requestContext as APIGatewayRequestAuthorizerEvent['requestContext'],
   };
-}
-
-async function invokeWithTimeout(
-  deps: AuthorizerStepDeps,
-  functionRef: string,
-  event: unknown,
-  traceHeader: string,
-): Promise<InvokeResult | 'timeout' | Error> {
-  let timer: NodeJS.Timeout | undefined;
-  const invocation = deps.invoker.invoke(functionRef, event, { traceHeader });
-  // A late failure after the timeout must not go unhandled.
-  invocation.catch(() => undefined);
-  try {
-    return await Promise.race([
-      invocation,
-      new Promise<'timeout'>((resolve) => {
-        timer = setTimeout(() => resolve('timeout'), deps.timeoutMs);
-      }),
-    ]);
-  } catch (err) {
-    return err instanceof Error ? err : new Error(String(err));
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 /** The output, validated as API Gateway does, or why it is invalid. */
@@ -411,11 +385,25 @@ export function evaluatePolicy(statements: PolicyStatement[], arn: string): 'ALL
   return statements.some((s) => s.effect === 'Allow' && applies(s)) ? 'ALLOW' : 'IMPLICIT_DENY';
 }
 
+/**
+ * Compiled wildcard patterns: a policy (cached for its TTL) is evaluated on
+ * every request, against the same few patterns. Bounded, as the patterns come
+ * from functions.
+ */
+const compiledWildcards = new Map<string, RegExp>();
+
 /** `*` matches any run of characters (slashes included), `?` one character. */
 export function wildcardMatch(pattern: string, value: string, ignoreCase: boolean): boolean {
-  const source = pattern
-    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
-    .replace(/\*/g, '.*')
-    .replace(/\?/g, '.');
-  return new RegExp(`^${source}$`, ignoreCase ? 'is' : 's').test(value);
+  const key = ignoreCase ? `i:${pattern}` : `s:${pattern}`;
+  let re = compiledWildcards.get(key);
+  if (!re) {
+    const source = pattern
+      .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+      .replace(/\*/g, '.*')
+      .replace(/\?/g, '.');
+    re = new RegExp(`^${source}$`, ignoreCase ? 'is' : 's');
+    if (compiledWildcards.size >= 1000) compiledWildcards.clear();
+    compiledWildcards.set(key, re);
+  }
+  return re.test(value);
 }

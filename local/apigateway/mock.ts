@@ -69,11 +69,33 @@ function selectIntegrationResponse(
   return responses.find((r) => r.selectionPattern === undefined || r.selectionPattern === '') ?? responses[0];
 }
 
-export function runMockIntegration(
-  state: RequestState,
-  integration: { requestTemplates: Record<string, string>; integrationResponses: MockIntegrationResponse[] },
-): HttpResponse {
-  const chosen = selectIntegrationResponse(integration.requestTemplates, integration.integrationResponses);
+type MockIntegration = { requestTemplates: Record<string, string>; integrationResponses: MockIntegrationResponse[] };
+
+/** What a MOCK integration answers does not depend on the request but for the mapped values: work it out once. */
+interface PreparedMock {
+  chosen: MockIntegrationResponse | undefined;
+  contentType: string | undefined;
+  template: string;
+  cors: OriginOverride | undefined;
+}
+
+const prepared = new WeakMap<MockIntegration, PreparedMock>();
+
+function prepare(integration: MockIntegration): PreparedMock {
+  let p = prepared.get(integration);
+  if (!p) {
+    const chosen = selectIntegrationResponse(integration.requestTemplates, integration.integrationResponses);
+    const templates = chosen?.responseTemplates ?? {};
+    const contentType = templates['application/json'] !== undefined ? 'application/json' : Object.keys(templates)[0];
+    const template = contentType ? (templates[contentType] ?? '') : '';
+    p = { chosen, contentType, template, cors: parseCorsOriginTemplate(template) };
+    prepared.set(integration, p);
+  }
+  return p;
+}
+
+export function runMockIntegration(state: RequestState, integration: MockIntegration): HttpResponse {
+  const { chosen, contentType, template, cors } = prepare(integration);
   const statusCode = Number(chosen?.statusCode ?? 200) || 200;
   const headers: Array<[string, string[]]> = [];
   for (const [key, expr] of Object.entries(chosen?.responseParameters ?? {})) {
@@ -82,11 +104,7 @@ export function runMockIntegration(
     const value = resolveMappingExpression(expr, state);
     if (value !== undefined) setHeader(headers, m[1], [value]);
   }
-  const templates = chosen?.responseTemplates ?? {};
-  const contentType = templates['application/json'] !== undefined ? 'application/json' : Object.keys(templates)[0];
-  const template = contentType ? (templates[contentType] ?? '') : '';
   let body = '';
-  const cors = parseCorsOriginTemplate(template);
   if (cors) {
     const origin = headerValue(state, 'origin');
     if (origin !== undefined && cors.origins.includes(origin)) setHeader(headers, cors.header, [origin]);

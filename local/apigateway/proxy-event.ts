@@ -6,7 +6,7 @@ import type { APIGatewayProxyEvent } from 'aws-lambda';
 import type { HttpResponse } from './gateway-responses.js';
 import { isRecord } from '../cfn.js';
 import type { RequestState } from './request.js';
-import { headerValue, queryPairs } from './request.js';
+import { headerValue, queryOf } from './request.js';
 
 /**
  * Whether a request body travels base64-encoded. API Gateway decides with the
@@ -36,33 +36,73 @@ export function mediaTypeMatches(pattern: string, media: string): boolean {
   return (pType === '*' || pType === mType) && (pSub === '*' || pSub === mSub);
 }
 
-export function buildProxyEvent(state: RequestState): APIGatewayProxyEvent {
-  const match = state.match;
-  if (!match) throw new Error('buildProxyEvent needs a routed request');
+/** Request headers API Gateway sets itself on the integration request (the client's values are replaced). */
+const GATEWAY_SET_HEADERS = new Set(['x-amzn-trace-id', 'x-forwarded-for', 'x-forwarded-port', 'x-forwarded-proto']);
 
-  // headers: last value per header; multiValueHeaders: every value. Names keep
-  // the case the client sent (the first spelling met, for a repeated header).
+/** The parts of an event that depend on the request only: the REQUEST authorizer's event and the integration's share them. */
+interface RequestParts {
+  headers: Record<string, string>;
+  multiValueHeaders: Record<string, string[]>;
+  queryStringParameters: Record<string, string> | null;
+  multiValueQueryStringParameters: Record<string, string[]> | null;
+}
+
+const partsOfRequest = new WeakMap<RequestState, RequestParts>();
+
+/**
+ * headers: last value per header; multiValueHeaders: every value. Names keep
+ * the case the client sent (the first spelling met, for a repeated header).
+ * API Gateway then sets X-Amzn-Trace-Id and the X-Forwarded-* headers itself;
+ * an incoming X-Forwarded-For gets the client address appended.
+ */
+function requestParts(state: RequestState): RequestParts {
+  const cached = partsOfRequest.get(state);
+  if (cached) return cached;
   const headers: Record<string, string> = {};
   const multiValueHeaders: Record<string, string[]> = {};
-  const spelling = new Map<string, string>();
-  for (const [name, value] of withGatewayRequestHeaders(state)) {
-    const lower = name.toLowerCase();
-    const key = spelling.get(lower) ?? name;
-    spelling.set(lower, key);
-    headers[key] = value;
-    (multiValueHeaders[key] ??= []).push(value);
+  // The index is built once per request and never changed afterwards, so its value lists can be shared.
+  for (const [lower, entry] of state.headerIndex) {
+    if (GATEWAY_SET_HEADERS.has(lower)) continue;
+    headers[entry.name] = entry.value;
+    multiValueHeaders[entry.name] = entry.values;
+  }
+  const xff = state.headerIndex.get('x-forwarded-for')?.value;
+  const added: Array<[string, string]> = [
+    ['X-Amzn-Trace-Id', state.traceHeader],
+    ['X-Forwarded-For', xff ? `${xff}, ${state.sourceIp}` : state.sourceIp],
+    ['X-Forwarded-Port', String(state.localPort)],
+    ['X-Forwarded-Proto', 'http'],
+  ];
+  for (const [name, value] of added) {
+    headers[name] = value;
+    multiValueHeaders[name] = [value];
   }
 
   let queryStringParameters: Record<string, string> | null = null;
   let multiValueQueryStringParameters: Record<string, string[]> | null = null;
-  for (const [k, v] of queryPairs(state.rawQuery)) {
-    (queryStringParameters ??= {})[k] = v;
-    ((multiValueQueryStringParameters ??= {})[k] ??= []).push(v);
+  const pairs = queryOf(state);
+  if (pairs.length > 0) {
+    queryStringParameters = {};
+    multiValueQueryStringParameters = {};
+    for (const [k, v] of pairs) {
+      queryStringParameters[k] = v;
+      (multiValueQueryStringParameters[k] ??= []).push(v);
+    }
   }
+  const parts = { headers, multiValueHeaders, queryStringParameters, multiValueQueryStringParameters };
+  partsOfRequest.set(state, parts);
+  return parts;
+}
+
+export function buildProxyEvent(state: RequestState): APIGatewayProxyEvent {
+  const match = state.match;
+  if (!match) throw new Error('buildProxyEvent needs a routed request');
+  const parts = requestParts(state);
 
   const isBase64Encoded = state.body.length > 0 && isBinaryBody(headerValue(state, 'content-type'), state.api.binaryMediaTypes);
   const body = state.body.length === 0 ? null : isBase64Encoded ? state.body.toString('base64') : state.body.toString('utf8');
-  const userAgent = headerValue(state, 'user-agent') ?? null;
+  const stagePath = `/${state.api.stageName}${state.rawPath}`;
+  const dot = state.domainName.indexOf('.');
   // deploymentId is in every event API Gateway sends, though @types/aws-lambda does not list it.
   const requestContext: APIGatewayProxyEvent['requestContext'] & { deploymentId: string } = {
     resourceId: match.resource.resourceId,
@@ -71,11 +111,11 @@ export function buildProxyEvent(state: RequestState): APIGatewayProxyEvent {
     httpMethod: state.httpMethod,
     extendedRequestId: state.extendedRequestId,
     requestTime: state.requestTime,
-    path: `/${state.api.stageName}${state.rawPath}`,
+    path: stagePath,
     accountId: state.accountId,
     protocol: 'HTTP/1.1',
     stage: state.api.stageName,
-    domainPrefix: state.domainName.split('.')[0] ?? state.domainName,
+    domainPrefix: dot >= 0 ? state.domainName.slice(0, dot) : state.domainName,
     requestTimeEpoch: state.startedAtMs,
     requestId: state.requestId,
     identity: {
@@ -89,7 +129,7 @@ export function buildProxyEvent(state: RequestState): APIGatewayProxyEvent {
       cognitoAuthenticationType: null,
       cognitoAuthenticationProvider: null,
       userArn: null,
-      userAgent,
+      userAgent: headerValue(state, 'user-agent') ?? null,
       user: null,
       apiKey: null,
       apiKeyId: null,
@@ -104,33 +144,16 @@ export function buildProxyEvent(state: RequestState): APIGatewayProxyEvent {
     resource: match.resource.path,
     path: state.rawPath,
     httpMethod: state.httpMethod,
-    headers,
-    multiValueHeaders,
-    queryStringParameters,
-    multiValueQueryStringParameters,
+    headers: parts.headers,
+    multiValueHeaders: parts.multiValueHeaders,
+    queryStringParameters: parts.queryStringParameters,
+    multiValueQueryStringParameters: parts.multiValueQueryStringParameters,
     pathParameters: match.pathParameters,
     stageVariables: state.api.stageVariables,
     requestContext,
     body,
     isBase64Encoded,
   };
-}
-
-/**
- * The request headers API Gateway adds before calling the integration. An
- * incoming X-Forwarded-For gets the client address appended.
- */
-export function withGatewayRequestHeaders(state: RequestState): Array<[string, string]> {
-  const out = state.headers.filter(([k]) => {
-    const l = k.toLowerCase();
-    return l !== 'x-amzn-trace-id' && l !== 'x-forwarded-for' && l !== 'x-forwarded-port' && l !== 'x-forwarded-proto';
-  });
-  const xff = headerValue(state, 'x-forwarded-for');
-  out.push(['X-Amzn-Trace-Id', state.traceHeader]);
-  out.push(['X-Forwarded-For', xff ? `${xff}, ${state.sourceIp}` : state.sourceIp]);
-  out.push(['X-Forwarded-Port', String(state.localPort)]);
-  out.push(['X-Forwarded-Proto', 'http']);
-  return out;
 }
 
 const ALLOWED_RESULT_KEYS = new Set(['statusCode', 'headers', 'multiValueHeaders', 'body', 'isBase64Encoded']);
@@ -181,8 +204,12 @@ export function mapProxyResult(payload: unknown, state: RequestState): ProxyResu
     }
   }
   if (!isRecord(payload)) return { ok: false, reason: 'result is not an object' };
-  const extra = Object.keys(payload).filter((k) => !ALLOWED_RESULT_KEYS.has(k));
-  if (extra.length > 0) return { ok: false, reason: `unexpected field(s) ${extra.join(', ')}` };
+  for (const k of Object.keys(payload)) {
+    if (!ALLOWED_RESULT_KEYS.has(k)) {
+      const extra = Object.keys(payload).filter((key) => !ALLOWED_RESULT_KEYS.has(key));
+      return { ok: false, reason: `unexpected field(s) ${extra.join(', ')}` };
+    }
+  }
   const rawStatus = payload.statusCode;
   const statusCode = typeof rawStatus === 'string' && /^\d+$/.test(rawStatus) ? Number(rawStatus) : rawStatus;
   if (typeof statusCode !== 'number' || !Number.isInteger(statusCode) || statusCode < 100 || statusCode > 599) {
@@ -193,35 +220,35 @@ export function mapProxyResult(payload: unknown, state: RequestState): ProxyResu
   const b64 = payload.isBase64Encoded;
   if (b64 !== undefined && b64 !== null && typeof b64 !== 'boolean') return { ok: false, reason: 'isBase64Encoded is not a boolean' };
 
-  const merged: Array<[string, string[]]> = [];
-  const put = (name: string, values: string[]): void => {
-    const i = merged.findIndex(([k]) => k.toLowerCase() === name.toLowerCase());
-    if (i >= 0) merged[i] = [name, values];
-    else merged.push([name, values]);
-  };
+  // By lower-case name: a later spelling replaces an earlier one in its place.
+  const merged = new Map<string, [string, string[]]>();
   const single = payload.headers;
   if (single !== undefined && single !== null) {
     if (!isRecord(single)) return { ok: false, reason: 'headers is not an object' };
-    for (const [k, v] of Object.entries(single)) {
+    for (const k of Object.keys(single)) {
+      const v = single[k];
       if (v === null || v === undefined) continue;
       if (!headerScalar(v)) return { ok: false, reason: `header ${k} is not a string` };
-      put(k, [String(v)]);
+      merged.set(k.toLowerCase(), [k, [String(v)]]);
     }
   }
   const multi = payload.multiValueHeaders;
   if (multi !== undefined && multi !== null) {
     if (!isRecord(multi)) return { ok: false, reason: 'multiValueHeaders is not an object' };
-    for (const [k, v] of Object.entries(multi)) {
+    for (const k of Object.keys(multi)) {
+      const v = multi[k];
       if (v === null || v === undefined) continue;
       if (!Array.isArray(v) || !v.every(headerScalar)) return { ok: false, reason: `multiValueHeaders.${k} is not a list of strings` };
-      put(k, v.map(String));
+      merged.set(k.toLowerCase(), [k, v.map(String)]);
     }
   }
-  const headers: Array<[string, string[]]> = merged.map(([k, v]) =>
-    REMAPPED_HEADERS.has(k.toLowerCase()) ? [`x-amzn-Remapped-${k}`, v] : [k, v],
-  );
+  const headers: Array<[string, string[]]> = [];
+  let contentType: string | undefined;
+  for (const [lower, [name, values]] of merged) {
+    if (lower === 'content-type') contentType = values[0];
+    headers.push(REMAPPED_HEADERS.has(lower) ? [`x-amzn-Remapped-${name}`, values] : [name, values]);
+  }
   // REST APIs answer application/json when the integration sets no Content-Type.
-  const contentType = headers.find(([k]) => k.toLowerCase() === 'content-type')?.[1][0];
   if (contentType === undefined) headers.push(['Content-Type', ['application/json']]);
 
   const text = typeof body === 'string' ? body : '';

@@ -22,6 +22,10 @@ export interface RequestState {
   rawQuery: string;
   /** Header name/value pairs in arrival order, names in the case the client sent. */
   headers: Array<[string, string]>;
+  /** The same headers by lower-case name, built once per request (lookups are case-insensitive). */
+  headerIndex: Map<string, HeaderEntry>;
+  /** Decoded query pairs, filled on first use by `queryOf`. */
+  query?: Array<[string, string]>;
   body: Buffer;
   sourceIp: string;
   localPort: number;
@@ -35,18 +39,41 @@ export interface RequestState {
   integrationStatus?: number;
 }
 
+/** One header of a request: the first spelling met (the event's key), the last value, and every value in order. */
+export interface HeaderEntry {
+  name: string;
+  value: string;
+  values: string[];
+}
+
+/** Index header pairs by lower-case name (insertion order: first occurrence). */
+export function indexHeaders(headers: Array<[string, string]>): Map<string, HeaderEntry> {
+  const index = new Map<string, HeaderEntry>();
+  for (const [name, value] of headers) {
+    const lower = name.toLowerCase();
+    const entry = index.get(lower);
+    if (entry) {
+      entry.value = value;
+      entry.values.push(value);
+    } else index.set(lower, { name, value, values: [value] });
+  }
+  return index;
+}
+
 /** Last value of a header, case-insensitive (API Gateway's `headers` keeps the last one). */
-export function headerValue(state: Pick<RequestState, 'headers'>, name: string): string | undefined {
-  const lower = name.toLowerCase();
-  let found: string | undefined;
-  for (const [k, v] of state.headers) if (k.toLowerCase() === lower) found = v;
-  return found;
+export function headerValue(state: Pick<RequestState, 'headerIndex'>, name: string): string | undefined {
+  return state.headerIndex.get(name.toLowerCase())?.value;
 }
 
 /** Query parameters decoded the way API Gateway does (`+` and `%20` are spaces). */
 export function queryPairs(rawQuery: string): Array<[string, string]> {
   if (!rawQuery) return [];
   return [...new URLSearchParams(rawQuery)];
+}
+
+/** The request's query pairs, decoded once per request. */
+export function queryOf(state: RequestState): Array<[string, string]> {
+  return (state.query ??= queryPairs(state.rawQuery));
 }
 
 export interface GatewayError {
@@ -133,7 +160,7 @@ export function resolveMappingExpression(expr: string, state: RequestState): str
     if (where === 'header') return headerValue(state, name);
     if (where === 'querystring') {
       let last: string | undefined;
-      for (const [k, v] of queryPairs(state.rawQuery)) if (k === name) last = v;
+      for (const [k, v] of queryOf(state)) if (k === name) last = v;
       return last;
     }
     return state.match?.pathParameters?.[name];

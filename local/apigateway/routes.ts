@@ -402,17 +402,45 @@ function safeDecode(segment: string): string {
  * are ignored, so a trailing slash or a doubled slash still matches.
  */
 export function matchRoute(api: ApiDefinition, httpMethod: string, rawPath: string): RouteMatch | undefined {
+  const verb = httpMethod.toUpperCase();
+  // Most requests name a literal-only resource exactly as the tree spells it (no empty segment, no trailing
+  // slash, nothing percent-encoded): the walk below would find that very resource first, since literal
+  // children are tried first at every level, so look it up directly.
+  if (!rawPath.includes('%') && !rawPath.includes('//') && (rawPath.length === 1 || !rawPath.endsWith('/'))) {
+    const node = literalResources(api).get(rawPath);
+    if (node) return { resource: node, pathParameters: null, method: methodFor(node, verb) };
+  }
   const segments = rawPath.split('/').filter((s) => s.length > 0);
   const found = walk(api.root, segments, 0, {});
   if (!found) return undefined;
-  const verb = httpMethod.toUpperCase();
-  // ANY stands for API Gateway's seven verbs only; another verb (PROPFIND, TRACE...) has no method anywhere.
-  const method = found.node.methods.get(verb) ?? (API_GATEWAY_VERBS.has(verb) ? found.node.methods.get('ANY') : undefined);
   return {
     resource: found.node,
     pathParameters: Object.keys(found.params).length > 0 ? found.params : null,
-    method,
+    method: methodFor(found.node, verb),
   };
+}
+
+function methodFor(node: ResourceNode, verb: string): MethodDef | undefined {
+  // ANY stands for API Gateway's seven verbs only; another verb (PROPFIND, TRACE...) has no method anywhere.
+  return node.methods.get(verb) ?? (API_GATEWAY_VERBS.has(verb) ? node.methods.get('ANY') : undefined);
+}
+
+/** The resources whose path has literal parts only, by path, computed once per API definition. */
+const literalIndex = new WeakMap<ApiDefinition, Map<string, ResourceNode>>();
+
+function literalResources(api: ApiDefinition): Map<string, ResourceNode> {
+  let index = literalIndex.get(api);
+  if (!index) {
+    const found = new Map<string, ResourceNode>();
+    const visit = (node: ResourceNode): void => {
+      found.set(node.path, node);
+      for (const child of node.children) if (child.kind === 'literal') visit(child);
+    };
+    visit(api.root);
+    literalIndex.set(api, found);
+    index = found;
+  }
+  return index;
 }
 
 function walk(

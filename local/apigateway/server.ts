@@ -11,19 +11,20 @@
  * The API is served at the root of the server (`/health`, no stage prefix);
  * `requestContext.path` still carries the stage, as on the execute-api domain.
  */
-import { createServer, validateHeaderName, validateHeaderValue } from 'node:http';
+import { createServer } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { CfnTemplate, FunctionInvoker, InvokeResult } from '../types.js';
+import type { CfnTemplate, FunctionInvoker } from '../types.js';
 import { AuthorizerCache, authorize, readAuthorizers } from './authorizer.js';
 import type { AuthorizerDef } from './authorizer.js';
 import type { GatewayErrorInput, HttpResponse } from './gateway-responses.js';
 import { GATEWAY_RESPONSE_DEFAULTS, renderGatewayResponse } from './gateway-responses.js';
 import { formatRequestTime, newExtendedRequestId, newRequestId, traceHeaderFor } from './ids.js';
+import { InvocationFailure, withTimeout } from './invoke.js';
 import { runMockIntegration } from './mock.js';
 import { buildProxyEvent, mapProxyResult } from './proxy-event.js';
-import type { RequestState } from './request.js';
-import { headerValue } from './request.js';
+import type { HeaderEntry, RequestState } from './request.js';
+import { headerValue, indexHeaders } from './request.js';
 import type { ApiDefinition } from './routes.js';
 import { buildApiDefinition, listRestApis, matchRoute } from './routes.js';
 import { RequestValidation } from './validation.js';
@@ -100,6 +101,8 @@ export async function startApiGateway(opts: ApiGatewayOptions): Promise<ApiGatew
     authorizers,
     authorizerCache: new AuthorizerCache(),
     ...(opts.onAccessLog ? { onAccessLog: opts.onAccessLog } : {}),
+    accessLogging: opts.onAccessLog !== undefined && api.accessLogFormat !== undefined,
+    defaultDomainName: `${api.apiId}.execute-api.${opts.region ?? 'us-east-1'}.amazonaws.com`,
   };
 
   const server = createServer((req, res) => {
@@ -147,6 +150,10 @@ interface PipelineDeps {
   authorizers: Map<string, AuthorizerDef>;
   authorizerCache: AuthorizerCache;
   onAccessLog?: (entry: Record<string, unknown>) => void;
+  /** A sink and a stage access log format: only then is an entry built per request. */
+  accessLogging: boolean;
+  /** The execute-api domain name, for requests without a Host header. */
+  defaultDomainName: string;
 }
 
 /** Result of the pipeline plus what the access log wants to know about errors. */
@@ -155,13 +162,18 @@ interface Outcome {
   error?: { message: string; responseType: string };
 }
 
+/** Headers API Gateway sets on every response; an integration's own values for them are dropped. */
+const GATEWAY_RESPONSE_HEADERS = new Set(['x-amzn-requestid', 'x-amz-apigw-id', 'x-amzn-trace-id']);
+
 async function handle(req: IncomingMessage, res: ServerResponse, deps: PipelineDeps): Promise<void> {
   const startedAtMs = Date.now();
   const { rawPath, rawQuery } = splitUrl(req.url ?? '/');
+  const raw = req.rawHeaders;
   const headers: Array<[string, string]> = [];
-  for (let i = 0; i + 1 < req.rawHeaders.length; i += 2) headers.push([req.rawHeaders[i]!, req.rawHeaders[i + 1]!]);
-  const trace = traceHeaderFor(headers.findLast(([k]) => k.toLowerCase() === 'x-amzn-trace-id')?.[1], startedAtMs);
-  const { body, tooLarge } = await readBody(req, MAX_PAYLOAD_BYTES);
+  for (let i = 0; i + 1 < raw.length; i += 2) headers.push([raw[i]!, raw[i + 1]!]);
+  const headerIndex = indexHeaders(headers);
+  const trace = traceHeaderFor(headerIndex.get('x-amzn-trace-id')?.value, startedAtMs);
+  const { body, tooLarge } = await readBody(req, headerIndex, MAX_PAYLOAD_BYTES);
   const remote = req.socket.remoteAddress ?? '127.0.0.1';
   const state: RequestState = {
     api: deps.api,
@@ -176,10 +188,11 @@ async function handle(req: IncomingMessage, res: ServerResponse, deps: PipelineD
     rawPath,
     rawQuery,
     headers,
+    headerIndex,
     body,
     sourceIp: remote.startsWith('::ffff:') ? remote.slice(7) : remote,
     localPort: req.socket.localPort ?? 0,
-    domainName: headerValue({ headers }, 'host') ?? `${deps.api.apiId}.execute-api.${deps.region}.amazonaws.com`,
+    domainName: headerIndex.get('host')?.value ?? deps.defaultDomainName,
     authorizer: null,
   };
 
@@ -192,20 +205,23 @@ async function handle(req: IncomingMessage, res: ServerResponse, deps: PipelineD
     outcome.error = { message: `emulator error: ${(err as Error).message}`, responseType: 'DEFAULT_5XX' };
   }
   const response = outcome.response;
-  // Headers API Gateway adds to every response.
-  const out: Array<[string, string[]]> = response.headers.filter(([k]) => !/^(x-amzn-requestid|x-amz-apigw-id|x-amzn-trace-id)$/i.test(k));
-  out.push(['x-amzn-RequestId', [state.requestId]], ['x-amz-apigw-id', [state.extendedRequestId]], ['X-Amzn-Trace-Id', [trace.header]]);
-
-  res.statusCode = response.statusCode;
-  for (const [name, values] of out) res.setHeader(name, values.length === 1 ? values[0]! : values);
+  // One flat [name, value, name, value...] list for writeHead: no per-header setHeader bookkeeping,
+  // and several values of a name still go out as several header lines.
+  const flat: string[] = [];
+  for (const [name, values] of response.headers) {
+    if (GATEWAY_RESPONSE_HEADERS.has(name.toLowerCase())) continue;
+    for (const value of values) flat.push(name, value);
+  }
+  flat.push('x-amzn-RequestId', state.requestId, 'x-amz-apigw-id', state.extendedRequestId, 'X-Amzn-Trace-Id', trace.header);
   const noBody = response.statusCode === 204 || response.statusCode === 304 || response.statusCode < 200;
-  if (!noBody) res.setHeader('Content-Length', response.body.length);
-  res.on('finish', () => accessLog(state, deps, response, outcome.error));
+  if (!noBody) flat.push('Content-Length', String(response.body.length));
+  if (deps.accessLogging) res.on('finish', () => accessLog(state, deps, response, outcome.error));
+  res.writeHead(response.statusCode, flat);
   res.end(noBody ? undefined : response.body);
 }
 
 function accessLog(state: RequestState, deps: PipelineDeps, response: HttpResponse, error: Outcome['error']): void {
-  if (!deps.onAccessLog || !deps.api.accessLogFormat) return;
+  if (!deps.onAccessLog) return;
   try {
     deps.onAccessLog({
       requestId: state.requestId,
@@ -300,29 +316,16 @@ async function pipeline(state: RequestState, deps: PipelineDeps): Promise<Outcom
 async function invokeProxy(state: RequestState, deps: PipelineDeps, functionRef: string): Promise<Outcome> {
   const event = buildProxyEvent(state);
   const t0 = Date.now();
-  let timer: NodeJS.Timeout | undefined;
-  const invocation = deps.invoker.invoke(functionRef, event, { traceHeader: state.traceHeader });
-  // The function keeps running after a gateway timeout (as on AWS); its late failure must not go unhandled.
-  invocation.catch(() => undefined);
-  let result: InvokeResult | 'timeout';
-  try {
-    result = await Promise.race([
-      invocation,
-      new Promise<'timeout'>((resolve) => {
-        timer = setTimeout(() => resolve('timeout'), deps.integrationTimeoutMs);
-      }),
-    ]);
-  } catch (err) {
+  const result = await withTimeout(deps.invoker.invoke(functionRef, event, { traceHeader: state.traceHeader }), deps.integrationTimeoutMs);
+  if (result instanceof InvocationFailure) {
     state.integrationLatencyMs = Date.now() - t0;
     // Lambda could not be invoked at all (unknown function, permissions): a configuration error.
     const out = gatewayError(state, { responseType: 'API_CONFIGURATION_ERROR', message: 'Internal server error' });
     out.error = {
-      message: `Execution failed due to configuration error: ${(err as Error).message}`,
+      message: `Execution failed due to configuration error: ${result.error.message}`,
       responseType: 'API_CONFIGURATION_ERROR',
     };
     return out;
-  } finally {
-    clearTimeout(timer);
   }
   state.integrationLatencyMs = Date.now() - t0;
   if (result === 'timeout') return gatewayError(state, { responseType: 'INTEGRATION_TIMEOUT' });
@@ -348,16 +351,16 @@ async function invokeProxy(state: RequestState, deps: PipelineDeps, functionRef:
   return { response: mapped.response };
 }
 
+/** Node's own checks for header names (RFC 7230 tokens) and values, so writeHead never throws on a function's headers. */
+const HEADER_NAME = /^[\^_`a-zA-Z\-0-9!#$%&'*+.|~]+$/;
+const INVALID_HEADER_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
+
 function headersAreValid(response: HttpResponse): boolean {
-  try {
-    for (const [name, values] of response.headers) {
-      validateHeaderName(name);
-      for (const v of values) validateHeaderValue(name, v);
-    }
-    return true;
-  } catch {
-    return false;
+  for (const [name, values] of response.headers) {
+    if (!HEADER_NAME.test(name)) return false;
+    for (const v of values) if (INVALID_HEADER_VALUE.test(v)) return false;
   }
+  return true;
 }
 
 function splitUrl(url: string): { rawPath: string; rawQuery: string } {
@@ -371,11 +374,19 @@ function splitUrl(url: string): { rawPath: string; rawQuery: string } {
 }
 
 /** Read the body, keeping at most `limit` bytes; a larger body is drained and flagged. */
-function readBody(req: IncomingMessage, limit: number): Promise<{ body: Buffer; tooLarge: boolean }> {
+function readBody(
+  req: IncomingMessage,
+  headerIndex: Map<string, HeaderEntry>,
+  limit: number,
+): Promise<{ body: Buffer; tooLarge: boolean }> | { body: Buffer; tooLarge: boolean } {
+  const contentLength = headerIndex.get('content-length')?.value;
+  // HTTP/1.1: without Content-Length or Transfer-Encoding a request has no body (most GETs): nothing to wait for.
+  // Node discards the (empty) request stream itself once the response is sent.
+  if ((contentLength === undefined || contentLength === '0') && !headerIndex.has('transfer-encoding')) return NO_BODY;
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];
     let size = 0;
-    let tooLarge = Number(req.headers['content-length'] ?? 0) > limit;
+    let tooLarge = Number(contentLength ?? 0) > limit;
     req.on('data', (chunk: Buffer) => {
       size += chunk.length;
       if (size > limit) tooLarge = true;
@@ -385,3 +396,5 @@ function readBody(req: IncomingMessage, limit: number): Promise<{ body: Buffer; 
     req.on('error', () => resolve({ body: Buffer.concat(chunks), tooLarge }));
   });
 }
+
+const NO_BODY = Object.freeze({ body: Buffer.alloc(0), tooLarge: false });

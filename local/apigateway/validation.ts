@@ -24,7 +24,7 @@ import type { ErrorObject, ValidateFunction } from 'ajv-draft-04';
 import ajvFormatsModule from 'ajv-formats';
 import { isRecord } from '../cfn.js';
 import type { RequestState } from './request.js';
-import { headerValue, queryPairs } from './request.js';
+import { headerValue, queryOf } from './request.js';
 import type { ApiDefinition, MethodDef } from './routes.js';
 
 // Both packages are CommonJS with `module.exports = fn; exports.default = fn`;
@@ -72,14 +72,10 @@ export class RequestValidation {
   missingParameters(method: MethodDef, state: RequestState): string[] {
     if (!method.validator?.validateRequestParameters) return [];
     const missing: string[] = [];
-    const query = queryPairs(state.rawQuery);
-    for (const [key, required] of Object.entries(method.requestParameters)) {
-      if (!required) continue;
-      const m = /^method\.request\.(querystring|header|multivaluequerystring|multivalueheader|path)\.(.+)$/.exec(key);
-      if (!m) continue;
-      const [, where, name] = m as unknown as [string, string, string];
+    for (const { where, name } of requiredParameters(method)) {
       let value: string | undefined;
-      if (where === 'querystring' || where === 'multivaluequerystring') value = query.find(([k, v]) => k === name && v !== '')?.[1];
+      if (where === 'querystring' || where === 'multivaluequerystring')
+        value = queryOf(state).find(([k, v]) => k === name && v !== '')?.[1];
       else if (where === 'header' || where === 'multivalueheader') value = headerValue(state, name);
       else value = state.match?.pathParameters?.[name];
       if (value === undefined || value.trim() === '') missing.push(name);
@@ -103,6 +99,23 @@ export class RequestValidation {
     if (validate(data)) return { ok: true };
     return { ok: false, validationErrorString: `[${describeErrors(validate.errors ?? [], data).join(', ')}]` };
   }
+}
+
+/** The required request parameters of each method, parsed once (methods are fixed for the server's life). */
+const requiredByMethod = new WeakMap<MethodDef, Array<{ where: string; name: string }>>();
+
+function requiredParameters(method: MethodDef): Array<{ where: string; name: string }> {
+  let list = requiredByMethod.get(method);
+  if (!list) {
+    list = [];
+    for (const [key, required] of Object.entries(method.requestParameters)) {
+      if (!required) continue;
+      const m = /^method\.request\.(querystring|header|multivaluequerystring|multivalueheader|path)\.(.+)$/.exec(key);
+      if (m) list.push({ where: m[1]!, name: m[2]! });
+    }
+    requiredByMethod.set(method, list);
+  }
+  return list;
 }
 
 /** Model schemas carry their own `$schema`/`id`; ids would clash with the keys models are registered under. */

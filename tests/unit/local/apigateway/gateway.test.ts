@@ -125,6 +125,21 @@ describe('routing', () => {
     expect(invoker.last.event.httpMethod).toBe('PATCH');
   });
 
+  it('does not route a verb API Gateway has no method for (PROPFIND) to ANY: 403 as for a missing method', async () => {
+    const r = await send(server.url, 'PROPFIND', '/api/v1/files/a.txt');
+    expect(r.status).toBe(403);
+    expect(r.json()).toEqual({ message: 'Missing Authentication Token' });
+    expect(invoker.calls).toHaveLength(0);
+  });
+
+  it('matches a percent-encoded literal part to the literal resource, before a {param} sibling', async () => {
+    await get('/api/v1/receivers/spec%69al');
+    expect(invoker.last.event.resource).toBe('/api/v1/receivers/special');
+    expect(invoker.last.event.pathParameters).toBeNull();
+    await get('/api/v1//receivers/special/');
+    expect(invoker.last.event.resource).toBe('/api/v1/receivers/special');
+  });
+
   it('answers 403 Missing Authentication Token for an unknown path', async () => {
     const r = await get('/nope');
     expect(r.status).toBe(403);
