@@ -2,10 +2,10 @@ import { auditRoutes } from '../../shared/api/routes.js';
 import { normalizeInstant } from '../../shared/domain/instants.js';
 import { ok } from '../../shared/http/responses.js';
 import { bind } from '../../shared/http/route.js';
-import { serviceApi } from '../../shared/http/service-api.js';
+import { readOnlyServiceApi } from '../../shared/http/read-only-api.js';
 import { identityStore } from '../../shared/store/index.js';
 
-export const handler = serviceApi([
+export const handler = readOnlyServiceApi([
   bind(auditRoutes.list, async ({ query }) =>
     ok(
       await identityStore().listAudit({

@@ -1,5 +1,5 @@
 import { healthRoutes } from '../../shared/api/routes.js';
-import { serviceApi } from '../../shared/http/service-api.js';
+import { readOnlyServiceApi } from '../../shared/http/read-only-api.js';
 import { bind, type HttpResult } from '../../shared/http/route.js';
 import { releaseStore } from '../../shared/store/index.js';
 
@@ -8,7 +8,7 @@ const version = process.env.SWITCHYARD_VERSION ?? 'dev';
 // Health is polled by load balancers: answer from memory, never cache a negative readiness.
 const ok = { status: 'ok' as const, service, version };
 
-export const handler = serviceApi([
+export const handler = readOnlyServiceApi([
   bind(healthRoutes.health, async () => ({ status: 200, body: ok, headers: { 'Cache-Control': 'no-store' } })),
   bind(healthRoutes.live, async () => ({ status: 200, body: ok, headers: { 'Cache-Control': 'no-store' } })),
   bind(healthRoutes.ready, async (): Promise<HttpResult> => {

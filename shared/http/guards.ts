@@ -1,10 +1,8 @@
 /**
- * The parts of the middleware chain that need the table: rate limits,
- * Idempotency-Key replay (Powertools idempotency) and the audit trail.
+ * The parts of the middleware chain that need the table: rate limits and the
+ * audit trail (Idempotency-Key replay is in ./idempotency.ts, so functions
+ * without POST routes do not bundle Powertools idempotency).
  */
-import { IdempotencyConfig } from '@aws-lambda-powertools/idempotency';
-import { makeHandlerIdempotent } from '@aws-lambda-powertools/idempotency/middleware';
-import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
 import type middy from '@middy/core';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { randomUUID } from 'node:crypto';
@@ -14,12 +12,12 @@ import { rateBucket, rateHeaders } from '../auth/rate-limits.js';
 import type { IdentityStore } from '../domain/identity.js';
 import { logger } from '../telemetry.js';
 import { HttpError } from './problem.js';
-import { lowerCaseHeaders, type RouteSpec } from './route.js';
+import type { RouteSpec } from './route.js';
 
-type Request = middy.Request<APIGatewayProxyEvent, APIGatewayProxyResult>;
+export type Request = middy.Request<APIGatewayProxyEvent, APIGatewayProxyResult>;
 /** middy's `internal` is untyped scratch space shared by the middlewares of one request. */
-const scratch = (request: Request) => request.internal as Record<string, unknown>;
-type Middleware = middy.MiddlewareObj<APIGatewayProxyEvent, APIGatewayProxyResult>;
+export const scratch = (request: Request) => request.internal as Record<string, unknown>;
+export type Middleware = middy.MiddlewareObj<APIGatewayProxyEvent, APIGatewayProxyResult>;
 export type RouteLookup = (event: APIGatewayProxyEvent) => RouteSpec | undefined;
 
 const addHeaders = (request: Request, headers: Record<string, string> | undefined) => {
@@ -90,60 +88,6 @@ export function auditTrail(store: () => IdentityStore, routeOf: RouteLookup): Mi
         // The write has happened; losing its audit line must be loud, not turn the answer into an error.
         logger.error('audit record not written', error as Error);
       }
-    },
-  };
-}
-
-/**
- * `Idempotency-Key` on POSTs (Powertools idempotency, records in the table):
- * the same key and body from the same principal replay the first response,
- * the same key with another body is a 422. Used first in the chain so the
- * stored response is the final one, headers included.
- */
-export function idempotentPosts(tableName: string): Middleware {
-  const persistenceStore = new DynamoDBPersistenceLayer({
-    tableName,
-    keyAttr: 'pk',
-    sortKeyAttr: 'sk',
-    staticPkValue: 'IDEMPOTENCY',
-    expiryAttr: 'expiresAt',
-  });
-  const config = new IdempotencyConfig({
-    eventKeyJmesPath: 'switchyardIdempotency',
-    payloadValidationJmesPath: 'body',
-    expiresAfterSeconds: 24 * 60 * 60,
-    responseHook: (response) => {
-      const result = response as unknown as APIGatewayProxyResult;
-      result.headers = { ...result.headers, 'Idempotent-Replayed': 'true' };
-      return response;
-    },
-  });
-  const powertools = makeHandlerIdempotent({ persistenceStore, config });
-  const ACTIVE = 'switchyard.idempotency';
-  const active = (request: Request) => scratch(request)[ACTIVE] === true;
-  return {
-    before: async (request) => {
-      const { event } = request;
-      const key = lowerCaseHeaders(event.headers)['idempotency-key'];
-      if (event.httpMethod !== 'POST' || !key) return;
-      if (key.length > 255) throw new HttpError(400, 'VALIDATION_FAILED', 'Idempotency-Key must be at most 255 characters');
-      // Scoped to caller and operation, so one client's key can never replay another's response.
-      (event as APIGatewayProxyEvent & { switchyardIdempotency: string[] }).switchyardIdempotency = [
-        principalOf(event).id,
-        `${event.httpMethod} ${event.resource}`,
-        key,
-      ];
-      scratch(request)[ACTIVE] = true;
-      return powertools.before?.(request as never) as Promise<APIGatewayProxyResult | undefined>;
-    },
-    after: async (request) => {
-      if (!active(request)) return;
-      // Store the response as Lambda will return it: JSON, so headers middy left undefined disappear.
-      request.response = JSON.parse(JSON.stringify(request.response)) as APIGatewayProxyResult;
-      await powertools.after?.(request as never);
-    },
-    onError: async (request) => {
-      if (active(request)) await powertools.onError?.(request as never);
     },
   };
 }

@@ -22,7 +22,7 @@ import type { FieldError } from '../domain/errors.js';
 import { logger, metrics, tracer } from '../telemetry.js';
 import { rateLimitConfigFromEnv, type RateLimitConfig } from '../auth/config.js';
 import type { IdentityStore } from '../domain/identity.js';
-import { auditTrail, idempotentPosts, rateLimiter } from './guards.js';
+import { auditTrail, rateLimiter, type Middleware } from './guards.js';
 import { HttpError, PROBLEM_CONTENT_TYPE, toProblem } from './problem.js';
 import { lowerCaseHeaders, routeKey, type BoundRoute, type HttpResult, type RouteInput, type RouteSpec } from './route.js';
 
@@ -101,6 +101,8 @@ export interface HttpGuards {
   tableName: string;
   identityStore: () => IdentityStore;
   rateLimits: RateLimitConfig;
+  /** Idempotency-Key replay (./idempotency.ts), first in the chain; functions without POST routes leave it out. */
+  idempotency?: Middleware;
 }
 
 export function httpGuardsFromEnv(identityStore: () => IdentityStore, env: NodeJS.ProcessEnv = process.env): HttpGuards {
@@ -184,7 +186,7 @@ export function httpApi(routes: BoundRoute[], config: HttpConfig = httpConfigFro
   };
 
   const handler = middy(dispatch);
-  if (guards) handler.use(idempotentPosts(guards.tableName));
+  if (guards?.idempotency) handler.use(guards.idempotency);
   handler
     .use(injectLambdaContext(logger, { resetKeys: true }))
     .use(captureLambdaHandler(tracer, { captureResponse: false }))

@@ -1,8 +1,15 @@
 import { identityStore } from '../store/index.js';
+import { idempotentPosts } from './idempotency.js';
 import { httpApi, httpConfigFromEnv, httpGuardsFromEnv } from './middleware.js';
 import type { BoundRoute } from './route.js';
 
-/** A deployed API function: the middleware chain with configuration and guards from its environment. */
+/**
+ * A deployed API function: the middleware chain with configuration and guards
+ * from its environment, Idempotency-Key replay included. Functions that serve
+ * no POST use `readOnlyServiceApi` (./read-only-api.ts) instead, which leaves
+ * Powertools idempotency out of their bundle.
+ */
 export function serviceApi(routes: BoundRoute[]) {
-  return httpApi(routes, httpConfigFromEnv(), httpGuardsFromEnv(identityStore));
+  const guards = httpGuardsFromEnv(identityStore);
+  return httpApi(routes, httpConfigFromEnv(), { ...guards, idempotency: idempotentPosts(guards.tableName) });
 }
