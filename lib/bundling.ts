@@ -15,6 +15,14 @@
  * builds, and the AWS SDK bundled (pinned by package-lock.json, not the
  * runtime's copy).
  *
+ * The default credential provider chain stays in every bundle (~130 KiB:
+ * the SSO/STS nested clients and their query/XML protocols), although Lambda
+ * hands credentials over in environment variables: the SDK loads those
+ * providers lazily with dynamic imports, so they are never evaluated on
+ * Lambda, and its maintainers offer no supported way to leave them out of a
+ * bundle (passing `credentials` does not tree-shake them; they advise against
+ * patching, aws/aws-sdk-js-v3#5516, #6087).
+ *
  * The bundle cache (local runtime only, see lib/bundle-cache.ts) keys each
  * bundle by a hash of these options, the lock file and the function's own
  * input files.

@@ -109,7 +109,7 @@ describe('the real stack with the bundle cache', () => {
     expect(inputs).toContain(path.join(PROJECT_ROOT, 'functions/health/index.ts'));
   });
 
-  it('keeps payload validation (ajv) in events and receivers only, and zod out of the authorizer and bootstrap', () => {
+  it('keeps ajv in events and receivers only, zod out of the authorizer and bootstrap, idempotency out of health and audit', () => {
     const rows: string[] = [];
     for (const [name, dir] of first.assets) {
       const meta = JSON.parse(readFileSync(path.join(dir, METAFILE), 'utf8')) as { inputs: Record<string, unknown> };
@@ -117,6 +117,7 @@ describe('the real stack with the bundle cache', () => {
       rows.push(`${name.padEnd(16)} ${String(kib(path.join(dir, BUNDLE_FILE))).padStart(4)} KiB`);
       expect(packages('ajv'), name).toBe(['Events', 'Receivers'].includes(name));
       if (/Authorizer|Bootstrap/.test(name)) expect(packages('zod'), name).toBe(false);
+      if (['Health', 'Audit'].includes(name)) expect(packages('@aws-lambda-powertools/idempotency'), name).toBe(false);
     }
     console.log(`bundle sizes (minified, AWS SDK included):\n${rows.join('\n')}`);
   });
