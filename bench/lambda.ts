@@ -4,6 +4,8 @@
  *
  *   npx tsx bench/lambda.ts [--invocations 20000] [--concurrency 10] [--envs N] [--log]
  *   npx tsx bench/lambda.ts --profile [--top 5]      (same run under --cpu-prof, then the top self-time items)
+ *   npx tsx bench/lambda.ts --memory [--memory-envs 8] [--asset <dir with index.js(.map)> --env NAME=value ...]
+ *                                                    (process RSS with that many environments of a ~1 MB bundle, source maps off/on)
  *
  * Three figures from the same process, one after the other:
  * - floor: the fixture handler (tests/fixtures/lambda/trivial) called directly
@@ -22,9 +24,16 @@
  * `node --cpu-prof` (one profile per thread: the main thread is the
  * emulation's dispatcher, each execution environment is a worker thread) and
  * prints the top self-time items of the main thread and of all workers.
+ *
+ * `--memory` bundles tests/fixtures/lambda/heavy-src (the size of the
+ * project's function bundles, with its source map), then, in a fresh child
+ * process per setting, starts `--memory-envs` environments of it with the
+ * service's debug option off and on, invokes each once and prints the
+ * process RSS growth and the REPORT line's Max Memory Used. `--asset` takes an
+ * existing bundle directory instead (e.g. a cdk.out asset with `index.handler`).
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -32,6 +41,7 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { LambdaService } from '../local/lambda/service.js';
+import { bundleFixture } from '../tests/fixtures/lambda/bundle.js';
 import type { LambdaServiceOptions } from '../local/lambda/service.js';
 
 const { values } = parseArgs({
@@ -44,6 +54,11 @@ const { values } = parseArgs({
     top: { type: 'string', default: '5' },
     'service-only': { type: 'boolean', default: false },
     'worker-prof-dir': { type: 'string' },
+    memory: { type: 'boolean', default: false },
+    'memory-envs': { type: 'string', default: '8' },
+    'memory-child': { type: 'string' },
+    asset: { type: 'string' },
+    env: { type: 'string', multiple: true, default: [] },
   },
 });
 const invocations = Number(values.invocations);
@@ -206,8 +221,65 @@ function profile(): void {
   }
 }
 
+/** In a child process: `count` environments of the bundle in `assetDir`, each invoked once. */
+async function memoryChild(assetDir: string, debug: boolean, count: number): Promise<void> {
+  global.gc?.();
+  const before = process.memoryUsage().rss;
+  const lambda = new LambdaService(
+    [
+      {
+        logicalId: 'HeavyFunction',
+        functionName: 'heavy',
+        assetDir,
+        handler: 'index.handler',
+        runtime: 'nodejs22.x',
+        timeoutSeconds: 30,
+        memorySizeMb: 512,
+        environment: Object.fromEntries(values.env.map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)])),
+      },
+    ],
+    { baseEnvironment: { AWS_REGION: 'us-east-1' }, debug, maxConcurrencyPerFunction: count, maxEnvironments: count },
+  );
+  try {
+    await lambda.prewarm('heavy', count);
+    // One invocation per environment, all at once so each takes its own.
+    const results = await Promise.all(Array.from({ length: count }, () => lambda.invoke('heavy', { id: 'x' })));
+    const used = results.map((r) => Number(/\tMax Memory Used: (\d+) MB/.exec(r.logs)?.[1]));
+    const grown = (process.memoryUsage().rss - before) / 2 ** 20;
+    console.log(
+      `source maps ${debug ? 'on ' : 'off'}: ${lambda.stats().heavy?.environments} environments, RSS +${grown.toFixed(0)} MB ` +
+        `(${(grown / count).toFixed(1)} MB each), Max Memory Used ${Math.min(...used)}-${Math.max(...used)} MB`,
+    );
+  } finally {
+    await lambda.stop();
+  }
+}
+
+async function memory(): Promise<void> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'switchyard-lambda-mem-'));
+  try {
+    const assetDir = values.asset ?? (await bundleFixture('heavy', 'index.ts', dir)).assetDir;
+    const files = readdirSync(assetDir).filter((f) => /^index\.m?js(\.map)?$/.test(f));
+    const mb = (bytes: number) => (bytes / 2 ** 20).toFixed(1);
+    console.log(`${assetDir}: ${files.map((f) => `${f} ${mb(statSync(path.join(assetDir, f)).size)} MB`).join(', ')}`);
+    for (const setting of ['off', 'on']) {
+      const args = ['--expose-gc', '--import', 'tsx', fileURLToPath(import.meta.url), '--memory-child', setting];
+      args.push('--memory-envs', String(values['memory-envs']), '--asset', assetDir);
+      for (const pair of values.env) args.push('--env', pair);
+      const child = spawnSync(process.execPath, args, { stdio: ['ignore', 'inherit', 'inherit'] });
+      if (child.status !== 0) throw new Error(`memory run failed (${child.status})`);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 const label = `${invocations} invocations, ${concurrency} callers${values.log ? ', one log line each' : ''}`;
-if (values['service-only']) {
+if (values['memory-child']) {
+  await memoryChild(values.asset ?? '', values['memory-child'] === 'on', Number(values['memory-envs']));
+} else if (values.memory) {
+  await memory();
+} else if (values['service-only']) {
   const s = await service();
   console.log(`service (profiled): ${s.perSecond.toFixed(0)} invocations/s, ${s.environments} environments`);
   console.log(JSON.stringify(s.window)); // last line: the timed window, read by profile()

@@ -42,8 +42,10 @@ export interface LambdaServiceOptions {
    * I/O-bound handlers overlap while CPU-bound ones already saturate the cores;
    * the + 4 leaves room for the few functions one request chain touches (the
    * authorizer, the route, an async consumer) to stay warm side by side on a
-   * small machine. At ~15 MB per environment (more with a big bundle) that
-   * bounds the runtime near 100-250 MB instead of growing with every function.
+   * small machine. At ~30 MB of RSS per environment with the project's
+   * bundles (bench/lambda.ts --memory) that bounds the environments near
+   * 250 MB instead of growing with every function (10 per function before:
+   * 1.1 GB after a 32-connection load).
    */
   maxEnvironments?: number;
   /** An idle environment is terminated after this long; the next invocation is a cold start. Default 5 minutes. */
