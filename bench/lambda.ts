@@ -98,7 +98,11 @@ async function floor(): Promise<number> {
 
 async function service(): Promise<{
   window: [number, number];
-  perSecond: number; cpuUsPerInvocation: number; rssMb: number; environments: number }> {
+  perSecond: number;
+  cpuUsPerInvocation: number;
+  rssMb: number;
+  environments: number;
+}> {
   const options: LambdaServiceOptions = { baseEnvironment: { AWS_REGION: 'us-east-1' } };
   if (values.envs) options.maxConcurrencyPerFunction = Number(values.envs);
   if (values['worker-prof-dir']) options.execArgv = ['--cpu-prof', '--cpu-prof-dir', values['worker-prof-dir']];

@@ -133,7 +133,10 @@ export class ExecutionEnvironment {
         this.state = 'dead';
         clearTimeout(this.idleTimer);
         const phase = this.endPhase();
-        if (phase) phase.resolve(phase.timedOut ? { kind: 'timeout' } : { kind: 'exit', code, ...(this.lastError ? { error: this.lastError } : {}) });
+        if (phase)
+          phase.resolve(
+            phase.timedOut ? { kind: 'timeout' } : { kind: 'exit', code, ...(this.lastError ? { error: this.lastError } : {}) },
+          );
         this.onGone(this);
         resolve();
       });

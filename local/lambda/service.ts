@@ -132,7 +132,9 @@ export class LambdaService implements FunctionInvoker {
     if (this.stopped) throw new Error('LambdaService has been stopped');
     const pool = this.pools.get(def.logicalId) ?? this.byFunctionName.get(def.functionName);
     if (!pool) {
-      throw new ResourceNotFoundException(`Function not found: arn:aws:lambda:${this.region}:${this.accountId}:function:${def.functionName}`);
+      throw new ResourceNotFoundException(
+        `Function not found: arn:aws:lambda:${this.region}:${this.accountId}:function:${def.functionName}`,
+      );
     }
     const before = pool.def;
     this.pools.delete(before.functionName);

@@ -31,9 +31,12 @@ describe('LambdaService caps', () => {
   });
 
   it('evicts the least recently used idle environment of another function when the global cap is reached', async () => {
-    const s = service([fn('a', 'versioned-v1', 'index.handler'), fn('b', 'versioned-v1', 'index.handler'), fn('c', 'versioned-v1', 'index.handler')], {
-      maxEnvironments: 2,
-    });
+    const s = service(
+      [fn('a', 'versioned-v1', 'index.handler'), fn('b', 'versioned-v1', 'index.handler'), fn('c', 'versioned-v1', 'index.handler')],
+      {
+        maxEnvironments: 2,
+      },
+    );
     await s.invoke('a', {});
     await s.invoke('b', {});
     await s.invoke('a', {}); // b is now the least recently used
@@ -123,8 +126,13 @@ describe('LambdaService prewarm', () => {
   it('rejects with the INIT error and keeps no broken environment', async () => {
     const lines: string[] = [];
     const s = service([fn('boom', 'cjs-echo', 'boom.handler')], { onLog: (_name, line) => lines.push(line) });
-    await expect(s.prewarm('boom')).rejects.toMatchObject({ name: 'TypeError', message: expect.stringContaining('configuration is missing') });
-    expect(lines).toContainEqual(expect.stringMatching(/^INIT_REPORT Init Duration: [\d.]+ ms\tPhase: init\tStatus: error\tError Type: TypeError$/));
+    await expect(s.prewarm('boom')).rejects.toMatchObject({
+      name: 'TypeError',
+      message: expect.stringContaining('configuration is missing'),
+    });
+    expect(lines).toContainEqual(
+      expect.stringMatching(/^INIT_REPORT Init Duration: [\d.]+ ms\tPhase: init\tStatus: error\tError Type: TypeError$/),
+    );
     expect(s.stats().boom?.environments).toBe(0);
     // An invocation then reports the failure itself, on demand.
     expect(errorPayload(await s.invoke('boom', {})).errorType).toBe('TypeError');
