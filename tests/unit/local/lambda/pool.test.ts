@@ -30,6 +30,28 @@ describe('LambdaService caps', () => {
     expect(s.stats().versioned?.coldStarts).toBe(Math.min(4, availableParallelism()));
   });
 
+  it('caps environments across functions at 2 × available parallelism + 4 by default', async () => {
+    const cap = 2 * availableParallelism() + 4;
+    const defs = Array.from({ length: cap + 3 }, (_, i) => fn(`f${i}`, 'versioned-v1', 'index.handler'));
+    const s = service(defs);
+    let most = 0;
+    const watch = setInterval(() => {
+      most = Math.max(
+        most,
+        Object.values(s.stats()).reduce((sum, st) => sum + st.environments, 0),
+      );
+    }, 5);
+    try {
+      const results = await Promise.all(defs.map((d) => s.invoke(d.functionName, { sleepMs: 100 })));
+      expect(results.every((r) => r.ok)).toBe(true);
+    } finally {
+      clearInterval(watch);
+    }
+    const total = Object.values(s.stats()).reduce((sum, st) => sum + st.environments, 0);
+    expect(total).toBe(cap);
+    expect(most).toBeLessThanOrEqual(cap);
+  });
+
   it('evicts the least recently used idle environment of another function when the global cap is reached', async () => {
     const s = service(
       [fn('a', 'versioned-v1', 'index.handler'), fn('b', 'versioned-v1', 'index.handler'), fn('c', 'versioned-v1', 'index.handler')],
