@@ -44,6 +44,13 @@ export const ESM_REQUIRE_BANNER = "import { createRequire } from 'module';const 
 export const BUNDLE_FILE = 'index.mjs';
 /** esbuild's metafile, written beside the bundle when asked for: the bundle cache reads a function's inputs from it. */
 export const METAFILE = 'index.meta.json';
+/**
+ * Template metadata on each AWS::Lambda::Function: its entry file relative to
+ * the project root (e.g. `functions/health/index.ts`), so the local runtime
+ * can map a function to the sources to watch (`functionInputs`) and re-bundle
+ * it (`bundleFunction`).
+ */
+export const ENTRY_METADATA = 'switchyard:entry';
 
 /**
  * The one definition. Everything else in this file derives from it; change a

@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy, Stack, Stage } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack, Stage, type CfnResource } from 'aws-cdk-lib';
 import { Architecture, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, type NodejsFunctionProps } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
@@ -7,7 +7,7 @@ import type { Construct, IConstruct } from 'constructs';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { BundleCache } from './bundle-cache.js';
-import { functionEntry, METAFILE, nodejsBundling, projectInputsOf, PROJECT_ROOT, type BundleSettings } from './bundling.js';
+import { ENTRY_METADATA, functionEntry, METAFILE, nodejsBundling, projectInputsOf, PROJECT_ROOT, type BundleSettings } from './bundling.js';
 
 /** `-c switchyard:debug=true`: functions run with source maps applied to stack traces (costly at start-up, so opt-in). */
 export const DEBUG_CONTEXT = 'switchyard:debug';
@@ -90,6 +90,7 @@ export class SwitchyardFunction extends NodejsFunction {
       },
       ...rest,
     });
+    (this.node.defaultChild as CfnResource).addMetadata(ENTRY_METADATA, path.relative(projectRoot, entry).split(path.sep).join('/'));
     if (cache && assetHash) this.recordInputs(cache, entry, settings, assetHash);
   }
 

@@ -19,7 +19,7 @@ import path from 'node:path';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { buildApp } from '../../lib/app.js';
 import { functionInputs, MANIFEST_FILE } from '../../lib/bundle-cache.js';
-import { BUNDLE_FILE, bundleFunction, functionEntry, METAFILE, PROJECT_ROOT } from '../../lib/bundling.js';
+import { BUNDLE_FILE, bundleFunction, ENTRY_METADATA, functionEntry, METAFILE, PROJECT_ROOT } from '../../lib/bundling.js';
 import { BUNDLE_CACHE_CONTEXT, DEBUG_CONTEXT, SwitchyardFunction } from '../../lib/function.js';
 import type { CfnTemplate } from '../../local/types.js';
 import { synthTemplate } from '../support/synth.js';
@@ -90,6 +90,17 @@ describe('the real stack with the bundle cache', () => {
       expect(code.startsWith("import { createRequire } from 'module';const require = createRequire(import.meta.url);")).toBe(true);
       expect(code.trimEnd().endsWith(`//# sourceMappingURL=${BUNDLE_FILE}.map`)).toBe(true);
     }
+  });
+
+  it('names each function’s entry in the template, for watch mode', () => {
+    const entries = Object.values(first.template.Resources)
+      .filter((r) => r.Type === 'AWS::Lambda::Function')
+      .map((r) => (r.Metadata as Record<string, string>)[ENTRY_METADATA]);
+    expect(entries.sort()).toEqual(
+      readdirSync(path.join(PROJECT_ROOT, 'functions'))
+        .map((f) => `functions/${f}/index.ts`)
+        .sort(),
+    );
   });
 
   it('re-uses every bundle on the second synth: no esbuild run, same assets, untouched files', () => {
