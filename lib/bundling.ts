@@ -27,7 +27,8 @@
  * bundle by a hash of these options, the lock file and the function's own
  * input files.
  *
- * Pure Node plus esbuild (imported lazily); no AWS SDK.
+ * Node, esbuild (imported lazily, only to bundle) and the two NodejsFunction
+ * enums from aws-cdk-lib; no AWS SDK.
  */
 import { LogLevel, OutputFormat, type BundlingOptions } from 'aws-cdk-lib/aws-lambda-nodejs';
 import type { BuildOptions } from 'esbuild';
