@@ -263,7 +263,9 @@ if (values.summarize) {
   report(values.summarize, top, existsSync(windowFile) ? (JSON.parse(readFileSync(windowFile, 'utf8')) as LoadWindow) : undefined);
 } else {
   const dir = mkdtempSync(path.join(tmpdir(), 'switchyard-prof-'));
+  const outdir = mkdtempSync(path.join(tmpdir(), 'switchyard-prof-cdk-'));
   const runtime = await startRuntimeProcess({
+    outdir,
     execArgv: ['--import', pathToFileURL(path.join(root, 'bench/profile-preload.mjs')).href],
     env: { SWITCHYARD_PROFILE_DIR: dir },
   });
@@ -288,6 +290,10 @@ if (values.summarize) {
   );
   cpuDelta(runtime.pid, cpuBefore, cpuAfter, result.requests.total);
   report(dir, top, { fromUs, toUs, requests: result.requests.total });
-  if (values.keep) console.log(`\nprofiles kept in ${dir}`);
-  else rmSync(dir, { recursive: true, force: true });
+  // The profiles name the bundles' files: keep the assembly with them.
+  if (values.keep) console.log(`\nprofiles kept in ${dir} (the runtime's assembly in ${outdir})`);
+  else {
+    rmSync(dir, { recursive: true, force: true });
+    rmSync(outdir, { recursive: true, force: true });
+  }
 }

@@ -17,12 +17,15 @@
  *   environment → the bundled handler) against the floor: a bare node:http
  *   server calling the SAME bundled handler in-process
  *   (bench/bare-server.mjs), at each connection count, runtime then floor,
- *   with the ratio (the goal: ≥ 0.5 at 10 connections).
+ *   with the ratio (the goal: ≥ 0.5 at 10 connections). The floor gets the
+ *   environment the runtime gives the function, so the Powertools tracer
+ *   does its Lambda work (an X-Ray segment over UDP per request) in both; a
+ *   second floor with the tracer off shows how much of the handler that is.
  * - RSS of the runtime process after the largest load.
  */
 import autocannon from 'autocannon';
 import { fork } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -112,8 +115,14 @@ function functionAssets(outdir: string): FunctionAsset[] {
   return out;
 }
 
-/** The floor: bench/bare-server.mjs serving the given bundled handler in-process. */
-async function startFloor(fn: FunctionAsset): Promise<{ url: string; pid: number; stop: () => void }> {
+/**
+ * The floor: bench/bare-server.mjs serving the given bundled handler in-process.
+ * `tracing` false turns the Powertools tracer off (POWERTOOLS_TRACE_ENABLED):
+ * in a Lambda environment it sends X-Ray segments over UDP on every request,
+ * which is the handler's own work (the runtime's environments do it too), but
+ * a large share of it, so both floors are shown.
+ */
+async function startFloor(fn: FunctionAsset, tracing: boolean): Promise<{ url: string; pid: number; stop: () => void }> {
   // The variables Lambda itself sets, as the runtime sets them for an execution environment.
   const lambdaEnvironment = {
     AWS_REGION: 'us-east-1',
@@ -130,6 +139,7 @@ async function startFloor(fn: FunctionAsset): Promise<{ url: string; pid: number
     _HANDLER: `${path.basename(fn.file).replace(/\.[cm]?js$/, '')}.${fn.exportName}`,
     TZ: ':UTC',
     ...fn.environment,
+    ...(tracing ? {} : { POWERTOOLS_TRACE_ENABLED: 'false' }),
   };
   const child = fork(path.join(root, 'bench/bare-server.mjs'), [fn.file, fn.exportName, JSON.stringify(lambdaEnvironment)], {
     // The handler's own output (Powertools logs, EMF metrics) is not what is measured.
@@ -185,16 +195,22 @@ console.table(
 
 const health = functions.find((f) => f.name === 'Health' || /^Health/.test(f.logicalId));
 if (!health) throw new Error('no Health function in the template');
-const floor = await startFloor(health);
+const floor = await startFloor(health, true);
+const untraced = await startFloor(health, false);
 const healthUrl = `${runtime.url}/health`;
-// Warm every execution environment (up to the largest connection count) and the floor: steady state, not cold starts.
+// Warm every execution environment (up to the largest connection count) and the floors: steady state, not cold starts.
 const most = Math.max(...connectionCounts);
 await load(healthUrl, most, 3);
 await load(`${floor.url}/health`, most, 2);
+await load(`${untraced.url}/health`, most, 2);
 
 console.log(
-  `\n## GET /health: runtime vs the same bundled handler called in-process by node:http (floor), ${duration} s each, ` +
-    `runtime then floor at each connection count (2-core machine; the loader shares the CPU)`,
+  `\n## GET /health: the runtime vs the same bundled handler called in-process by node:http (the floor), ${duration} s each, ` +
+    `one after the other at each connection count (2-core machine; the loader shares the CPU)`,
+);
+console.log(
+  'floor: with the environment the runtime gives the function (the Powertools tracer on, as in Lambda); ' +
+    'floor, tracer off: the same with POWERTOOLS_TRACE_ENABLED=false',
 );
 const rows: Record<string, Record<string, number | string>> = {};
 let rssAfterLoad: ReturnType<typeof memoryOf>;
@@ -202,14 +218,16 @@ for (const connections of connectionCounts) {
   const viaRuntime = await load(healthUrl, connections, duration);
   if (connections === most) rssAfterLoad = memoryOf(runtime.pid);
   const viaFloor = await load(`${floor.url}/health`, connections, duration);
+  const viaUntraced = await load(`${untraced.url}/health`, connections, duration);
   rows[`${connections} connection${connections === 1 ? '' : 's'}`] = {
     'runtime rps': viaRuntime.rps,
     'floor rps': viaFloor.rps,
     'runtime / floor': Number((viaRuntime.rps / viaFloor.rps).toFixed(2)),
-    'runtime p50 ms': viaRuntime.p50,
-    'floor p50 ms': viaFloor.p50,
-    'runtime p99 ms': viaRuntime.p99,
-    'non-2xx / errors': `${viaRuntime.non2xx + viaFloor.non2xx} / ${viaRuntime.errors + viaFloor.errors}`,
+    'floor, tracer off rps': viaUntraced.rps,
+    'runtime / floor, tracer off': Number((viaRuntime.rps / viaUntraced.rps).toFixed(2)),
+    'p50 ms runtime / floor': `${viaRuntime.p50} / ${viaFloor.p50}`,
+    'p99 ms runtime / floor': `${viaRuntime.p99} / ${viaFloor.p99}`,
+    'non-2xx / errors': `${viaRuntime.non2xx + viaFloor.non2xx + viaUntraced.non2xx} / ${viaRuntime.errors + viaFloor.errors + viaUntraced.errors}`,
   };
 }
 console.table(rows);
@@ -222,4 +240,7 @@ console.table({
 });
 
 floor.stop();
+untraced.stop();
 await runtime.stop();
+rmSync(outdir, { recursive: true, force: true });
+rmSync(dataDir, { recursive: true, force: true });
