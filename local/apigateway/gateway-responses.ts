@@ -16,7 +16,16 @@ export interface HttpResponse {
   statusCode: number;
   /** Header name → values; several values become several header lines. */
   headers: Array<[string, string[]]>;
-  body: Buffer;
+  /**
+   * Bytes, or text sent as UTF-8. Text stays a string on the way out: Node
+   * then writes the head and the body in one piece, with no copy into a Buffer.
+   */
+  body: Buffer | string;
+}
+
+/** Length in bytes of a response body (Content-Length, the access log's responseLength). */
+export function bodyLength(body: Buffer | string): number {
+  return typeof body === 'string' ? Buffer.byteLength(body, 'utf8') : body.length;
 }
 
 interface BuiltIn {
@@ -91,7 +100,7 @@ export function renderGatewayResponse(state: RequestState, input: GatewayErrorIn
     const value = resolveMappingExpression(expr, state);
     if (value !== undefined) setHeader(headers, m[1], [value]);
   }
-  return { statusCode: status, headers, body: Buffer.from(body, 'utf8') };
+  return { statusCode: status, headers, body };
 }
 
 /** Replace (case-insensitively) or add a header. */

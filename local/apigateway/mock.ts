@@ -113,5 +113,5 @@ export function runMockIntegration(state: RequestState, integration: MockIntegra
   }
   if (!headers.some(([k]) => k.toLowerCase() === 'content-type')) headers.push(['Content-Type', [contentType ?? 'application/json']]);
   // 204 and 304 carry no body in HTTP.
-  return { statusCode, headers, body: statusCode === 204 || statusCode === 304 ? Buffer.alloc(0) : Buffer.from(body, 'utf8') };
+  return { statusCode, headers, body: statusCode === 204 || statusCode === 304 ? '' : body };
 }

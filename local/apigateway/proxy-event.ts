@@ -252,10 +252,8 @@ export function mapProxyResult(payload: unknown, state: RequestState): ProxyResu
   if (contentType === undefined) headers.push(['Content-Type', ['application/json']]);
 
   const text = typeof body === 'string' ? body : '';
-  let bytes: Buffer;
-  if (b64 === true && shouldDecodeBase64(state, contentType)) bytes = Buffer.from(text, 'base64');
-  else bytes = Buffer.from(text, 'utf8');
-  return { ok: true, response: { statusCode, headers, body: bytes } };
+  const out = b64 === true && shouldDecodeBase64(state, contentType) ? Buffer.from(text, 'base64') : text;
+  return { ok: true, response: { statusCode, headers, body: out } };
 }
 
 function shouldDecodeBase64(state: RequestState, contentType: string | undefined): boolean {

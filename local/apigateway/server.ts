@@ -18,7 +18,7 @@ import type { CfnTemplate, FunctionInvoker } from '../types.js';
 import { AuthorizerCache, authorize, readAuthorizers } from './authorizer.js';
 import type { AuthorizerDef } from './authorizer.js';
 import type { GatewayErrorInput, HttpResponse } from './gateway-responses.js';
-import { GATEWAY_RESPONSE_DEFAULTS, renderGatewayResponse } from './gateway-responses.js';
+import { bodyLength, GATEWAY_RESPONSE_DEFAULTS, renderGatewayResponse } from './gateway-responses.js';
 import { formatRequestTime, newExtendedRequestId, newRequestId, traceHeaderFor } from './ids.js';
 import { InvocationFailure, withTimeout } from './invoke.js';
 import { runMockIntegration } from './mock.js';
@@ -214,7 +214,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, deps: PipelineD
   }
   flat.push('x-amzn-RequestId', state.requestId, 'x-amz-apigw-id', state.extendedRequestId, 'X-Amzn-Trace-Id', trace.header);
   const noBody = response.statusCode === 204 || response.statusCode === 304 || response.statusCode < 200;
-  if (!noBody) flat.push('Content-Length', String(response.body.length));
+  if (!noBody) flat.push('Content-Length', String(bodyLength(response.body)));
   if (deps.accessLogging) res.on('finish', () => accessLog(state, deps, response, outcome.error));
   res.writeHead(response.statusCode, flat);
   res.end(noBody ? undefined : response.body);
@@ -239,7 +239,7 @@ function accessLog(state: RequestState, deps: PipelineDeps, response: HttpRespon
       path: `/${deps.api.stageName}${state.rawPath}`,
       protocol: 'HTTP/1.1',
       status: response.statusCode,
-      responseLength: response.body.length,
+      responseLength: bodyLength(response.body),
       integrationLatency: state.integrationLatencyMs ?? null,
       integrationStatus: state.integrationStatus ?? null,
       authorizerLatency: state.authorize?.latencyMs ?? null,
