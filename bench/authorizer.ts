@@ -15,8 +15,8 @@ import { App, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { parseArgs } from 'node:util';
 import { DataTable } from '../lib/data.js';
-import { ensureTables, LOCAL_CREDENTIALS, startDynamoDbLocal } from '../local/dynamodb.js';
-import { TemplateResolver } from '../local/template.js';
+import { LOCAL_CREDENTIALS, startDynamoDbLocal } from '../local/aws/dynamodb/local-process.js';
+import { ensureTable, standaloneTableInputs } from '../local/providers/dynamodb-table.js';
 import type { CfnTemplate } from '../local/types.js';
 import { allRoutes } from '../shared/api/routes.js';
 import { createAuthorizer } from '../shared/auth/authorizer.js';
@@ -37,12 +37,13 @@ async function decisions() {
   try {
     const stack = new Stack(new App(), 'Bench');
     new DataTable(stack, 'Data');
-    const [table] = new TemplateResolver(Template.fromStack(stack).toJSON() as CfnTemplate, {
+    const [table] = standaloneTableInputs(Template.fromStack(stack).toJSON() as CfnTemplate, {
       stackName: 'Bench',
       region: 'us-east-1',
       accountId: '000000000000',
-    }).tables();
-    await ensureTables(dynamo.client, [table as NonNullable<typeof table>]);
+    });
+    if (!table) throw new Error('DataTable synthesized no table');
+    await ensureTable(dynamo.client, table.input, table.ttlAttribute);
     const raw = new DynamoDBClient({ endpoint: dynamo.endpoint, region: 'us-east-1', credentials: LOCAL_CREDENTIALS });
     const store = new DynamoIdentityStore(DynamoDBDocumentClient.from(raw), table?.input.TableName as string);
     const keys = { keys: [await generateSigningKey(new Date())] };
@@ -51,7 +52,13 @@ async function decisions() {
     const { accessToken } = await new SessionService(store, async () => keys, config).login('bench', 'bench password 123');
     const { key } = await new ApiKeyService(store, systemClock, uuidIds).create({ name: 'bench', role: 'developer' }, 'bench');
     const event = (headers: Record<string, string>) =>
-      ({ type: 'REQUEST', methodArn: 'arn:aws:execute-api:us-east-1:0:api/prod/GET/api/v1/receivers', resource: '/api/v1/receivers', httpMethod: 'GET', headers }) as unknown as APIGatewayRequestAuthorizerEvent;
+      ({
+        type: 'REQUEST',
+        methodArn: 'arn:aws:execute-api:us-east-1:0:api/prod/GET/api/v1/receivers',
+        resource: '/api/v1/receivers',
+        httpMethod: 'GET',
+        headers,
+      }) as unknown as APIGatewayRequestAuthorizerEvent;
     const rows: Record<string, { meanMs: string; p95Ms: string }> = {};
     for (const [credential, headers] of [
       ['JWT', { Authorization: `Bearer ${accessToken}` }],

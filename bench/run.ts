@@ -165,7 +165,11 @@ function memoryOf(pid: number): { rssMiB: number; peakMiB: number } | undefined 
 }
 
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
-const reported = (r: RuntimeProcess) => /ready in ([\d.]+) s: synth ([\d.]+) s/.exec(r.output());
+/** `ready in X s: synth Y s` after a synth, `ready in X s: assembly reused` when nothing changed. */
+const reported = (r: RuntimeProcess) => {
+  const m = /ready in ([\d.]+) s: (?:synth ([\d.]+) s|(assembly reused))/.exec(r.output());
+  return m ? `${m[1]} s (${m[3] ? 'assembly reused, no synth' : `synth + bundling ${m[2]} s`})` : '?';
+};
 
 // Start-up: a cold start into a fresh assembly and data directory, stopped, then a restart on both.
 const outdir = mkdtempSync(path.join(tmpdir(), 'switchyard-bench-cdk-'));
@@ -179,11 +183,11 @@ console.log(`\n## start-up (switchyard local --data-dir, spawn → ready)`);
 console.table({
   'cold (fresh assembly and data)': {
     'spawn → ready': seconds(cold.readyMs),
-    'runtime reports': coldReport ? `${coldReport[1]} s (synth + bundling ${coldReport[2]} s)` : '?',
+    'runtime reports': coldReport,
   },
   'restart (same assembly and data, no source change)': {
     'spawn → ready': seconds(runtime.readyMs),
-    'runtime reports': restartReport ? `${restartReport[1]} s (synth + bundling ${restartReport[2]} s)` : '?',
+    'runtime reports': restartReport,
   },
 });
 

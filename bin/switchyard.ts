@@ -11,25 +11,25 @@ process.env.TZ = 'UTC';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { generateOpenApi } from '../shared/api/openapi.js';
-import { LambdaService } from '../local/lambda/service.js';
-import {
-  LOCAL_ACCOUNT,
-  LOCAL_REGION,
-  LOCAL_STATE_DIR,
-  localBaseEnvironment,
-  prepareBackend,
-  PROJECT_ROOT,
-  startLocalRuntime,
-} from '../local/runtime.js';
+// Light imports only: `local` spawns DynamoDB Local's JVM first and loads the runtime while it boots.
+import { startDynamoDbLocal } from '../local/aws/dynamodb/local-process.js';
+import { LOCAL_STATE_DIR, PROJECT_ROOT } from '../local/paths.js';
+import { claimDataFolder, DataFolderBusyError, readOwner } from '../local/runtime-lock.js';
+import type { LocalFunctionDefinition } from '../local/types.js';
 
 const version = (JSON.parse(readFileSync(path.join(PROJECT_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 const DEFAULT_DATA_DIR = path.join(LOCAL_STATE_DIR, 'data');
+/** The AWS endpoint's port when free (LocalStack's 4566 is left alone); a busy port falls back to any free one. */
+const DEFAULT_AWS_PORT = '4599';
 
 const USAGE = `usage:
-  switchyard local [--port 3000] [--host 127.0.0.1] [--in-memory] [--data-dir .switchyard/data] [--outdir .switchyard/cdk.out] [-c key=value …] [--quiet]
+  switchyard local [--port 3000] [--aws-port ${DEFAULT_AWS_PORT}] [--host 127.0.0.1] [--in-memory] [--data-dir .switchyard/data]
+                   [--outdir .switchyard/cdk.out] [-c key=value …] [--watch] [--debug] [--quiet]
+                   [--max-per-function N] [--max-environments N] [--idle-timeout SECONDS]
   switchyard invoke <function> -e <event.json> [--in-memory] [--data-dir …] [--outdir …]
-  switchyard openapi`;
+  switchyard openapi
+
+  -c switchyard:local:timeScale=60   run emulated time (delays, retries, schedules) 60× faster`;
 
 /** `-c key=value` pairs, as `cdk synth -c`. */
 function parseContext(pairs: string[]): Record<string, string> {
@@ -42,41 +42,77 @@ function parseContext(pairs: string[]): Record<string, string> {
   );
 }
 
+const shortName = (functionName: string) => functionName.replace(/^Switchyard-/, '');
+
 async function local(args: string[]): Promise<number> {
   const { values } = parseArgs({
     args,
     options: {
       port: { type: 'string', default: process.env.PORT ?? '3000' },
+      'aws-port': { type: 'string', default: process.env.SWITCHYARD_AWS_PORT ?? DEFAULT_AWS_PORT },
       host: { type: 'string', default: '127.0.0.1' },
       'in-memory': { type: 'boolean', default: false },
       'data-dir': { type: 'string', default: DEFAULT_DATA_DIR },
       quiet: { type: 'boolean', short: 'q', default: false },
+      watch: { type: 'boolean', short: 'w', default: false },
+      debug: { type: 'boolean', default: false },
+      'max-per-function': { type: 'string' },
+      'max-environments': { type: 'string' },
+      'idle-timeout': { type: 'string' },
       outdir: { type: 'string' },
       context: { type: 'string', short: 'c', multiple: true, default: [] },
     },
   });
   const quiet = values.quiet;
-  console.log('switchyard: synthesizing the stack and starting DynamoDB Local…');
+  const positive = (flag: string, raw: string | undefined) => {
+    if (raw === undefined) return undefined;
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < 1) throw new Error(`--${flag} wants a positive whole number, got ${raw}`);
+    return n;
+  };
+  const maxPerFunction = positive('max-per-function', values['max-per-function']);
+  const maxEnvironments = positive('max-environments', values['max-environments']);
+  const idleSeconds = positive('idle-timeout', values['idle-timeout']);
+  const dataDir = values['in-memory'] ? undefined : path.resolve(values['data-dir']);
+  const lock = dataDir ? claimDataFolder(dataDir, 'local') : undefined;
+  console.log('switchyard: starting (synth, DynamoDB Local, resources)…');
+  const dynamodb = startDynamoDbLocal(dataDir ? { dataDir } : {});
+  dynamodb.catch(() => undefined); // the runtime awaits it and reports a failure; this only keeps it from counting as unhandled meanwhile
+  const { startLocalRuntime } = await import('../local/runtime.js');
   const runtime = await startLocalRuntime({
+    dynamodb,
     port: Number(values.port),
+    awsPort: Number(values['aws-port']),
     host: values.host,
-    ...(values['in-memory'] ? {} : { dataDir: values['data-dir'] }),
+    ...(dataDir ? { dataDir } : {}),
     ...(values.outdir ? { outdir: values.outdir } : {}),
     context: parseContext(values.context),
+    debug: values.debug,
+    lambda: {
+      ...(maxPerFunction ? { maxConcurrencyPerFunction: maxPerFunction } : {}),
+      ...(maxEnvironments ? { maxEnvironments } : {}),
+      ...(idleSeconds ? { idleTimeoutMs: idleSeconds * 1000 } : {}),
+    },
+    onProgress: (line) => {
+      if (!quiet) console.log(`switchyard: ${line}`);
+    },
     onFunctionLog: (fn, line) => {
-      if (!quiet) process.stdout.write(`[${fn.replace(/^Switchyard-/, '')}] ${line}\n`);
+      if (!quiet) process.stdout.write(`[${shortName(fn)}] ${line}\n`);
     },
   });
-  const storage = values['in-memory'] ? 'in memory (lost on exit)' : path.relative(process.cwd(), values['data-dir']) || values['data-dir'];
+  lock?.update({ apiUrl: runtime.url, awsEndpoint: runtime.awsEndpoint, dynamoEndpoint: runtime.dynamoEndpoint });
+  const storage = dataDir ? path.relative(process.cwd(), dataDir) || dataDir : 'in memory (lost on exit)';
   const adminKey = runtime.bootstrapValues.SWITCHYARD_ADMIN_API_KEY ?? '<see Secrets Manager>';
   const adminPassword = runtime.bootstrapValues.SWITCHYARD_ADMIN_PASSWORD ?? '<see Secrets Manager>';
+  const { synthMs, synthCached, totalMs } = runtime.timings;
+  const scale = runtime.clock.timeScale === 1 ? '' : `, clock ${runtime.clock.timeScale}× faster`;
   console.log(`
-Switchyard ${version} is running (ready in ${(runtime.timings.totalMs / 1000).toFixed(1)} s: synth ${(runtime.timings.synthMs / 1000).toFixed(1)} s)
+Switchyard ${version} is running (ready in ${(totalMs / 1000).toFixed(1)} s: ${synthCached ? 'assembly reused' : `synth ${(synthMs / 1000).toFixed(1)} s`}${scale})
 
   API        ${runtime.url}
+  AWS APIs   ${runtime.awsEndpoint}  (${runtime.dispatcher.services().concat('secretsmanager', 'dynamodb').join(', ')})
   DynamoDB   ${runtime.dynamoEndpoint}  data ${storage}
-  AWS APIs   ${runtime.awsEndpoint}  (Secrets Manager)
-  Functions  ${runtime.functions.map((f) => f.functionName.replace(/^Switchyard-/, '')).join(', ')}
+  Functions  ${runtime.functions.map((f) => shortName(f.functionName)).join(', ')}
 
 Admin credentials (set SWITCHYARD_ADMIN_PASSWORD / SWITCHYARD_ADMIN_API_KEY before the first start to choose them):
   user admin, password ${adminPassword}
@@ -87,18 +123,33 @@ Try it:
   curl -X POST ${runtime.url}/api/v1/receivers -H 'X-API-Key: ${adminKey}' -H 'Content-Type: application/json' \\
        -d '{"name":"ci","type":"ci.pipeline","version":"1.0.0","schema":{"type":"object"}}'
   curl ${runtime.url}/api/v1/receivers -H 'X-API-Key: ${adminKey}'
-  curl -X POST ${runtime.url}/api/v1/auth/login -H 'Content-Type: application/json' \\
-       -d '{"username":"admin","password":"${adminPassword}"}'
 
-API reference: docs/openapi.json, docs/auth.md · Ctrl-C stops everything.
+Look inside with the AWS CLI or any SDK (any credentials):
+  aws --endpoint-url ${runtime.awsEndpoint} --region us-east-1 lambda list-functions
+  aws --endpoint-url ${runtime.awsEndpoint} --region us-east-1 dynamodb list-tables
+
+API reference: docs/openapi.json, docs/auth.md · local runtime: docs/local-runtime.md · Ctrl-C stops everything.
 `);
   for (const warning of runtime.warnings) console.warn(`warning: ${warning}`);
+  // Loaded only with --watch: the bundler's options come with aws-cdk-lib, which a cached start never loads.
+  const watcher = values.watch
+    ? (await import('../local/watch.js')).watchFunctions(runtime, {
+        onReload: (line) => console.log(`switchyard: ${line}`),
+        onError: (line) => console.error(`switchyard: ${line}`),
+      })
+    : undefined;
+  if (watcher) console.log('switchyard: watching functions/ and shared/ (lib/ changes need a restart)');
   const shutdown = (signal: string) => {
     console.log(`\nswitchyard: ${signal}, stopping…`);
+    watcher?.close();
     runtime.stop().then(
-      () => process.exit(0),
+      () => {
+        lock?.release();
+        process.exit(0);
+      },
       (error: unknown) => {
         console.error(error);
+        lock?.release();
         process.exit(1);
       },
     );
@@ -106,6 +157,51 @@ API reference: docs/openapi.json, docs/auth.md · Ctrl-C stops everything.
   process.once('SIGINT', () => shutdown('SIGINT'));
   process.once('SIGTERM', () => shutdown('SIGTERM'));
   return new Promise<number>(() => undefined); // runs until a signal
+}
+
+/** `health`, a logical id or a physical name → the function. */
+function findFunction(functions: Array<Pick<LocalFunctionDefinition, 'functionName' | 'logicalId'>>, name: string) {
+  const wanted = name.toLowerCase();
+  return (
+    functions.find((f) => f.logicalId === name || f.functionName === name) ??
+    functions.find((f) =>
+      (f.logicalId || f.functionName)
+        .toLowerCase()
+        .replace(/[0-9a-f]{8}$/i, '')
+        .endsWith(`${wanted}function`),
+    )
+  );
+}
+
+function functionList(functions: Array<Pick<LocalFunctionDefinition, 'functionName' | 'logicalId'>>): string {
+  return functions
+    .map((f) =>
+      (f.logicalId || f.functionName)
+        .replace(/^Switchyard-/, '')
+        .replace(/Function.*$/, '')
+        .toLowerCase(),
+    )
+    .join(', ');
+}
+
+/** Invokes through a running runtime's Lambda API (`aws lambda invoke` against its endpoint). */
+async function invokeRunning(awsEndpoint: string, name: string, event: unknown): Promise<number> {
+  const listed = (await (await fetch(`${awsEndpoint}/2015-03-31/functions/`)).json()) as { Functions: Array<{ FunctionName: string }> };
+  const functions = listed.Functions.map((f) => ({ functionName: f.FunctionName, logicalId: f.FunctionName.replace(/^Switchyard-/, '') }));
+  const match = findFunction(functions, name);
+  if (!match) {
+    console.error(`No function "${name}". Functions: ${functionList(functions)}`);
+    return 2;
+  }
+  const response = await fetch(`${awsEndpoint}/2015-03-31/functions/${encodeURIComponent(match.functionName)}/invocations`, {
+    method: 'POST',
+    headers: { 'X-Amz-Log-Type': 'Tail', 'Content-Type': 'application/json' },
+    body: JSON.stringify(event),
+  });
+  const log = Buffer.from(response.headers.get('x-amz-log-result') ?? '', 'base64').toString('utf8');
+  process.stderr.write(log.endsWith('\n') || !log ? log : `${log}\n`);
+  console.log(JSON.stringify(JSON.parse(await response.text()), null, 2));
+  return response.headers.get('x-amz-function-error') ? 1 : 0;
 }
 
 async function invoke(args: string[]): Promise<number> {
@@ -125,40 +221,33 @@ async function invoke(args: string[]): Promise<number> {
     return 2;
   }
   const event: unknown = JSON.parse(readFileSync(values.event, 'utf8'));
-  const backend = await prepareBackend({
-    ...(values['in-memory'] ? {} : { dataDir: values['data-dir'] }),
+  const dataDir = values['in-memory'] ? undefined : path.resolve(values['data-dir']);
+  // A runtime already on this data folder is reused: its DynamoDB Local owns the files.
+  const owner = dataDir ? readOwner(dataDir) : undefined;
+  if (owner?.kind === 'local' && owner.awsEndpoint) {
+    console.error(`switchyard: invoking through the running runtime (pid ${owner.pid}) at ${owner.awsEndpoint}`);
+    return invokeRunning(owner.awsEndpoint, name, event);
+  }
+  const lock = dataDir ? claimDataFolder(dataDir, 'invoke') : undefined;
+  const { startLocalRuntime } = await import('../local/runtime.js');
+  const runtime = await startLocalRuntime({
+    serveApi: false,
+    ...(dataDir ? { dataDir } : {}),
     ...(values.outdir ? { outdir: values.outdir } : {}),
   });
-  const functions = backend.resolver.functions(backend.synthesized.outdir);
-  const wanted = name.toLowerCase();
-  const match =
-    functions.find((f) => f.logicalId === name || f.functionName === name) ??
-    functions.find((f) =>
-      f.logicalId
-        .toLowerCase()
-        .replace(/[0-9a-f]{8}$/i, '')
-        .endsWith(`${wanted}function`),
-    );
-  if (!match) {
-    console.error(
-      `No function "${name}". Functions: ${functions.map((f) => f.logicalId.replace(/Function.*$/, '').toLowerCase()).join(', ')}`,
-    );
-    await backend.stop();
-    return 2;
-  }
-  const lambda = new LambdaService(functions, {
-    baseEnvironment: localBaseEnvironment(backend.dynamo.endpoint, backend.aws.endpoint),
-    region: LOCAL_REGION,
-    accountId: LOCAL_ACCOUNT,
-  });
   try {
-    const result = await lambda.invoke(match.logicalId, event);
+    const match = findFunction(runtime.functions, name);
+    if (!match) {
+      console.error(`No function "${name}". Functions: ${functionList(runtime.functions)}`);
+      return 2;
+    }
+    const result = await runtime.lambda.invoke(match.logicalId, event);
     process.stderr.write(result.logs.endsWith('\n') ? result.logs : `${result.logs}\n`);
     console.log(JSON.stringify(result.payload, null, 2));
     return result.ok ? 0 : 1;
   } finally {
-    await lambda.stop();
-    await backend.stop();
+    await runtime.stop();
+    lock?.release();
   }
 }
 
@@ -170,6 +259,7 @@ async function main(argv: string[]): Promise<number> {
     case 'invoke':
       return invoke(rest);
     case 'openapi': {
+      const { generateOpenApi } = await import('../shared/api/openapi.js');
       const target = path.join(PROJECT_ROOT, 'docs', 'openapi.json');
       writeFileSync(target, `${JSON.stringify(generateOpenApi(version), null, 2)}\n`);
       console.log(`wrote ${path.relative(process.cwd(), target)}`);
@@ -187,6 +277,8 @@ main(process.argv.slice(2)).then(
   },
   (error: unknown) => {
     console.error(error instanceof Error ? error.message : error);
+    // A busy data folder is a clear refusal, not a crash: exit without waiting for anything.
+    if (error instanceof DataFolderBusyError) process.exit(1);
     process.exitCode = 1;
   },
 );

@@ -1,24 +1,37 @@
 /**
- * The embedded local runtime (DESIGN.md §7): synthesizes the CDK app, starts
- * DynamoDB Local with the template's tables, runs every function in its own
- * Lambda-like execution environments and serves the REST API from the
- * template. No Docker, no AWS account.
+ * The embedded local runtime (DESIGN.md §7), lifecycle only:
+ *
+ *   clock → AWS endpoint → (DynamoDB Local ∥ synth) → services → resource
+ *   providers in dependency order → API Gateway
+ *
+ * and stop in reverse. What each piece does lives in its room: the
+ * providers (local/providers) create the template's resources in the
+ * services (local/aws/<service>, local/lambda), the dispatcher
+ * (local/dispatch.ts) delivers to targets by ARN, the clock
+ * (local/clock.ts) paces every emulated timer.
  */
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { startApiGateway } from './apigateway/index.js';
-import { SecretsManagerService } from './aws/secrets-manager.js';
-import { seedSecretsFromTemplate, VALUE_FROM_ENV_METADATA } from './aws/secrets-template.js';
-import { startLocalAwsEndpoint, type LocalAwsEndpoint } from './aws/server.js';
 import { synthesize } from './assembly.js';
-import { runCustomResources } from './custom-resources.js';
-import { ensureTables, LOCAL_CREDENTIALS, startDynamoDbLocal, type DynamoDbLocal } from './dynamodb.js';
+import { LOCAL_CREDENTIALS, startDynamoDbLocal, type DynamoDbLocal } from './aws/dynamodb/local-process.js';
+import { LOCAL_STATE_DIR } from './paths.js';
+import { startLocalAwsEndpoint, type LocalAwsEndpoint } from './aws/endpoint.js';
+import { AsyncLambdaInvoker } from './aws/lambda/async-invoke.js';
+import { registerLambdaApi } from './aws/lambda/api.js';
+import { SecretsManagerService } from './aws/secrets-manager/service.js';
+import { clockFromContext, type Clock } from './clock.js';
+import { DispatchError, Dispatcher } from './dispatch.js';
 import { LambdaService } from './lambda/service.js';
-import { TemplateResolver } from './template.js';
+import { apiGatewayProvider, iamProvider, lambdaPermissionProvider, logGroupProvider } from './providers/accepted.js';
+import { customResourceProvider } from './providers/custom-resource.js';
+import { dynamoDbTableProvider } from './providers/dynamodb-table.js';
+import { eventInvokeConfigProvider, lambdaFunctionProvider } from './providers/lambda-function.js';
+import { materializeTemplate, type LocalServices, type MaterializeReport, type ProviderContext } from './providers/provider.js';
+import { secretProvider, VALUE_FROM_ENV_METADATA } from './providers/secret.js';
+import { TemplateResolver } from './template/resolver.js';
 import type { CfnTemplate, LocalFunctionDefinition } from './types.js';
 
-export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-export const LOCAL_STATE_DIR = path.join(PROJECT_ROOT, '.switchyard');
+export { LOCAL_STATE_DIR, PROJECT_ROOT } from './paths.js';
 export const LOCAL_REGION = 'us-east-1';
 export const LOCAL_ACCOUNT = '000000000000';
 
@@ -26,88 +39,86 @@ export interface LocalRuntimeOptions {
   /** HTTP port of the API (0 = any free port). */
   port?: number;
   host?: string;
-  /** DynamoDB data folder; omit to keep data in memory (tests). */
+  /** Port of the AWS endpoint (0 = any free port). */
+  awsPort?: number;
+  /** DynamoDB, secrets and custom-resource state folder; omit to keep everything in memory (tests). */
   dataDir?: string;
   /** Where the cloud assembly is written. */
   outdir?: string;
-  /** CDK context for the synth (cdk.json's is read too). */
+  /** CDK context for the synth (cdk.json's is read too); `switchyard:local:timeScale` sets the clock. */
   context?: Record<string, unknown>;
+  /** A DynamoDB Local already starting on `dataDir` (the CLI spawns the JVM before loading the rest); else the runtime starts one. */
+  dynamodb?: Promise<DynamoDbLocal>;
+  /** Serve the REST API (default true; `invoke` needs only the functions). */
+  serveApi?: boolean;
+  /** Source maps in function stack traces (costs memory per environment). */
+  debug?: boolean;
+  /** Execution environment caps (LambdaService defaults: min(4, cores) per function, 2 × cores + 4 overall). */
+  lambda?: { maxConcurrencyPerFunction?: number; maxEnvironments?: number; idleTimeoutMs?: number };
   /** Receives every log line of every function. */
   onFunctionLog?: (functionName: string, line: string) => void;
   onAccessLog?: (entry: Record<string, unknown>) => void;
+  /** Progress of the start-up (one line per phase). */
+  onProgress?: (line: string) => void;
 }
 
 export interface LocalRuntime {
+  /** The REST API ('' when not served). */
   url: string;
   dynamoEndpoint: string;
-  /** The AWS-compatible endpoint for the other services (Secrets Manager…). */
+  /** The one AWS-compatible endpoint: every local AWS API (DynamoDB proxied to DynamoDB Local). */
   awsEndpoint: string;
   /** Secret values the template marks as settable from the environment (the bootstrap credentials), by variable name. */
   bootstrapValues: Record<string, string>;
   template: CfnTemplate;
+  assemblyDir: string;
   functions: LocalFunctionDefinition[];
   lambda: LambdaService;
-  timings: { synthMs: number; dynamoMs: number; totalMs: number };
-  /** Parts of the template the runtime does not run (yet). */
+  dispatcher: Dispatcher;
+  clock: Clock;
+  timings: { synthMs: number; synthCached: boolean; dynamoMs: number; totalMs: number };
+  /** What the template holds that the runtime does not run, and references it could not resolve. */
   warnings: string[];
   stop(): Promise<void>;
 }
 
-/** Shared by `npm start` and `invoke`: the environment every function gets besides its template variables. */
-export function localBaseEnvironment(dynamoEndpoint: string, awsEndpoint: string): Record<string, string> {
+/** The environment every function gets besides its template variables: region, dummy credentials, endpoints. */
+export function localBaseEnvironment(awsEndpoint: string, dynamoEndpoint: string, clock: Clock): Record<string, string> {
   return {
     AWS_REGION: LOCAL_REGION,
     AWS_DEFAULT_REGION: LOCAL_REGION,
     AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
     AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
     AWS_SESSION_TOKEN: 'local',
-    // The SDK reads service-specific endpoints itself, so handler code is identical to AWS.
+    // The SDK reads these itself, so handler code is identical to AWS: every service at the one endpoint…
+    AWS_ENDPOINT_URL: awsEndpoint,
+    // …except DynamoDB, which goes straight to DynamoDB Local: the proxy hop would only add latency to every store call.
     AWS_ENDPOINT_URL_DYNAMODB: dynamoEndpoint,
-    AWS_ENDPOINT_URL_SECRETS_MANAGER: awsEndpoint,
+    AWS_ENDPOINT_URL_DYNAMODB_STREAMS: dynamoEndpoint,
+    ...clock.environment(),
   };
 }
 
-/**
- * Synthesizes, starts DynamoDB Local with the template's tables and the local
- * AWS endpoint with the template's secrets: what both `local` and `invoke` need.
- * Secrets and custom-resource state live beside the DynamoDB data (or in memory
- * with it), so the three never disagree about what was bootstrapped.
- */
-export async function prepareBackend(options: { dataDir?: string; outdir?: string; context?: Record<string, unknown> }) {
-  const started = performance.now();
-  const outdir = options.outdir ?? path.join(LOCAL_STATE_DIR, 'cdk.out');
-  // DynamoDB Local (a JVM) starts while esbuild bundles: the two dominate start-up time.
-  const dynamoPromise = startDynamoDbLocal(options.dataDir ? { dataDir: options.dataDir } : {});
-  let dynamo: DynamoDbLocal | undefined;
-  let aws: LocalAwsEndpoint | undefined;
-  try {
-    const synthesized = synthesize(outdir, options.context);
-    dynamo = await dynamoPromise;
-    const dynamoMs = performance.now() - started;
-    const resolver = new TemplateResolver(synthesized.template, {
-      stackName: synthesized.stackName,
-      region: LOCAL_REGION,
-      accountId: LOCAL_ACCOUNT,
-    });
-    await ensureTables(dynamo.client, resolver.tables());
-    const secrets = new SecretsManagerService({
-      region: LOCAL_REGION,
-      accountId: LOCAL_ACCOUNT,
-      ...(options.dataDir ? { dataDir: options.dataDir } : {}),
-    });
-    seedSecretsFromTemplate(secrets, resolver);
-    aws = await startLocalAwsEndpoint({ services: [secrets] });
-    const running = { dynamo, aws };
-    const stop = async () => {
-      await running.aws.stop();
-      await running.dynamo.stop();
-    };
-    return { synthesized, resolver, dynamo, aws, secrets, synthMs: synthesized.durationMs, dynamoMs, stop };
-  } catch (error) {
-    await aws?.stop();
-    await (dynamo ?? (await dynamoPromise.catch(() => undefined)))?.stop();
-    throw error;
-  }
+/** The resource types the runtime creates; everything else is listed at start as not run. */
+function providers() {
+  return [
+    dynamoDbTableProvider,
+    secretProvider(),
+    lambdaFunctionProvider,
+    eventInvokeConfigProvider,
+    customResourceProvider(),
+    iamProvider,
+    lambdaPermissionProvider,
+    logGroupProvider,
+    apiGatewayProvider,
+  ];
+}
+
+/** One line per resource type the runtime does not run. */
+export function notRunSummary(report: MaterializeReport): string[] {
+  return Object.entries(report.notRun).map(
+    ([type, ids]) => `${type} is not run locally (${ids.length}: ${ids.slice(0, 3).join(', ')}${ids.length > 3 ? ', …' : ''})`,
+  );
 }
 
 /** Values of the secrets the template lets the environment set (`switchyard:local:valueFromEnv`), keyed by that variable. */
@@ -115,8 +126,9 @@ function bootstrapValues(resolver: TemplateResolver, secrets: SecretsManagerServ
   const values: Record<string, string> = {};
   for (const [logicalId, resource] of resolver.resourcesOfType('AWS::SecretsManager::Secret')) {
     const variable = resource.Metadata?.[VALUE_FROM_ENV_METADATA];
-    if (typeof variable !== 'string') continue;
-    const raw = String((secrets.getSecretValue({ SecretId: resolver.arnOf(logicalId) }) as { SecretString?: string }).SecretString ?? '');
+    const arn = resolver.valuesOf(logicalId)?.ref;
+    if (typeof variable !== 'string' || !arn) continue;
+    const raw = String((secrets.getSecretValue({ SecretId: arn }) as { SecretString?: string }).SecretString ?? '');
     try {
       const parsed = JSON.parse(raw) as Record<string, unknown>;
       values[variable] = String(parsed.password ?? raw);
@@ -127,65 +139,151 @@ function bootstrapValues(resolver: TemplateResolver, secrets: SecretsManagerServ
   return values;
 }
 
-export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Promise<LocalRuntime> {
-  const started = performance.now();
-  const backend = await prepareBackend(options);
-  const { synthesized, resolver, dynamo, aws, synthMs, dynamoMs } = backend;
-  const functions = resolver.functions(synthesized.outdir);
-  const lambda = new LambdaService(functions, {
-    baseEnvironment: localBaseEnvironment(dynamo.endpoint, aws.endpoint),
-    region: LOCAL_REGION,
-    accountId: LOCAL_ACCOUNT,
-    ...(options.onFunctionLog ? { onLog: options.onFunctionLog } : {}),
-  });
-  let gateway: Awaited<ReturnType<typeof startApiGateway>>;
-  const warnings: string[] = [];
-  try {
-    // Custom resources (the bootstrap: signing keys, admin user and key) run as CloudFormation would run them on deploy.
-    const custom = await runCustomResources({
-      template: synthesized.template,
-      resolver,
-      invoker: lambda,
-      responseHost: aws,
-      ...(options.dataDir ? { stateDir: options.dataDir } : {}),
-    });
-    for (const [logicalId, output] of Object.entries(custom.outputs)) {
-      resolver.setResourceOutputs(logicalId, { ref: output.physicalResourceId, attributes: output.data });
-    }
-    warnings.push(...custom.warnings);
-    gateway = await startApiGateway({
-      template: synthesized.template,
-      invoker: lambda,
-      port: options.port ?? 3000,
-      host: options.host ?? '127.0.0.1',
-      region: LOCAL_REGION,
-      accountId: LOCAL_ACCOUNT,
-      ...(options.onAccessLog ? { onAccessLog: options.onAccessLog } : {}),
-    });
-  } catch (error) {
-    await lambda.stop();
-    await backend.stop();
-    throw error;
+/** Stops what was started, last first. */
+class Lifecycle {
+  private readonly stops: Array<() => Promise<void> | void> = [];
+  private stopping?: Promise<void>;
+
+  onStop(stop: () => Promise<void> | void): void {
+    this.stops.push(stop);
   }
 
-  let stopping: Promise<void> | undefined;
-  return {
-    url: gateway.url,
-    dynamoEndpoint: dynamo.endpoint,
-    awsEndpoint: aws.endpoint,
-    bootstrapValues: bootstrapValues(resolver, backend.secrets),
-    template: synthesized.template,
-    functions,
-    lambda,
-    timings: { synthMs, dynamoMs, totalMs: performance.now() - started },
-    warnings: [...warnings, ...gateway.warnings],
-    stop() {
-      stopping ??= (async () => {
-        await gateway.stop();
-        await lambda.stop();
-        await backend.stop();
-      })();
-      return stopping;
-    },
-  };
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      for (const stop of this.stops.reverse()) {
+        try {
+          await stop();
+        } catch (error) {
+          console.error('switchyard: error while stopping:', error);
+        }
+      }
+    })();
+    return this.stopping;
+  }
+}
+
+/** The endpoint on the asked port, or on any free port when that one is taken (another runtime, LocalStack…). */
+async function startEndpoint(port: number, host: string | undefined, progress: (line: string) => void): Promise<LocalAwsEndpoint> {
+  try {
+    return await startLocalAwsEndpoint({ services: [], port, ...(host ? { host } : {}) });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE' || port === 0) throw error;
+    progress(`port ${port} is taken; the AWS endpoint uses another one`);
+    return startLocalAwsEndpoint({ services: [], port: 0, ...(host ? { host } : {}) });
+  }
+}
+
+export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Promise<LocalRuntime> {
+  const started = performance.now();
+  const context = options.context ?? {};
+  const progress = options.onProgress ?? (() => undefined);
+  const lifecycle = new Lifecycle();
+  const warnings: string[] = [];
+  try {
+    const clock = clockFromContext(context);
+
+    // The endpoint comes first: functions, custom resources and the template's values all point at it.
+    const endpoint = await startEndpoint(options.awsPort ?? 0, options.host, progress);
+    lifecycle.onStop(() => endpoint.stop());
+
+    // DynamoDB Local (a JVM) boots while synth runs: the two dominate a cold start.
+    const dynamoPromise = options.dynamodb ?? startDynamoDbLocal(options.dataDir ? { dataDir: options.dataDir } : {});
+    lifecycle.onStop(async () => (await dynamoPromise.catch(() => undefined))?.stop());
+    const synthesized = await synthesize(options.outdir ?? path.join(LOCAL_STATE_DIR, 'cdk.out'), context);
+    progress(
+      synthesized.cached
+        ? `assembly unchanged, reused (${Math.round(synthesized.durationMs)} ms)`
+        : `synthesized in ${(synthesized.durationMs / 1000).toFixed(1)} s`,
+    );
+    const dynamodb = await dynamoPromise;
+    const dynamoMs = performance.now() - started;
+    progress(`DynamoDB Local ready (${(dynamoMs / 1000).toFixed(1)} s after start)`);
+    endpoint.addProxy('DynamoDB_20120810', dynamodb.endpoint);
+    endpoint.addProxy('DynamoDBStreams_20120810', dynamodb.endpoint);
+
+    const secrets = new SecretsManagerService({
+      region: LOCAL_REGION,
+      accountId: LOCAL_ACCOUNT,
+      ...(options.dataDir ? { dataDir: options.dataDir } : {}),
+    });
+    endpoint.addService(secrets);
+
+    const lambda = new LambdaService([], {
+      baseEnvironment: localBaseEnvironment(endpoint.endpoint, dynamodb.endpoint, clock),
+      region: LOCAL_REGION,
+      accountId: LOCAL_ACCOUNT,
+      debug: options.debug ?? false,
+      ...options.lambda,
+      ...(options.onFunctionLog ? { onLog: options.onFunctionLog } : {}),
+    });
+    lifecycle.onStop(() => lambda.stop());
+    const dispatcher = new Dispatcher();
+    const asyncInvoker = new AsyncLambdaInvoker(lambda, dispatcher, clock);
+    lifecycle.onStop(() => asyncInvoker.stop());
+    dispatcher.register('lambda', async (arn, payload, dispatch) => {
+      if (dispatch.invocationType === 'Event') {
+        asyncInvoker.invoke(arn, payload, dispatch.traceHeader ? { traceHeader: dispatch.traceHeader } : {});
+        return {};
+      }
+      const result = await lambda.invoke(arn, payload, dispatch.traceHeader ? { traceHeader: dispatch.traceHeader } : {});
+      if (!result.ok) throw new DispatchError(arn, `${result.payload.errorType}: ${result.payload.errorMessage}`, result.functionError);
+      return { payload: result.payload };
+    });
+    registerLambdaApi(endpoint, lambda, asyncInvoker);
+
+    const env = { stackName: synthesized.stackName, region: LOCAL_REGION, accountId: LOCAL_ACCOUNT };
+    const resolver = new TemplateResolver(synthesized.template, env, (message) => warnings.push(message));
+    const services: LocalServices = { endpoint, dynamodb, secrets, lambda, dispatcher, asyncInvoker };
+    const providerContext: ProviderContext = {
+      env,
+      resolver,
+      clock,
+      services,
+      assemblyDir: synthesized.outdir,
+      ...(options.dataDir ? { dataDir: options.dataDir } : {}),
+      warn: (message) => warnings.push(message),
+      log: progress,
+    };
+    const materializing = performance.now();
+    const report = await materializeTemplate(providers(), providerContext);
+    progress(
+      `${Object.values(report.created).reduce((a, b) => a + b, 0)} resources created in ${Math.round(performance.now() - materializing)} ms`,
+    );
+    warnings.unshift(...notRunSummary(report));
+
+    let url = '';
+    if (options.serveApi !== false) {
+      const gateway = await startApiGateway({
+        template: synthesized.template,
+        invoker: lambda,
+        port: options.port ?? 3000,
+        host: options.host ?? '127.0.0.1',
+        region: LOCAL_REGION,
+        accountId: LOCAL_ACCOUNT,
+        ...(options.onAccessLog ? { onAccessLog: options.onAccessLog } : {}),
+      });
+      lifecycle.onStop(() => gateway.stop());
+      warnings.push(...gateway.warnings);
+      url = gateway.url;
+    }
+
+    return {
+      url,
+      dynamoEndpoint: dynamodb.endpoint,
+      awsEndpoint: endpoint.endpoint,
+      bootstrapValues: bootstrapValues(resolver, secrets),
+      template: synthesized.template,
+      assemblyDir: synthesized.outdir,
+      functions: lambda.definitions(),
+      lambda,
+      dispatcher,
+      clock,
+      timings: { synthMs: synthesized.durationMs, synthCached: synthesized.cached, dynamoMs, totalMs: performance.now() - started },
+      warnings,
+      stop: () => lifecycle.stop(),
+    };
+  } catch (error) {
+    await lifecycle.stop();
+    throw error;
+  }
 }

@@ -66,6 +66,37 @@ const globalRecord = /** @type {any} */ (globalThis);
 /** @type {string | undefined} */
 let currentRequestId;
 
+/* ------------------------------------------------------------------- clock */
+
+// The runtime's clock can run faster than the wall clock (`timeScale`, for
+// tests of long schedules). Functions must then see the same simulated time
+// as the runtime's timers, so `Date` here follows it: `SWITCHYARD_LOCAL_CLOCK`
+// is `<realStart>:<simulatedStart>:<timeScale>` (absent at scale 1, where the
+// function reads the real clock as on AWS). Timers inside the function
+// (setTimeout) stay in real time, like the function's own timeout.
+const clockSpec = process.env.SWITCHYARD_LOCAL_CLOCK;
+if (clockSpec) {
+  const [realStart, simulatedStart, timeScale] = clockSpec.split(':').map(Number);
+  if ([realStart, simulatedStart, timeScale].every((n) => Number.isFinite(n)) && Number(timeScale) > 0) {
+    const RealDate = Date;
+    const now = () => Number(simulatedStart) + (RealDate.now() - Number(realStart)) * Number(timeScale);
+    class SimulatedDate extends RealDate {
+      /** @param {any[]} args */
+      constructor(...args) {
+        if (args.length === 0) super(now());
+        // @ts-expect-error: the Date constructor's overloads, forwarded as given
+        else super(...args);
+      }
+
+      /** @override */
+      static now() {
+        return now();
+      }
+    }
+    globalThis.Date = /** @type {DateConstructor} */ (/** @type {unknown} */ (SimulatedDate));
+  }
+}
+
 /* ----------------------------------------------------------------- logging */
 
 /**

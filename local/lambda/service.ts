@@ -99,7 +99,7 @@ export class LambdaService implements FunctionInvoker {
     };
     this.scheduler = new Scheduler(Math.max(1, options.maxEnvironments ?? 2 * cores + 4));
     this.onLog = options.onLog;
-    for (const def of functions) this.add(def);
+    for (const def of functions) this.addFunction(def);
   }
 
   /**
@@ -161,7 +161,14 @@ export class LambdaService implements FunctionInvoker {
     await Promise.all([...this.byFunctionName.values()].map((pool) => pool.stop()));
   }
 
-  private add(def: LocalFunctionDefinition): void {
+  /** The definitions of every function, in the order they were added. */
+  definitions(): LocalFunctionDefinition[] {
+    return [...this.byFunctionName.values()].map((pool) => pool.def);
+  }
+
+  /** Adds a function (the Lambda provider, as it creates the template's functions in dependency order). */
+  addFunction(def: LocalFunctionDefinition): void {
+    if (this.stopped) throw new Error('LambdaService has been stopped');
     const sink = this.onLog;
     const onLog = sink
       ? (functionName: string, line: string) => {

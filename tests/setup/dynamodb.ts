@@ -1,6 +1,6 @@
 /** Integration tests share one in-memory DynamoDB Local; each file makes its own table. */
 import type { TestProject } from 'vitest/node';
-import { startDynamoDbLocal } from '../../local/dynamodb.js';
+import { startDynamoDbLocal } from '../../local/aws/dynamodb/local-process.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {

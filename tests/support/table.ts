@@ -5,8 +5,8 @@ import { Template } from 'aws-cdk-lib/assertions';
 import { randomUUID } from 'node:crypto';
 import { inject } from 'vitest';
 import { DataTable } from '../../lib/data.js';
-import { ensureTables, LOCAL_CREDENTIALS } from '../../local/dynamodb.js';
-import { TemplateResolver } from '../../local/template.js';
+import { LOCAL_CREDENTIALS } from '../../local/aws/dynamodb/local-process.js';
+import { ensureTable, standaloneTableInputs } from '../../local/providers/dynamodb-table.js';
 import type { CfnTemplate } from '../../local/types.js';
 
 /**
@@ -18,9 +18,9 @@ export async function freshTable(): Promise<{ tableName: string; client: DynamoD
   new DataTable(stack, 'Data');
   const template = Template.fromStack(stack).toJSON() as CfnTemplate;
   const tableName = `test-${randomUUID()}`;
-  const [table] = new TemplateResolver(template, { stackName: 'TestData', region: 'us-east-1', accountId: '000000000000' }).tables();
+  const [table] = standaloneTableInputs(template, { stackName: 'TestData', region: 'us-east-1', accountId: '000000000000' });
   if (!table) throw new Error('DataTable synthesized no table');
   const raw = new DynamoDBClient({ endpoint: inject('dynamoEndpoint'), region: 'us-east-1', credentials: LOCAL_CREDENTIALS });
-  await ensureTables(raw, [{ ...table, input: { ...table.input, TableName: tableName } }]);
+  await ensureTable(raw, { ...table.input, TableName: tableName }, table.ttlAttribute);
   return { tableName, client: DynamoDBDocumentClient.from(raw, { marshallOptions: { removeUndefinedValues: true } }) };
 }

@@ -1,12 +1,11 @@
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { afterEach, describe, expect, it } from 'vitest';
-import type { InvokeResult, LocalFunctionDefinition } from '../../../../local/types.js';
-import { LambdaService, ResourceNotFoundException, resolveHandlerFile } from '../../../../local/lambda/service.js';
-import type { LambdaServiceOptions } from '../../../../local/lambda/service.js';
+import { describe, expect, it } from 'vitest';
+import type { InvokeResult } from '../../../../local/types.js';
+import { ResourceNotFoundException, resolveHandlerFile } from '../../../../local/lambda/service.js';
+import { errorPayload, FIXTURES, fn, okPayload as okAs, service } from './support.js';
 
-const FIXTURES = fileURLToPath(new URL('../../../fixtures/lambda/', import.meta.url));
 const TRACE_HEADER = /^Root=1-[0-9a-f]{8}-[0-9a-f]{24};Parent=[0-9a-f]{16};Sampled=1$/;
 const UUID_V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
@@ -30,46 +29,8 @@ interface EchoPayload {
   };
 }
 
-function fn(
-  functionName: string,
-  asset: string,
-  handler: string,
-  overrides: Partial<LocalFunctionDefinition> = {},
-): LocalFunctionDefinition {
-  return {
-    logicalId: `${functionName}Function0A1B2C3D`,
-    functionName,
-    assetDir: FIXTURES + asset,
-    handler,
-    runtime: 'nodejs22.x',
-    timeoutSeconds: 5,
-    memorySizeMb: 256,
-    environment: {},
-    ...overrides,
-  };
-}
-
-const services: LambdaService[] = [];
-function service(defs: LocalFunctionDefinition[], options: Partial<LambdaServiceOptions> = {}): LambdaService {
-  const s = new LambdaService(defs, { baseEnvironment: { AWS_REGION: 'eu-west-1' }, ...options });
-  services.push(s);
-  return s;
-}
-
-afterEach(async () => {
-  await Promise.all(services.splice(0).map((s) => s.stop()));
-});
-
-function okPayload<T = EchoPayload>(result: InvokeResult): T {
-  if (!result.ok) throw new Error(`invocation failed: ${JSON.stringify(result.payload)}`);
-  return result.payload as T;
-}
-
-function errorPayload(result: InvokeResult) {
-  if (result.ok) throw new Error(`invocation succeeded: ${JSON.stringify(result.payload)}`);
-  expect(result.functionError).toBe('Unhandled');
-  return result.payload;
-}
+/** The echo fixture's answer, unless the test names another shape. */
+const okPayload = <T = EchoPayload>(result: InvokeResult): T => okAs<T>(result);
 
 describe('LambdaService', () => {
   it('runs a CommonJS handler with the Lambda context, environment and logs', async () => {

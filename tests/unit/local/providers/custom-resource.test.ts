@@ -2,22 +2,26 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import {
+  CloudFormationCustomResourceCreateSchema,
+  CloudFormationCustomResourceDeleteSchema,
+  CloudFormationCustomResourceUpdateSchema,
+} from '@aws-lambda-powertools/parser/schemas';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
   CUSTOM_RESOURCES_STATE_FILE,
   customResourceOrder,
   CustomResourceError,
   runCustomResources,
-  substituteCustomResourceOutputs,
   type CustomResourceRequest,
   type RunCustomResourcesOptions,
-} from '../../local/custom-resources.js';
-import { SecretsManagerService } from '../../local/aws/secrets-manager.js';
-import { startLocalAwsEndpoint, type LocalAwsEndpoint } from '../../local/aws/server.js';
-import { LambdaService } from '../../local/lambda/service.js';
-import { TemplateResolver } from '../../local/template.js';
-import type { CfnTemplate, FunctionInvoker, InvokeResult } from '../../local/types.js';
-import { ENV, synthCustomResourcesFixture, type CustomResourcesFixture } from '../fixtures/aws/cdk-stacks.js';
+} from '../../../../local/providers/custom-resource.js';
+import { SecretsManagerService } from '../../../../local/aws/secrets-manager/service.js';
+import { startLocalAwsEndpoint, type LocalAwsEndpoint } from '../../../../local/aws/endpoint.js';
+import { LambdaService } from '../../../../local/lambda/service.js';
+import { TemplateResolver } from '../../../../local/template/resolver.js';
+import type { CfnTemplate, FunctionInvoker, InvokeResult } from '../../../../local/types.js';
+import { ENV, synthCustomResourcesFixture, type CustomResourcesFixture } from '../../../fixtures/aws/cdk-stacks.js';
 
 type Behaviour = (event: CustomResourceRequest) => 'success' | 'failed' | 'no-put' | 'throw' | 'hang';
 
@@ -76,6 +80,19 @@ afterAll(async () => {
 });
 
 let provider: FakeProvider;
+// Every request the runner sends has the shape CloudFormation sends, per the schemas Powertools ships.
+const REQUEST_SCHEMAS = {
+  Create: CloudFormationCustomResourceCreateSchema,
+  Update: CloudFormationCustomResourceUpdateSchema,
+  Delete: CloudFormationCustomResourceDeleteSchema,
+};
+afterEach(() => {
+  for (const { event } of provider.events) {
+    const parsed = REQUEST_SCHEMAS[event.RequestType].safeParse(event);
+    expect(parsed.error?.issues ?? [], `${event.RequestType} ${event.LogicalResourceId}`).toEqual([]);
+  }
+});
+
 beforeEach(() => {
   provider = new FakeProvider();
 });
@@ -86,8 +103,15 @@ function stateDir(): string {
   return dir;
 }
 
-function run(template: CfnTemplate, options: Partial<RunCustomResourcesOptions> = {}) {
+/** A resolver that knows the provider function, as the Lambda provider would have reported it before the custom resources run. */
+function resolverFor(template: CfnTemplate): TemplateResolver {
   const resolver = new TemplateResolver(template, { stackName: fixture.stackName, region: ENV.region, accountId: ENV.account });
+  resolver.setValues(fixture.fn, { ref: FUNCTION_NAME(), attributes: { Arn: FUNCTION_ARN() } });
+  return resolver;
+}
+
+function run(template: CfnTemplate, options: Partial<RunCustomResourcesOptions> = {}) {
+  const resolver = resolverFor(template);
   return runCustomResources({ template, resolver, invoker: provider, responseHost: endpoint, noResponseGraceMs: 50, ...options });
 }
 
@@ -98,7 +122,8 @@ function withGreeting(greeting: string): CfnTemplate {
   return template;
 }
 
-const FUNCTION_ARN = () => `arn:aws:lambda:${ENV.region}:${ENV.account}:function:${fixture.stackName}-${fixture.fn}`;
+const FUNCTION_NAME = () => `${fixture.stackName}-${fixture.fn}`;
+const FUNCTION_ARN = () => `arn:aws:lambda:${ENV.region}:${ENV.account}:function:${FUNCTION_NAME()}`;
 
 describe('runCustomResources', () => {
   it('orders by references, not template order', () => {
@@ -272,13 +297,13 @@ describe('with the real LambdaService and Secrets Manager', () => {
     const template = structuredClone(fixture.template);
     delete template.Resources[fixture.second];
     (template.Resources[fixture.first]?.Properties as Record<string, unknown>).SecretId = 'cr/secret';
-    const resolver = new TemplateResolver(template, { stackName: fixture.stackName, region: ENV.region, accountId: ENV.account });
+    const resolver = resolverFor(template);
     const lambda = new LambdaService(
       [
         {
           logicalId: fixture.fn,
-          functionName: resolver.nameOf(fixture.fn),
-          assetDir: fileURLToPath(new URL('../fixtures/aws/cr-handler/', import.meta.url)),
+          functionName: FUNCTION_NAME(),
+          assetDir: fileURLToPath(new URL('../../../fixtures/aws/cr-handler/', import.meta.url)),
           handler: 'index.handler',
           runtime: 'nodejs22.x',
           timeoutSeconds: 10,
@@ -313,36 +338,5 @@ describe('with the real LambdaService and Secrets Manager', () => {
       await lambda.stop();
       await aws.stop();
     }
-  });
-});
-
-describe('substituteCustomResourceOutputs', () => {
-  const outputs = { Cr: { physicalResourceId: 'phys-1', data: { Url: 'https://x', Port: 8080 } } };
-
-  it('replaces Ref, Fn::GetAtt and Fn::Sub references of completed custom resources', () => {
-    expect(
-      substituteCustomResourceOutputs(
-        {
-          a: { Ref: 'Cr' },
-          b: { 'Fn::GetAtt': ['Cr', 'Url'] },
-          c: { 'Fn::GetAtt': 'Cr.Port' },
-          d: { 'Fn::Sub': '${Cr}/${Cr.Url}/${Other}' },
-          e: { 'Fn::Sub': ['${X}-${Cr.Port}', { X: { Ref: 'Cr' } }] },
-          f: { Ref: 'Other' },
-        },
-        outputs,
-      ),
-    ).toEqual({
-      a: 'phys-1',
-      b: 'https://x',
-      c: 8080,
-      d: { 'Fn::Sub': ['${Cr}/${Cr.Url}/${Other}', { Cr: 'phys-1', 'Cr.Url': 'https://x' }] },
-      e: { 'Fn::Sub': ['${X}-${Cr.Port}', { X: 'phys-1', 'Cr.Port': 8080 }] },
-      f: { Ref: 'Other' },
-    });
-  });
-
-  it('fails like CloudFormation for an attribute the response did not contain', () => {
-    expect(() => substituteCustomResourceOutputs({ 'Fn::GetAtt': ['Cr', 'Missing'] }, outputs)).toThrow(/doesn't contain Missing/);
   });
 });

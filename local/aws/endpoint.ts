@@ -11,13 +11,24 @@
  *   (or the error's own), body `{"__type", "message"}` and header
  *   `x-amzn-errortype`.
  * - SigV4 signatures are not checked (any credentials work).
- * - Plain HTTP routes by path prefix, for what is not an AWS API call (the
- *   CloudFormation custom resource ResponseURL).
+ * - Services served by another process (DynamoDB Local) are proxied by their
+ *   X-Amz-Target prefix, body and signature untouched, so one endpoint
+ *   answers every AWS API the runtime has.
+ * - restJson1 APIs (Lambda's Invoke) and plain HTTP (the CloudFormation
+ *   custom resource ResponseURL) are routed by path prefix.
+ * - Every call is counted by service and operation (`calls()`).
  *
  * node:http is enough: the protocol is a JSON body in, a JSON body out.
  */
 import { randomUUID } from 'node:crypto';
-import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
+import {
+  Agent,
+  createServer,
+  request as httpRequest,
+  type IncomingHttpHeaders,
+  type IncomingMessage,
+  type ServerResponse,
+} from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 /** An error answered to the client as an AWS service error. */
@@ -97,6 +108,10 @@ export interface LocalAwsEndpoint {
   addService(service: AwsJsonService): void;
   /** Serves plain HTTP requests whose path starts with `pathPrefix` (the longest prefix wins); returns the unregister function. */
   addRoute(pathPrefix: string, handler: HttpRouteHandler): () => void;
+  /** Forwards JSON-protocol calls whose X-Amz-Target starts with `targetPrefix` (e.g. `DynamoDB_20120810`) to `upstream` unchanged. */
+  addProxy(targetPrefix: string, upstream: string): void;
+  /** Calls answered so far, keyed `<target prefix or path route>.<operation>`. */
+  calls(): Record<string, number>;
   stop(): Promise<void>;
 }
 
@@ -132,6 +147,11 @@ export async function startLocalAwsEndpoint(options: LocalAwsEndpointOptions): P
   const addService = (service: AwsJsonService) => services.set(service.targetPrefix, service);
   for (const service of options.services) addService(service);
   const routes = new Map<string, HttpRouteHandler>();
+  const proxies = new Map<string, URL>();
+  // Keep-alive to the upstream: a new TCP connection per proxied call would cost more than the call.
+  const proxyAgent = new Agent({ keepAlive: true, maxSockets: 64 });
+  const counts = new Map<string, number>();
+  const count = (key: string) => counts.set(key, (counts.get(key) ?? 0) + 1);
 
   const send = (res: ServerResponse, statusCode: number, headers: Record<string, string>, body: string | Buffer) => {
     res.writeHead(statusCode, { ...headers, 'Content-Length': String(Buffer.byteLength(body)) });
@@ -144,6 +164,7 @@ export async function startLocalAwsEndpoint(options: LocalAwsEndpointOptions): P
     const dot = target.lastIndexOf('.');
     const service = dot > 0 ? services.get(target.slice(0, dot)) : undefined;
     const operation = target.slice(dot + 1);
+    count(target);
     // Answer in the dialect the client spoke (1.0 or 1.1).
     const requested = /application\/x-amz-json-1\.[01]/.exec(req.headers['content-type'] ?? '')?.[0];
     const contentType = requested ?? `application/x-amz-json-${service?.jsonVersion ?? '1.1'}`;
@@ -197,6 +218,49 @@ export async function startLocalAwsEndpoint(options: LocalAwsEndpointOptions): P
     });
   }
 
+  /** Streams the call to the upstream and its answer back, untouched. */
+  function handleProxy(req: IncomingMessage, res: ServerResponse, target: string, upstream: URL) {
+    const started = performance.now();
+    count(target);
+    const forward = httpRequest(
+      {
+        host: upstream.hostname,
+        port: upstream.port,
+        path: req.url,
+        method: req.method,
+        headers: { ...req.headers, host: upstream.host },
+        agent: proxyAgent,
+      },
+      (answer) => {
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(res);
+        answer.once('end', () =>
+          options.onRequest?.({
+            target,
+            method: req.method ?? 'POST',
+            path: req.url ?? '/',
+            statusCode: answer.statusCode ?? 502,
+            durationMs: performance.now() - started,
+          }),
+        );
+      },
+    );
+    forward.once('error', (error) => {
+      if (res.headersSent) {
+        res.destroy();
+        return;
+      }
+      const message = `The local ${target.split('.')[0]} service is not reachable: ${error.message}`;
+      send(
+        res,
+        503,
+        { 'Content-Type': 'application/x-amz-json-1.0', 'x-amzn-errortype': 'ServiceUnavailable' },
+        JSON.stringify({ __type: 'ServiceUnavailable', message }),
+      );
+    });
+    req.pipe(forward);
+  }
+
   async function handleRoute(req: IncomingMessage, res: ServerResponse, body: Buffer) {
     const started = performance.now();
     const url = new URL(req.url ?? '/', 'http://local');
@@ -206,6 +270,7 @@ export async function startLocalAwsEndpoint(options: LocalAwsEndpointOptions): P
     }
     let statusCode = 404;
     const handler = best === undefined ? undefined : routes.get(best);
+    if (best !== undefined) count(`${req.method ?? 'GET'} ${best}`);
     if (!handler) {
       send(res, 404, { 'Content-Type': 'text/plain' }, `No local route for ${req.method} ${url.pathname}\n`);
     } else {
@@ -222,6 +287,15 @@ export async function startLocalAwsEndpoint(options: LocalAwsEndpointOptions): P
   }
 
   const server = createServer((req, res) => {
+    const proxyTarget = req.headers['x-amz-target'];
+    if (typeof proxyTarget === 'string') {
+      const dot = proxyTarget.indexOf('.');
+      const upstream = proxies.get(dot > 0 ? proxyTarget.slice(0, dot) : proxyTarget);
+      if (upstream) {
+        handleProxy(req, res, proxyTarget, upstream);
+        return;
+      }
+    }
     void (async () => {
       let body: Buffer;
       try {
@@ -264,7 +338,14 @@ export async function startLocalAwsEndpoint(options: LocalAwsEndpointOptions): P
         if (routes.get(pathPrefix) === handler) routes.delete(pathPrefix);
       };
     },
+    addProxy(targetPrefix, upstream) {
+      proxies.set(targetPrefix, new URL(upstream));
+    },
+    calls() {
+      return Object.fromEntries(counts);
+    },
     stop() {
+      proxyAgent.destroy();
       stopping ??= new Promise<void>((resolve) => {
         server.close(() => resolve());
         // SDK clients keep connections alive; do not wait for them to time out.

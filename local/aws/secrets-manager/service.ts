@@ -14,8 +14,8 @@
 import { createHash, randomInt, randomUUID } from 'node:crypto';
 import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { readJsonFile, writeJsonFileAtomic } from './json-file.js';
-import { AwsServiceError, type AwsJsonService } from './server.js';
+import { readJsonFile, writeJsonFileAtomic } from '../json-file.js';
+import { AwsServiceError, type AwsJsonService } from '../endpoint.js';
 
 export const AWSCURRENT = 'AWSCURRENT';
 export const AWSPREVIOUS = 'AWSPREVIOUS';
