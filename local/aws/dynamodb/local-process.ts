@@ -52,19 +52,23 @@ export async function startDynamoDbLocal(options: DynamoDbLocalOptions = {}): Pr
   const endpoint = `http://127.0.0.1:${port}`;
   const { DynamoDBClient, ListTablesCommand } = await import('@aws-sdk/client-dynamodb');
   const client = new DynamoDBClient({ endpoint, region: 'us-east-1', credentials: LOCAL_CREDENTIALS });
+  // The readiness probe makes one attempt per poll: the SDK's own retries (with back-off) would only delay noticing the port is up.
+  const probe = new DynamoDBClient({ endpoint, region: 'us-east-1', credentials: LOCAL_CREDENTIALS, maxAttempts: 1 });
   try {
     await waitFor(
       'DynamoDB Local',
       async () => {
         if (child.exitCode !== null) throw new Error(`exited with ${child.exitCode}: ${output.trim()}`);
-        await client.send(new ListTablesCommand({}));
+        await probe.send(new ListTablesCommand({}));
       },
       60_000,
-      100,
+      25,
     );
   } catch (error) {
     child.kill('SIGKILL');
     throw error;
+  } finally {
+    probe.destroy();
   }
 
   return {
