@@ -260,6 +260,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
         host: options.host ?? '127.0.0.1',
         region: LOCAL_REGION,
         accountId: LOCAL_ACCOUNT,
+        now: () => clock.now(),
         ...(options.onAccessLog ? { onAccessLog: options.onAccessLog } : {}),
       });
       lifecycle.onStop(() => gateway.stop());

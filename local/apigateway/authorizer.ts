@@ -47,6 +47,8 @@ export interface AuthorizerStepDeps {
   invoker: FunctionInvoker;
   authorizers: Map<string, AuthorizerDef>;
   cache: AuthorizerCache;
+  /** The runtime's clock: the result TTL is emulated time. */
+  now: () => number;
   region: string;
   /** How long to wait for the function (API Gateway's 29 s integration timeout). */
   timeoutMs: number;
@@ -208,9 +210,8 @@ export class AuthorizerCache {
     return e.output;
   }
 
-  set(key: string, output: AuthorizerOutput, expiresAt: number): void {
+  set(key: string, output: AuthorizerOutput, expiresAt: number, now: number): void {
     if (this.entries.size >= 10_000) {
-      const now = Date.now();
       for (const [k, e] of this.entries) if (e.expiresAt <= now) this.entries.delete(k);
       if (this.entries.size >= 10_000) this.entries.clear();
     }
@@ -265,7 +266,7 @@ async function runAuthorizer(method: MethodDef, state: RequestState, deps: Autho
 
   // Without identity sources there is nothing to key on: API Gateway requires one for caching.
   const cacheKey = def.ttlSeconds > 0 && identity.length > 0 ? JSON.stringify([def.logicalId, ...identity]) : undefined;
-  let output = cacheKey ? deps.cache.get(cacheKey, Date.now()) : undefined;
+  let output = cacheKey ? deps.cache.get(cacheKey, deps.now()) : undefined;
   let integrationLatency = 0;
   if (!output) {
     const event: APIGatewayTokenAuthorizerEvent | APIGatewayRequestAuthorizerEvent =
@@ -285,7 +286,7 @@ async function runAuthorizer(method: MethodDef, state: RequestState, deps: Autho
     if (typeof parsed === 'string')
       return configurationError(`Execution failed due to configuration error: Invalid authorizer response (${parsed})`);
     output = parsed;
-    if (cacheKey) deps.cache.set(cacheKey, output, Date.now() + def.ttlSeconds * 1000);
+    if (cacheKey) deps.cache.set(cacheKey, output, deps.now() + def.ttlSeconds * 1000, deps.now());
   }
 
   const authorizer: Record<string, unknown> = { ...output.context };

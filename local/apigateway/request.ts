@@ -13,7 +13,10 @@ export interface RequestState {
   /** `X-Amzn-Trace-Id` passed to the integration and returned to the client. */
   traceHeader: string;
   traceRootId: string;
+  /** When the request arrived, on the runtime's clock (requestTimeEpoch). */
   startedAtMs: number;
+  /** When it arrived on the wall clock, for latencies. */
+  startedRealMs: number;
   requestTime: string;
   httpMethod: string;
   /** Path as sent, still percent-encoded, without the query string. */

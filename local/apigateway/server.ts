@@ -50,6 +50,12 @@ export interface ApiGatewayOptions {
   integrationTimeoutMs?: number;
   /** Which RestApi to serve; default the first in the template. */
   restApiLogicalId?: string;
+  /**
+   * The runtime's clock (local/clock.ts): request times and the authorizer
+   * cache's TTL follow it. Latencies and the integration timeout stay in real
+   * time (they measure real work). Default: the wall clock.
+   */
+  now?: () => number;
 }
 
 export interface RestApiReport {
@@ -100,6 +106,7 @@ export async function startApiGateway(opts: ApiGatewayOptions): Promise<ApiGatew
     integrationTimeoutMs: opts.integrationTimeoutMs ?? DEFAULT_INTEGRATION_TIMEOUT_MS,
     authorizers,
     authorizerCache: new AuthorizerCache(),
+    now: opts.now ?? (() => Date.now()),
     ...(opts.onAccessLog ? { onAccessLog: opts.onAccessLog } : {}),
     accessLogging: opts.onAccessLog !== undefined && api.accessLogFormat !== undefined,
     defaultDomainName: `${api.apiId}.execute-api.${opts.region ?? 'us-east-1'}.amazonaws.com`,
@@ -149,6 +156,7 @@ interface PipelineDeps {
   integrationTimeoutMs: number;
   authorizers: Map<string, AuthorizerDef>;
   authorizerCache: AuthorizerCache;
+  now: () => number;
   onAccessLog?: (entry: Record<string, unknown>) => void;
   /** A sink and a stage access log format: only then is an entry built per request. */
   accessLogging: boolean;
@@ -166,7 +174,8 @@ interface Outcome {
 const GATEWAY_RESPONSE_HEADERS = new Set(['x-amzn-requestid', 'x-amz-apigw-id', 'x-amzn-trace-id']);
 
 async function handle(req: IncomingMessage, res: ServerResponse, deps: PipelineDeps): Promise<void> {
-  const startedAtMs = Date.now();
+  const startedAtMs = deps.now();
+  const startedRealMs = Date.now();
   const { rawPath, rawQuery } = splitUrl(req.url ?? '/');
   const raw = req.rawHeaders;
   const headers: Array<[string, string]> = [];
@@ -183,6 +192,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, deps: PipelineD
     traceHeader: trace.header,
     traceRootId: trace.rootId,
     startedAtMs,
+    startedRealMs,
     requestTime: formatRequestTime(startedAtMs),
     httpMethod: (req.method ?? 'GET').toUpperCase(),
     rawPath,
@@ -245,7 +255,7 @@ function accessLog(state: RequestState, deps: PipelineDeps, response: HttpRespon
       authorizerLatency: state.authorize?.latencyMs ?? null,
       authorizerStatus: state.authorize?.status ?? null,
       authorizerError: state.authorize?.error ?? null,
-      responseLatency: Date.now() - state.startedAtMs,
+      responseLatency: Date.now() - state.startedRealMs,
       errorMessage: error?.message ?? null,
       errorResponseType: error?.responseType ?? null,
       xrayTraceId: state.traceRootId,
@@ -274,6 +284,7 @@ async function pipeline(state: RequestState, deps: PipelineDeps): Promise<Outcom
     invoker: deps.invoker,
     authorizers: deps.authorizers,
     cache: deps.authorizerCache,
+    now: deps.now,
     region: deps.region,
     timeoutMs: deps.integrationTimeoutMs,
   });

@@ -9,6 +9,7 @@ import type { APIGatewayProxyEvent, APIGatewayRequestAuthorizerEvent } from 'aws
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { startApiGateway } from '../../../../local/apigateway/index.js';
 import type { ApiGatewayServer } from '../../../../local/apigateway/index.js';
+import { Clock } from '../../../../local/clock.js';
 import type { FunctionInvoker, InvokeOptions, InvokeResult } from '../../../../local/types.js';
 import { synthApiFixture } from '../../../fixtures/apigateway/cdk-stack.js';
 import type { ApiFixture } from '../../../fixtures/apigateway/cdk-stack.js';
@@ -367,6 +368,25 @@ describe('result caching', () => {
     vi.spyOn(Date, 'now').mockReturnValue(now + 301_000);
     expect((await get('/cached/x', { Authorization: 'ttl-token' })).status).toBe(200);
     expect(invoker.callsTo(auth.cachedFn)).toHaveLength(2);
+  });
+
+  it("expires cached results on the runtime's clock when it runs faster (timeScale)", async () => {
+    // 300 s of simulated time in half a second of real time.
+    const clock = new Clock(600);
+    const scaled = await startApiGateway({ template: fixture.template, invoker, now: () => clock.now() });
+    try {
+      const call = () => fetch(`${scaled.url}/cached/x`, { headers: { Authorization: 'scaled-ttl-token' } });
+      invoker.handlers.set(auth.cachedFn, (e) => ok(policy('Deny', e.methodArn)));
+      expect((await call()).status).toBe(403);
+      invoker.handlers.set(auth.cachedFn, allowMethod());
+      const before = invoker.callsTo(auth.cachedFn).length;
+      expect((await call()).status).toBe(403); // still cached
+      await clock.sleep(301_000);
+      expect((await call()).status).toBe(200);
+      expect(invoker.callsTo(auth.cachedFn).length).toBe(before + 1);
+    } finally {
+      await scaled.stop();
+    }
   });
 
   it('does not cache errors', async () => {
