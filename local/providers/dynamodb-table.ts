@@ -1,15 +1,20 @@
 /**
  * `AWS::DynamoDB::Table` in DynamoDB Local: created with its keys, indexes,
  * stream and TTL when it does not exist (a data folder keeps it across
- * restarts). `Fn::GetAtt StreamArn` is the stream ARN DynamoDB Local assigned.
+ * restarts). When it exists, GSIs the template gained since are added (a data
+ * folder would otherwise never see them); ones it lost are only warned about,
+ * since dropping an index is not something a restart should do silently.
+ * `Fn::GetAtt StreamArn` is the stream ARN DynamoDB Local assigned.
  */
 import {
   CreateTableCommand,
   DescribeTableCommand,
   ResourceNotFoundException,
+  UpdateTableCommand,
   UpdateTimeToLiveCommand,
   type CreateTableCommandInput,
   type DynamoDBClient,
+  type TableDescription,
 } from '@aws-sdk/client-dynamodb';
 import type { CfnResource, CfnTemplate } from '../types.js';
 import { generatedPhysicalName, TemplateResolver, type LocalEnvironment } from '../template/resolver.js';
@@ -76,13 +81,30 @@ export function createTableInput(tableName: string, p: TableProperties): { input
   return { input, ...(ttlEnabled && ttl?.AttributeName ? { ttlAttribute: ttl.AttributeName } : {}) };
 }
 
-/** Creates the table unless it exists; returns what DescribeTable says of it. */
-export async function ensureTable(client: DynamoDBClient, input: CreateTableCommandInput, ttlAttribute?: string) {
+export interface EnsureTableOptions {
+  /** Where "an index was removed from the template" goes; the table keeps it. */
+  warn?: (message: string) => void;
+  /** How long to wait for a new index to become ACTIVE (DynamoDB Local backfills it first). */
+  indexTimeoutMs?: number;
+}
+
+/**
+ * Creates the table unless it exists; if it exists, adds the template's GSIs
+ * it lacks. Returns what DescribeTable says of it afterwards.
+ */
+export async function ensureTable(
+  client: DynamoDBClient,
+  input: CreateTableCommandInput,
+  ttlAttribute?: string,
+  options: EnsureTableOptions = {},
+): Promise<TableDescription | undefined> {
+  let existing: TableDescription | undefined;
   try {
-    return (await client.send(new DescribeTableCommand({ TableName: input.TableName }))).Table;
+    existing = (await client.send(new DescribeTableCommand({ TableName: input.TableName }))).Table;
   } catch (error) {
     if (!(error instanceof ResourceNotFoundException)) throw error;
   }
+  if (existing) return syncIndexes(client, input, existing, options);
   const created = (await client.send(new CreateTableCommand(input))).TableDescription;
   if (ttlAttribute) {
     await client.send(
@@ -92,13 +114,72 @@ export async function ensureTable(client: DynamoDBClient, input: CreateTableComm
   return created;
 }
 
+/**
+ * Adds the GSIs `input` declares and `existing` lacks, one UpdateTable per
+ * index (DynamoDB allows one GSI creation per call) and waiting for each to
+ * be ACTIVE before the next (a second creation while one is still building is
+ * refused). Indexes present only in the table are reported, not dropped.
+ */
+async function syncIndexes(
+  client: DynamoDBClient,
+  input: CreateTableCommandInput,
+  existing: TableDescription,
+  options: EnsureTableOptions,
+): Promise<TableDescription | undefined> {
+  const have = new Set((existing.GlobalSecondaryIndexes ?? []).map((i) => i.IndexName));
+  const want = input.GlobalSecondaryIndexes ?? [];
+  const warn = options.warn ?? ((message: string) => console.warn(message));
+  for (const name of have) {
+    if (!want.some((i) => i.IndexName === name)) {
+      warn(`table ${input.TableName}: index ${name} is no longer in the template; it stays in the local data (delete the data folder to drop it)`);
+    }
+  }
+  const missing = want.filter((i) => !have.has(i.IndexName));
+  if (missing.length === 0) return existing;
+  const attributes = new Map((input.AttributeDefinitions ?? []).map((a) => [a.AttributeName, a]));
+  let table = existing;
+  for (const index of missing) {
+    // UpdateTable wants the definitions of the attributes the new index keys on (and only known ones).
+    const definitions = (index.KeySchema ?? []).map((k) => attributes.get(k.AttributeName)).filter((a) => a !== undefined);
+    await client.send(
+      new UpdateTableCommand({
+        TableName: input.TableName,
+        AttributeDefinitions: definitions,
+        GlobalSecondaryIndexUpdates: [
+          {
+            Create: {
+              IndexName: index.IndexName,
+              KeySchema: index.KeySchema,
+              Projection: index.Projection,
+              ...(index.ProvisionedThroughput ? { ProvisionedThroughput: index.ProvisionedThroughput } : {}),
+            },
+          },
+        ],
+      }),
+    );
+    table = await waitForIndex(client, input.TableName as string, index.IndexName as string, options.indexTimeoutMs ?? 60_000);
+  }
+  return table;
+}
+
+async function waitForIndex(client: DynamoDBClient, tableName: string, indexName: string, timeoutMs: number): Promise<TableDescription> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const table = (await client.send(new DescribeTableCommand({ TableName: tableName }))).Table;
+    const index = table?.GlobalSecondaryIndexes?.find((i) => i.IndexName === indexName);
+    if (table && index?.IndexStatus === 'ACTIVE' && table.TableStatus === 'ACTIVE') return table;
+    if (Date.now() > deadline) throw new Error(`index ${indexName} of ${tableName} is not ACTIVE after ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
 export const dynamoDbTableProvider: ResourceProvider = {
   types: ['AWS::DynamoDB::Table'],
   async create(logicalId: string, resource: CfnResource, context: ProviderContext) {
     const props = resolvedProperties(resource, context) as unknown as TableProperties;
     const tableName = props.TableName ?? generatedPhysicalName(context.env.stackName, logicalId, 255);
     const { input, ttlAttribute } = createTableInput(tableName, props);
-    const table = await ensureTable(context.services.dynamodb.client, input, ttlAttribute);
+    const table = await ensureTable(context.services.dynamodb.client, input, ttlAttribute, { warn: (m) => context.warn(m) });
     const attributes: Record<string, unknown> = { Arn: table?.TableArn ?? arn(context.env, 'dynamodb', `table/${tableName}`) };
     if (table?.LatestStreamArn) attributes.StreamArn = table.LatestStreamArn;
     return { ref: tableName, attributes };
