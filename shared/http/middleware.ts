@@ -24,6 +24,7 @@ import { rateLimitConfigFromEnv, type RateLimitConfig } from '../auth/config.js'
 import type { IdentityStore } from '../domain/identity.js';
 import { auditTrail, rateLimiter, type Middleware } from './guards.js';
 import { HttpError, PROBLEM_CONTENT_TYPE, toProblem } from './problem.js';
+import { findJsonSyntaxError } from './json-syntax.js';
 import { lowerCaseHeaders, routeKey, type BoundRoute, type HttpResult, type RouteInput, type RouteSpec } from './route.js';
 
 export interface HttpConfig {
@@ -72,10 +73,19 @@ function readJsonBody(event: APIGatewayProxyEvent, headers: Record<string, strin
   if (!JSON_MEDIA_TYPE.test(mediaType)) {
     throw new HttpError(415, 'UNSUPPORTED_MEDIA_TYPE', `Send the body as application/json (got ${mediaType || 'no Content-Type'})`);
   }
+  const text = raw.toString('utf8');
   try {
-    return JSON.parse(raw.toString('utf8'));
-  } catch (error) {
-    throw new HttpError(400, 'MALFORMED_JSON', `The request body is not valid JSON: ${(error as Error).message}`);
+    return JSON.parse(text);
+  } catch {
+    // V8's message quotes the body (passwords included): say where it broke, never what is there.
+    const where = findJsonSyntaxError(text);
+    throw new HttpError(
+      400,
+      'MALFORMED_JSON',
+      where
+        ? `The request body is not valid JSON: expected ${where.expected} at position ${where.position} (line ${where.line}, column ${where.column})`
+        : 'The request body is not valid JSON',
+    );
   }
 }
 
@@ -188,7 +198,8 @@ export function httpApi(routes: BoundRoute[], config: HttpConfig = httpConfigFro
   const handler = middy(dispatch);
   if (guards?.idempotency) handler.use(guards.idempotency);
   handler
-    .use(injectLambdaContext(logger, { resetKeys: true }))
+    // logEvent pinned off: the event carries bodies and credentials, and POWERTOOLS_LOGGER_LOG_EVENT must not turn it on.
+    .use(injectLambdaContext(logger, { resetKeys: true, logEvent: false }))
     .use(captureLambdaHandler(tracer, { captureResponse: false }))
     .use(logMetrics(metrics, { captureColdStartMetric: true }))
     .use(standardHeaders)
