@@ -174,8 +174,9 @@ export class DynamoIdentityStore extends TableStore implements IdentityStore {
       new GetCommand({ TableName: this.tableName, Key: keys.refreshFamily(familyId), ConsistentRead: true }),
     );
     if (!Item) return undefined;
-    const { familyId: id, userId, currentHash, expiresAt, revoked } = Item as RefreshFamily;
-    return { familyId: id, userId, currentHash, expiresAt, revoked };
+    const { familyId: id, userId, currentHash, expiresAt, revoked, generation } = Item as RefreshFamily & { generation?: unknown };
+    // The user's session generation at login (absent on families created before it existed): refresh refuses a stale one.
+    return { familyId: id, userId, currentHash, expiresAt, revoked, ...(typeof generation === 'number' ? { generation } : {}) };
   }
 
   async rotateRefresh(familyId: string, expectedHash: string, nextHash: string): Promise<boolean> {
