@@ -24,9 +24,19 @@ const addHeaders = (request: Request, headers: Record<string, string> | undefine
   if (request.response && headers) request.response.headers = { ...request.response.headers, ...headers };
 };
 
+const RATE_HEADERS = 'switchyard.rateHeaders';
+
+/**
+ * The X-RateLimit-* headers of this request, once the rate limiter has charged it.
+ * Error answers take them from here: the problem mapper builds the response
+ * after the rate limiter's own onError has run (middy runs onError in reverse
+ * order of `use`), so that onError alone never sees an error response.
+ */
+export const rateLimitHeadersOf = (request: Request) => scratch(request)[RATE_HEADERS] as Record<string, string> | undefined;
+
 /** Charges the request to its bucket; 429 with Retry-After past the limit; X-RateLimit-* on every answer. */
 export function rateLimiter(store: () => IdentityStore, config: RateLimitConfig, routeOf: RouteLookup, now = () => Date.now()): Middleware {
-  const KEY = 'switchyard.rateHeaders';
+  const KEY = RATE_HEADERS;
   return {
     before: async (request) => {
       const route = routeOf(request.event);

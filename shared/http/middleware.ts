@@ -22,7 +22,7 @@ import type { FieldError } from '../domain/errors.js';
 import { logger, metrics, tracer } from '../telemetry.js';
 import { rateLimitConfigFromEnv, type RateLimitConfig } from '../auth/config.js';
 import type { IdentityStore } from '../domain/identity.js';
-import { auditTrail, rateLimiter, type Middleware } from './guards.js';
+import { auditTrail, rateLimiter, rateLimitHeadersOf, type Middleware } from './guards.js';
 import { HttpError, PROBLEM_CONTENT_TYPE, toProblem } from './problem.js';
 import { findJsonSyntaxError } from './json-syntax.js';
 import { lowerCaseHeaders, routeKey, type BoundRoute, type HttpResult, type RouteInput, type RouteSpec } from './route.js';
@@ -168,6 +168,8 @@ export function httpApi(routes: BoundRoute[], config: HttpConfig = httpConfigFro
     if (!request.response) return;
     request.response.headers = {
       ...request.response.headers,
+      // On error answers too (a 404 or 400 counts against the limit like a 200): see rateLimitHeadersOf.
+      ...rateLimitHeadersOf(request),
       'X-Correlation-Id': correlationOf(request),
       'X-Frame-Options': 'DENY',
       // A JSON API renders nothing: forbid every fetch and framing (middy sets CSP on HTML only).

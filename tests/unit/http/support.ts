@@ -30,12 +30,16 @@ export async function captureLogs<T>(run: () => Promise<T>): Promise<{ result: T
   };
   const out = vi.spyOn(process.stdout, 'write').mockImplementation(capture);
   const err = vi.spyOn(process.stderr, 'write').mockImplementation(capture);
+  // injectLambdaContext resets the level to the configured one on every invocation after the first
+  // (debug sampling refresh); keep the raised level for the captured run.
+  const sampling = vi.spyOn(logger, 'refreshSampleRateCalculation').mockImplementation(() => undefined);
   logger.setLogLevel('DEBUG');
   try {
     const result = await run();
     return { result, lines };
   } finally {
     logger.setLogLevel('SILENT');
+    sampling.mockRestore();
     out.mockRestore();
     err.mockRestore();
   }
