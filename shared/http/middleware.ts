@@ -17,6 +17,7 @@ import middy from '@middy/core';
 import httpCors from '@middy/http-cors';
 import httpSecurityHeaders from '@middy/http-security-headers';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
+import { randomUUID } from 'node:crypto';
 import type { z } from 'zod';
 import type { FieldError } from '../domain/errors.js';
 import { logger, metrics, tracer } from '../telemetry.js';
@@ -104,6 +105,19 @@ const SECURITY_HEADER_OPTIONS = {
   reportingEndpoints: false,
 };
 
+/**
+ * A caller's X-Correlation-Id is kept only if it is at most 128 characters of
+ * `[A-Za-z0-9._:-]` (UUIDs, W3C trace ids, `Root=…`-free ids): it is echoed in
+ * a header and written to every log line, so unbounded or arbitrary text
+ * (CR/LF, quotes, megabytes) is replaced by a generated id instead.
+ */
+const CORRELATION_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+export function acceptableCorrelationId(value: string | undefined): string | undefined {
+  return value !== undefined && CORRELATION_ID.test(value) ? value : undefined;
+}
+const generatedCorrelationId = (request: middy.Request<APIGatewayProxyEvent, APIGatewayProxyResult>) =>
+  acceptableCorrelationId(request.event.requestContext?.requestId) ?? acceptableCorrelationId(request.context.awsRequestId) ?? randomUUID();
+
 type ApiHandler = (event: APIGatewayProxyEvent, context: Context) => Promise<APIGatewayProxyResult>;
 
 /** What the table-backed guards need; absent in handler unit tests that run without a table. */
@@ -150,13 +164,14 @@ export function httpApi(routes: BoundRoute[], config: HttpConfig = httpConfigFro
   };
 
   const correlationOf = (request: middy.Request<APIGatewayProxyEvent, APIGatewayProxyResult>) =>
-    String((request.internal as Record<string, unknown>).correlationId ?? request.event.requestContext?.requestId ?? '');
+    String((request.internal as Record<string, unknown>).correlationId ?? generatedCorrelationId(request));
 
   /** Correlation id in logs and on every response (success or problem), plus the headers middy sets on HTML only. */
   const standardHeaders: middy.MiddlewareObj<APIGatewayProxyEvent, APIGatewayProxyResult> = {
     before: async (request) => {
       const headers = lowerCaseHeaders(request.event.headers);
-      const correlationId = headers['x-correlation-id'] ?? request.event.requestContext?.requestId ?? request.context.awsRequestId;
+      // A caller's id is echoed and logged, so only a bounded, log-safe one is kept; anything else is replaced.
+      const correlationId = acceptableCorrelationId(headers['x-correlation-id']) ?? generatedCorrelationId(request);
       logger.setCorrelationId(correlationId);
       logger.appendKeys({ route: `${request.event.httpMethod} ${request.event.resource}` });
       (request.internal as Record<string, unknown>).correlationId = correlationId;
