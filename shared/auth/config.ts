@@ -1,5 +1,5 @@
 /** Auth settings from the function environment the stack sets (lib/auth.ts). */
-import { getSecret } from '@aws-lambda-powertools/parameters/secrets';
+import { SecretsProvider } from '@aws-lambda-powertools/parameters/secrets';
 import type { SessionConfig } from './sessions.js';
 import { parseSigningKeySet, type SigningKeySet } from './signing-keys.js';
 
@@ -13,6 +13,14 @@ export function sessionConfigFromEnv(env: NodeJS.ProcessEnv = process.env): Sess
 }
 
 /**
+ * getSecret's default client waits forever; a hung Secrets Manager call must
+ * fail within the function's time (the SDK only warns past requestTimeout
+ * unless throwOnRequestTimeout is set).
+ */
+const SECRETS_TIMEOUTS = { connectionTimeout: 1_000, requestTimeout: 2_000, throwOnRequestTimeout: true } as const;
+let secrets: SecretsProvider | undefined;
+
+/**
  * The signing key set from Secrets Manager, cached for a minute per execution
  * environment (Powertools Parameters). A rotation reaches every function within
  * that minute; the previous key keeps verifying meanwhile (grace period).
@@ -21,7 +29,8 @@ export function signingKeysFromSecret(env: NodeJS.ProcessEnv = process.env): () 
   const secretId = env.SIGNING_KEYS_SECRET_ARN;
   return async () => {
     if (!secretId) throw new Error('SIGNING_KEYS_SECRET_ARN is not set');
-    const value = await getSecret(secretId, { maxAge: 60, transform: 'json' });
+    secrets ??= new SecretsProvider({ clientConfig: { requestHandler: SECRETS_TIMEOUTS } });
+    const value = await secrets.get(secretId, { maxAge: 60, transform: 'json' });
     return parseSigningKeySet(value);
   };
 }

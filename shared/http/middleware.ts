@@ -13,7 +13,7 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
-import middy from '@middy/core';
+import middy, { type MiddyHandlerObject } from '@middy/core';
 import httpCors from '@middy/http-cors';
 import httpSecurityHeaders from '@middy/http-security-headers';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
@@ -31,7 +31,17 @@ import { lowerCaseHeaders, routeKey, type BoundRoute, type HttpResult, type Rout
 export interface HttpConfig {
   allowedOrigins: string[];
   maxBodyBytes: number;
+  /**
+   * How long before the Lambda timeout middy aborts the handler (its
+   * `timeoutEarlyInMillis`): the handler's AbortSignal fires and the answer
+   * becomes a 503 TIMEOUT problem, leaving this much time for the error path
+   * (problem, logs, metrics, idempotency record release) instead of the
+   * runtime killing the function and API Gateway answering a bare 502/504.
+   */
+  timeoutEarlyMs?: number;
 }
+
+export const DEFAULT_TIMEOUT_EARLY_MS = 1_500;
 
 /** Read once per environment; the stack sets these on every API function. */
 export function httpConfigFromEnv(env: NodeJS.ProcessEnv = process.env): HttpConfig {
@@ -41,6 +51,7 @@ export function httpConfigFromEnv(env: NodeJS.ProcessEnv = process.env): HttpCon
       .map((o) => o.trim())
       .filter(Boolean),
     maxBodyBytes: Number(env.MAX_BODY_BYTES ?? 1_048_576),
+    timeoutEarlyMs: Number(env.TIMEOUT_EARLY_MS ?? DEFAULT_TIMEOUT_EARLY_MS),
   };
 }
 
@@ -118,7 +129,12 @@ export function acceptableCorrelationId(value: string | undefined): string | und
 const generatedCorrelationId = (request: middy.Request<APIGatewayProxyEvent, APIGatewayProxyResult>) =>
   acceptableCorrelationId(request.event.requestContext?.requestId) ?? acceptableCorrelationId(request.context.awsRequestId) ?? randomUUID();
 
-type ApiHandler = (event: APIGatewayProxyEvent, context: Context) => Promise<APIGatewayProxyResult>;
+type ApiHandler = (event: APIGatewayProxyEvent, context: Context, opts: MiddyHandlerObject) => Promise<APIGatewayProxyResult>;
+
+/** What middy's early timeout throws instead of its default TimeoutError (a 500). */
+const timedOut = (): never => {
+  throw new HttpError(503, 'TIMEOUT', 'The request did not complete in time; retry it later', undefined, { 'Retry-After': '1' });
+};
 
 /** What the table-backed guards need; absent in handler unit tests that run without a table. */
 export interface HttpGuards {
@@ -140,7 +156,7 @@ export function httpApi(routes: BoundRoute[], config: HttpConfig = httpConfigFro
   const table = new Map<string, BoundRoute>(routes.map((r) => [routeKey(r.spec.method, r.spec.path), r]));
   const routeOf = (event: APIGatewayProxyEvent) => table.get(routeKey(event.httpMethod, event.resource))?.spec;
 
-  const dispatch: ApiHandler = async (event) => {
+  const dispatch: ApiHandler = async (event, _context, { signal }) => {
     const route = table.get(routeKey(event.httpMethod, event.resource));
     if (!route) {
       // API Gateway only forwards declared routes, so this means the stack and the function disagree.
@@ -156,6 +172,7 @@ export function httpApi(routes: BoundRoute[], config: HttpConfig = httpConfigFro
       headers,
       requestId: event.requestContext.requestId,
       event,
+      signal,
     } as RouteInput<RouteSpec>;
     tracer.putAnnotation('operation', spec.operationId);
     const result = await route.handle(input);
@@ -212,7 +229,10 @@ export function httpApi(routes: BoundRoute[], config: HttpConfig = httpConfigFro
     },
   };
 
-  const handler = middy(dispatch);
+  const handler = middy(dispatch, {
+    timeoutEarlyInMillis: config.timeoutEarlyMs ?? DEFAULT_TIMEOUT_EARLY_MS,
+    timeoutEarlyResponse: timedOut,
+  });
   if (guards?.idempotency) handler.use(guards.idempotency);
   handler
     // logEvent pinned off: the event carries bodies and credentials, and POWERTOOLS_LOGGER_LOG_EVENT must not turn it on.

@@ -56,6 +56,7 @@ const TITLES: Record<number, string> = {
   429: 'Too Many Requests',
   500: 'Internal Server Error',
   502: 'Bad Gateway',
+  503: 'Service Unavailable',
 };
 
 /** The RFC 9457 title for a status, shared with the problems API Gateway answers itself (lib/api.ts). */
@@ -97,6 +98,12 @@ export function toProblem(error: unknown, requestId: string): { problem: Problem
     code = error.code;
     detail = error.message;
     errors = error.errors;
+  } else if ((error as Error)?.name === 'TimeoutError') {
+    // A dependency timed out (the SDK's connection/request timeouts, an AbortSignal.timeout):
+    // the service is unavailable for now, which a client may retry; the log has which call.
+    status = 503;
+    code = 'TIMEOUT';
+    detail = 'A dependency did not answer in time; retry the request later';
   } else if ((error as Error)?.name === 'IdempotencyValidationError') {
     // Powertools idempotency, matched by name so this module stays free of it.
     status = 422;

@@ -66,6 +66,12 @@ export interface RouteInput<R extends RouteSpec> {
   headers: Record<string, string>;
   requestId: string;
   event: APIGatewayProxyEvent;
+  /**
+   * Aborted by middy shortly before the Lambda timeout (HttpConfig.timeoutEarlyMs):
+   * pass it on to what can be cancelled (`fetch(url, { signal })`,
+   * `client.send(command, { abortSignal: signal })`) so abandoned work stops.
+   */
+  signal: AbortSignal;
 }
 
 export interface HttpResult {
