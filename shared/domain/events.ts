@@ -1,6 +1,6 @@
 import { NotFoundError, RuleViolationError, ValidationError } from './errors.js';
 import { normalizeInstant } from './instants.js';
-import { validatePayload } from './json-schema.js';
+import { UnusableSchemaError, validatePayload } from './json-schema.js';
 import type { JsonObject, Page, ReleaseEvent } from './model.js';
 import type { Clock, EventQuery, IdGenerator, ReleaseStore } from './ports.js';
 
@@ -38,7 +38,7 @@ export class EventService {
       ]);
     }
     const payload = input.payload ?? {};
-    const problems = validatePayload(`${receiver.id}@${receiver.revision}`, receiver.schema, payload);
+    const problems = this.validate(receiver.name, receiver.schema, payload);
     if (problems.length > 0) {
       throw new RuleViolationError(
         `The payload does not match the schema of receiver ${receiver.name}`,
@@ -63,6 +63,20 @@ export class EventService {
     };
     await this.store.createEvent(event, receiver.revision);
     return event;
+  }
+
+  /** A stored schema that no longer compiles (stored before today's limits) is the receiver's problem, not a 500. */
+  private validate(receiverName: string, schema: JsonObject, payload: unknown) {
+    try {
+      return validatePayload(schema, payload);
+    } catch (error) {
+      if (!(error instanceof UnusableSchemaError)) throw error;
+      throw new RuleViolationError(
+        `The schema of receiver ${receiverName} cannot be used; update the receiver`,
+        'RECEIVER_SCHEMA_UNUSABLE',
+        [{ path: 'body.receiverId', message: error.message }],
+      );
+    }
   }
 
   async get(id: string): Promise<ReleaseEvent> {

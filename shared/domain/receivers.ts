@@ -1,5 +1,5 @@
 import { NotFoundError, ValidationError } from './errors.js';
-import { checkSchema } from './json-schema.js';
+import { schemaProblem } from './json-schema.js';
 import type { JsonObject, Page, Receiver } from './model.js';
 import type { Clock, IdGenerator, ReceiverQuery, ReleaseStore } from './ports.js';
 import { writableRevision } from './revisions.js';
@@ -21,9 +21,10 @@ export interface UpdateReceiverInput {
   schema?: JsonObject;
 }
 
+/** A schema is untrusted input: over a limit (SCHEMA_TOO_LARGE, SCHEMA_TOO_DEEP) or not compilable (INVALID_SCHEMA) is a 400. */
 function assertSchemaCompiles(schema: JsonObject): void {
-  const problems = checkSchema(schema);
-  if (problems.length > 0) throw new ValidationError('schema is not a valid JSON Schema (2020-12)', problems, 'INVALID_SCHEMA');
+  const problem = schemaProblem(schema);
+  if (problem) throw new ValidationError(problem.message, problem.errors, problem.code);
 }
 
 export class ReceiverService {

@@ -45,9 +45,9 @@ describe('receiver payload schemas', () => {
       properties: { commit: { type: 'string', minLength: 7 } },
       additionalProperties: false,
     };
-    expect(validatePayload('s1', schema, { commit: 'abc1234' })).toEqual([]);
+    expect(validatePayload(schema, { commit: 'abc1234' })).toEqual([]);
     expect(
-      validatePayload('s1', schema, { commit: 'abc', other: 1 })
+      validatePayload(schema, { commit: 'abc', other: 1 })
         .map((e) => e.path)
         .sort(),
     ).toEqual(['body.payload', 'body.payload.commit']);
