@@ -24,7 +24,7 @@ function compileLinear(pattern: string, _flags: string): RegExpLike {
     return RE2JS.compile(RE2JS.translateRegExp(pattern));
   } catch (error) {
     throw new Error(
-      `pattern ${JSON.stringify(pattern)} is not supported: patterns run on a linear-time engine (RE2), ` +
+      `pattern "${pattern}" is not supported: patterns run on a linear-time engine (RE2), ` +
         `which has no backreferences or lookaround (${(error as Error).message})`,
       { cause: error },
     );
