@@ -302,6 +302,7 @@ export const eventRoutes = {
 export const authRoutes = {
   login: defineRoute({
     operationId: 'login',
+    secretResponse: true,
     method: 'POST',
     path: `${V1}/auth/login`,
     functionName: 'auth',
@@ -315,6 +316,7 @@ export const authRoutes = {
   }),
   refresh: defineRoute({
     operationId: 'refreshTokens',
+    secretResponse: true,
     method: 'POST',
     path: `${V1}/auth/refresh`,
     functionName: 'auth',
@@ -418,6 +420,7 @@ export const userRoutes = {
 export const apiKeyRoutes = {
   create: defineRoute({
     operationId: 'createApiKey',
+    secretResponse: true,
     method: 'POST',
     path: `${V1}/api-keys`,
     functionName: 'apikeys',

@@ -6,39 +6,67 @@
 import { IdempotencyConfig } from '@aws-lambda-powertools/idempotency';
 import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
 import { makeHandlerIdempotent } from '@aws-lambda-powertools/idempotency/middleware';
+import type { JSONValue } from '@aws-lambda-powertools/commons/types';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { principalOf } from '../auth/principal.js';
+import { SDK_TIMEOUTS } from '../store/client.js';
 import { scratch, type Middleware, type Request } from './guards.js';
 import { HttpError } from './problem.js';
-import { lowerCaseHeaders } from './route.js';
+import { lowerCaseHeaders, routeKey, type RouteSpec } from './route.js';
+
+/** What is stored in place of a secret-bearing response: its status and Location, nothing else. */
+interface WithheldResponse extends APIGatewayProxyResult {
+  switchyardWithheld: true;
+}
+const isWithheld = (value: unknown): value is WithheldResponse =>
+  typeof value === 'object' && value !== null && (value as Partial<WithheldResponse>).switchyardWithheld === true;
+
+function withheld(response: APIGatewayProxyResult): WithheldResponse {
+  const location = Object.entries(response.headers ?? {}).find(([name]) => name.toLowerCase() === 'location')?.[1];
+  return { statusCode: response.statusCode, headers: location ? { Location: String(location) } : {}, body: '', switchyardWithheld: true };
+}
 
 /**
  * `Idempotency-Key` on POSTs (Powertools idempotency, records in the table):
  * the same key and body from the same principal replay the first response,
  * the same key with another body is a 422. Used first in the chain so the
  * stored response is the final one, headers included.
+ *
+ * Routes marked `secretResponse` (a key, a token: shown once, stored hashed)
+ * keep the at-most-once guarantee but are never replayed: their record holds
+ * only the status and Location, and a replay is a 409
+ * IDEMPOTENT_SECRET_NOT_REPLAYED saying so. Their record also holds no hash of
+ * the request body (it carries a password or a refresh token, and an unsalted
+ * hash of it can be brute-forced), so for them a reused key is refused alike
+ * whatever the body.
  */
-export function idempotentPosts(tableName: string): Middleware {
-  const persistenceStore = new DynamoDBPersistenceLayer({
-    tableName,
-    keyAttr: 'pk',
-    sortKeyAttr: 'sk',
-    staticPkValue: 'IDEMPOTENCY',
-    expiryAttr: 'expiresAt',
+export function idempotentPosts(tableName: string, routes: readonly RouteSpec[] = []): Middleware {
+  const secretRoutes = new Set(routes.filter((r) => r.secretResponse).map((r) => routeKey(r.method, r.path)));
+  // Two layers because Powertools configures a persistence layer once, with one config.
+  const layer = () =>
+    new DynamoDBPersistenceLayer({
+      tableName,
+      keyAttr: 'pk',
+      sortKeyAttr: 'sk',
+      staticPkValue: 'IDEMPOTENCY',
+      expiryAttr: 'expiresAt',
+      clientConfig: { requestHandler: SDK_TIMEOUTS },
+    });
+  const responseHook = (response: JSONValue) => {
+    const result = response as unknown as APIGatewayProxyResult;
+    result.headers = { ...result.headers, 'Idempotent-Replayed': 'true' };
+    return response;
+  };
+  const base = { eventKeyJmesPath: 'switchyardIdempotency', expiresAfterSeconds: 24 * 60 * 60, responseHook };
+  const plain = makeHandlerIdempotent({
+    persistenceStore: layer(),
+    config: new IdempotencyConfig({ ...base, payloadValidationJmesPath: 'body' }),
   });
-  const config = new IdempotencyConfig({
-    eventKeyJmesPath: 'switchyardIdempotency',
-    payloadValidationJmesPath: 'body',
-    expiresAfterSeconds: 24 * 60 * 60,
-    responseHook: (response) => {
-      const result = response as unknown as APIGatewayProxyResult;
-      result.headers = { ...result.headers, 'Idempotent-Replayed': 'true' };
-      return response;
-    },
-  });
-  const powertools = makeHandlerIdempotent({ persistenceStore, config });
+  const secret = makeHandlerIdempotent({ persistenceStore: layer(), config: new IdempotencyConfig(base) });
+
   const ACTIVE = 'switchyard.idempotency';
-  const active = (request: Request) => scratch(request)[ACTIVE] === true;
+  const powertoolsOf = (request: Request) => scratch(request)[ACTIVE] as typeof plain | undefined;
+  const isSecret = (request: Request) => secretRoutes.has(routeKey(request.event.httpMethod, request.event.resource));
   return {
     before: async (request) => {
       const { event } = request;
@@ -51,17 +79,40 @@ export function idempotentPosts(tableName: string): Middleware {
         `${event.httpMethod} ${event.resource}`,
         key,
       ];
-      scratch(request)[ACTIVE] = true;
-      return powertools.before?.(request as never) as Promise<APIGatewayProxyResult | undefined>;
+      const powertools = isSecret(request) ? secret : plain;
+      scratch(request)[ACTIVE] = powertools;
+      const replay = await (powertools.before?.(request as never) as Promise<APIGatewayProxyResult | undefined>);
+      if (!isWithheld(replay)) return replay;
+      // The record is the completed first request's: this problem must not release it (onError would).
+      scratch(request)[ACTIVE] = undefined;
+      throw new HttpError(
+        409,
+        'IDEMPOTENT_SECRET_NOT_REPLAYED',
+        `A request with this Idempotency-Key already succeeded (${replay.statusCode}). Its response carried a secret that is shown once and never stored, so it cannot be replayed; use a new Idempotency-Key to run the operation again`,
+        undefined,
+        replay.headers as Record<string, string>,
+      );
     },
     after: async (request) => {
-      if (!active(request)) return;
+      const powertools = powertoolsOf(request);
+      if (!powertools || !request.response) return;
       // Store the response as Lambda will return it: JSON, so headers middy left undefined disappear.
-      request.response = JSON.parse(JSON.stringify(request.response)) as APIGatewayProxyResult;
-      await powertools.after?.(request as never);
+      const response = JSON.parse(JSON.stringify(request.response)) as APIGatewayProxyResult;
+      if (powertools !== secret) {
+        request.response = response;
+        await powertools.after?.(request as never);
+        return;
+      }
+      // Powertools stores request.response: give it the withheld form, then answer the real one.
+      request.response = withheld(response);
+      try {
+        await powertools.after?.(request as never);
+      } finally {
+        request.response = response;
+      }
     },
     onError: async (request) => {
-      if (active(request)) await powertools.onError?.(request as never);
+      await powertoolsOf(request)?.onError?.(request as never);
     },
   };
 }

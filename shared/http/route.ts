@@ -39,6 +39,11 @@ export interface RouteSpec<
   body?: TBody;
   params?: TParams;
   query?: TQuery;
+  /**
+   * Its success response carries a secret shown once (an API key, tokens): an
+   * Idempotency-Key replay of it is refused rather than stored (./idempotency.ts).
+   */
+  secretResponse?: boolean;
   /** Whether the route honours `If-Match` (documented; enforced by the handler). */
   ifMatch?: boolean;
   /** Success responses; error responses are the shared problem+json set. */

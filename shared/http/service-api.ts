@@ -11,5 +11,11 @@ import type { BoundRoute } from './route.js';
  */
 export function serviceApi(routes: BoundRoute[]) {
   const guards = httpGuardsFromEnv(identityStore);
-  return httpApi(routes, httpConfigFromEnv(), { ...guards, idempotency: idempotentPosts(guards.tableName) });
+  return httpApi(routes, httpConfigFromEnv(), {
+    ...guards,
+    idempotency: idempotentPosts(
+      guards.tableName,
+      routes.map((r) => r.spec),
+    ),
+  });
 }
