@@ -32,6 +32,11 @@ export async function authenticate(
     return { id: `apikey:${key.id}`, kind: 'api-key', name: key.name, roles: [key.role] };
   }
   const claims = await verifyAccessToken(await deps.signingKeys(), deps.tokens, credential.token, deps.now);
-  if (await deps.store.isAccessTokenRevoked(claims.jti)) throw new InvalidTokenError('revoked');
+  // Both reads at once: the user check adds no latency, and the authorizer caches the principal so it costs one read per
+  // credential per cache period (the revocation read it already did on every request stays per request).
+  const [revoked, user] = await Promise.all([deps.store.isAccessTokenRevoked(claims.jti), deps.store.getUser(claims.sub)]);
+  if (revoked) throw new InvalidTokenError('revoked');
+  // Deleted, disabled, or its password or roles changed since the token was issued (users.ts bumps the generation).
+  if (!user || user.disabled || (user.sessionGeneration ?? 0) !== claims.gen) throw new InvalidTokenError('stale session');
   return { id: claims.sub, kind: 'user', name: claims.name, roles: claims.roles, token: { jti: claims.jti, exp: claims.exp } };
 }

@@ -9,7 +9,9 @@
  * execution environment, by a hash of the credential for a short TTL;
  * the access-token revocation list is still read on every request so logout
  * takes effect at once. (API-key revocation takes up to the TTL, as it would
- * behind API Gateway's cache.)
+ * behind API Gateway's cache; so does disabling a user or changing its
+ * password or roles, which authenticate() checks on every uncached decision:
+ * docs/auth.md "When a user loses rights".)
  */
 import type { APIGatewayAuthorizerResult, APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
 import { createHash } from 'node:crypto';

@@ -47,6 +47,7 @@ export class SessionService {
       currentHash: hashToken(secret),
       expiresAt: Math.floor(now.getTime() / 1000) + this.config.refreshTokenSeconds,
       revoked: false,
+      generation: user.sessionGeneration ?? 0,
     });
     return this.pair(user, `${familyId}.${secret}`, now);
   }
@@ -65,7 +66,8 @@ export class SessionService {
       throw new UnauthenticatedError(REJECTED);
     }
     const user = await this.store.getUser(family.userId);
-    if (!user || user.disabled) {
+    // Disabling the user or changing its password or roles bumps its generation: every family from before is dead.
+    if (!user || user.disabled || (family.generation ?? 0) !== (user.sessionGeneration ?? 0)) {
       await this.store.revokeRefreshFamily(familyId);
       throw new UnauthenticatedError(REJECTED);
     }
@@ -85,7 +87,7 @@ export class SessionService {
     const access = await issueAccessToken(
       await this.signingKeys(),
       this.config,
-      { id: user.id, name: user.username, roles: user.roles },
+      { id: user.id, name: user.username, roles: user.roles, generation: user.sessionGeneration ?? 0 },
       now,
     );
     return { accessToken: access.token, refreshToken, expiresIn: this.config.accessTokenSeconds, tokenType: 'Bearer' };

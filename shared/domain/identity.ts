@@ -11,6 +11,12 @@ export interface User extends Revisioned {
 /** The stored form; the hash never leaves the store and auth services. */
 export interface UserRecord extends User {
   passwordHash: string;
+  /**
+   * Bumped when the user is disabled or its password or roles change: refresh
+   * families and access tokens carry the generation they were issued under and
+   * are refused once it is stale (absent: 0, as before it existed).
+   */
+  sessionGeneration?: number;
 }
 
 export interface ApiKey {
@@ -32,6 +38,8 @@ export interface RefreshFamily {
   /** Epoch seconds; the family (and the DynamoDB item, by TTL) ends then. */
   expiresAt: number;
   revoked: boolean;
+  /** The user's `sessionGeneration` at login (absent: 0). */
+  generation?: number;
 }
 
 export interface AuditRecord {

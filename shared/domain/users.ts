@@ -19,10 +19,26 @@ export interface UpdateUserInput {
   disabled?: boolean;
 }
 
-/** What leaves the service: never the password hash. */
+/** What leaves the service: never the password hash (nor the session generation, an internal counter). */
 export function publicUser(record: UserRecord): User {
-  const { passwordHash: _hash, ...user } = record;
+  const { passwordHash: _hash, sessionGeneration: _generation, ...user } = record;
   return user;
+}
+
+const sameRoles = (a: readonly Role[], b: readonly Role[]) => new Set(a).size === new Set(b).size && a.every((r) => b.includes(r));
+
+/**
+ * Whether an update takes rights away from the user's existing sessions:
+ * disabling it, a new password (the old one may have leaked) or other roles
+ * (tokens carry roles). Enabling it again, or a PATCH repeating the current
+ * values, ends nothing.
+ */
+export function endsSessions(current: UserRecord, input: UpdateUserInput): boolean {
+  return (
+    (input.disabled === true && !current.disabled) ||
+    Boolean(input.password) ||
+    (input.roles !== undefined && !sameRoles(input.roles, current.roles))
+  );
 }
 
 export class UserService {
@@ -66,6 +82,8 @@ export class UserService {
       ...(input.roles ? { roles: [...new Set(input.roles)] } : {}),
       ...(input.disabled !== undefined ? { disabled: input.disabled } : {}),
       ...(input.password ? { passwordHash: await hashPassword(input.password) } : {}),
+      // Written with the change itself (one item, one conditional write), so no session outlives it by a race.
+      ...(endsSessions(current, input) ? { sessionGeneration: (current.sessionGeneration ?? 0) + 1 } : {}),
       revision: current.revision + 1,
       updatedAt: this.clock.now(),
     };

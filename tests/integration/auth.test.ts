@@ -124,6 +124,81 @@ describe('the authorizer', () => {
   });
 });
 
+describe('changing a user ends its sessions', () => {
+  const CACHE_SECONDS = 30;
+  const changes: Array<[string, (id: string, revision: number) => Promise<unknown>]> = [
+    ['disabling it', (id, revision) => users.update(id, { revision, disabled: true })],
+    ['changing its password', (id, revision) => users.update(id, { revision, password: 'a brand new password' })],
+    ['changing its roles', (id, revision) => users.update(id, { revision, roles: ['viewer'] })],
+  ];
+
+  it.each(changes)('%s revokes its refresh tokens at once and its access tokens past the authorizer cache', async (_, change) => {
+    const username = `u-${Math.random().toString(36).slice(2, 10)}`;
+    const user = await users.create({ username, password: 'correct horse battery', roles: ['developer'] });
+    const pair = await sessions.login(username, 'correct horse battery');
+    const other = await sessions.login(username, 'correct horse battery');
+    let clock = Date.now();
+    const authorizer = createAuthorizer({
+      routes: allRoutes,
+      store,
+      signingKeys: async () => keys,
+      tokens: config,
+      cacheSeconds: CACHE_SECONDS,
+      now: () => new Date(clock),
+    });
+    const request = authorizerEvent('GET', '/api/v1/receivers', { Authorization: `Bearer ${pair.accessToken}` });
+    expect((await authorizer(request)).policyDocument.Statement[0]).toMatchObject({ Effect: 'Allow' });
+
+    await change(user.id, user.revision);
+
+    // Every session of the user, not only the one in use.
+    await expect(sessions.refresh(pair.refreshToken)).rejects.toBeInstanceOf(UnauthenticatedError);
+    await expect(sessions.refresh(other.refreshToken)).rejects.toBeInstanceOf(UnauthenticatedError);
+    // The principal cached before the change is trusted for at most the cache time…
+    clock += (CACHE_SECONDS + 1) * 1000;
+    // …then the token is refused, by this and by any other execution environment.
+    await expect(authorizer(request)).rejects.toThrow(UNAUTHORIZED);
+    const fresh = createAuthorizer({ routes: allRoutes, store, signingKeys: async () => keys, tokens: config, cacheSeconds: 0 });
+    await expect(fresh(authorizerEvent('GET', '/api/v1/receivers', { Authorization: `Bearer ${other.accessToken}` }))).rejects.toThrow(
+      UNAUTHORIZED,
+    );
+  });
+
+  it('a new login after the change works, with the new roles', async () => {
+    const username = `u-${Math.random().toString(36).slice(2, 10)}`;
+    const user = await users.create({ username, password: 'correct horse battery', roles: ['developer'] });
+    await users.update(user.id, { revision: user.revision, roles: ['viewer'] });
+    const pair = await sessions.login(username, 'correct horse battery');
+    const noCache = createAuthorizer({ routes: allRoutes, store, signingKeys: async () => keys, tokens: config, cacheSeconds: 0 });
+    const result = await noCache(authorizerEvent('GET', '/api/v1/receivers', { Authorization: `Bearer ${pair.accessToken}` }));
+    expect(result.context).toMatchObject({ roles: 'viewer' });
+    await expect(sessions.refresh(pair.refreshToken)).resolves.toMatchObject({ tokenType: 'Bearer' });
+  });
+
+  it('an update that changes none of them keeps the sessions', async () => {
+    const username = `u-${Math.random().toString(36).slice(2, 10)}`;
+    const user = await users.create({ username, password: 'correct horse battery', roles: ['developer', 'viewer'] });
+    const pair = await sessions.login(username, 'correct horse battery');
+    await users.update(user.id, { revision: user.revision, roles: ['viewer', 'developer'], disabled: false });
+    const noCache = createAuthorizer({ routes: allRoutes, store, signingKeys: async () => keys, tokens: config, cacheSeconds: 0 });
+    const result = await noCache(authorizerEvent('GET', '/api/v1/receivers', { Authorization: `Bearer ${pair.accessToken}` }));
+    expect(result.policyDocument.Statement[0]).toMatchObject({ Effect: 'Allow' });
+    await expect(sessions.refresh(pair.refreshToken)).resolves.toMatchObject({ tokenType: 'Bearer' });
+  });
+
+  it('deleting it ends its sessions too', async () => {
+    const username = `u-${Math.random().toString(36).slice(2, 10)}`;
+    const user = await users.create({ username, password: 'correct horse battery', roles: ['developer'] });
+    const pair = await sessions.login(username, 'correct horse battery');
+    await users.delete(user.id, user.revision);
+    await expect(sessions.refresh(pair.refreshToken)).rejects.toBeInstanceOf(UnauthenticatedError);
+    const noCache = createAuthorizer({ routes: allRoutes, store, signingKeys: async () => keys, tokens: config, cacheSeconds: 0 });
+    await expect(noCache(authorizerEvent('GET', '/api/v1/receivers', { Authorization: `Bearer ${pair.accessToken}` }))).rejects.toThrow(
+      UNAUTHORIZED,
+    );
+  });
+});
+
 describe('rate counters', () => {
   it('count atomically across concurrent callers', async () => {
     const counts = await Promise.all(Array.from({ length: 20 }, () => store.countRequest('test:concurrent', 1_000_000, 60)));
