@@ -6,6 +6,7 @@ import { Construct } from 'constructs';
 import { ROUTE_ACCESS_ENV, routeAccessTable } from '../shared/auth/route-access.js';
 import type { RouteSpec } from '../shared/http/route.js';
 import { SwitchyardFunction } from './function.js';
+import { grantTableAccess, TABLE_ACCESS } from './grants.js';
 
 /**
  * Lambda allows 4 KB of environment per function; keep the route table well
@@ -75,7 +76,7 @@ export class Auth extends Construct {
         ...props.tokenEnvironment,
       },
     });
-    props.table.grantReadWriteData(this.bootstrapFunction);
+    grantTableAccess(props.table, this.bootstrapFunction, TABLE_ACCESS.bootstrap);
     this.signingKeys.grantRead(this.bootstrapFunction);
     this.signingKeys.grantWrite(this.bootstrapFunction);
     adminCredentials.grantRead(this.bootstrapFunction);
@@ -106,7 +107,7 @@ export class Auth extends Construct {
         ...props.tokenEnvironment,
       },
     });
-    props.table.grantReadData(this.authorizerFunction);
+    grantTableAccess(props.table, this.authorizerFunction, TABLE_ACCESS.authorizer);
     this.signingKeys.grantRead(this.authorizerFunction);
   }
 }

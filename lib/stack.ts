@@ -6,6 +6,7 @@ import { SwitchyardApi } from './api.js';
 import { Auth } from './auth.js';
 import { DataTable } from './data.js';
 import { SwitchyardFunction } from './function.js';
+import { grantTableAccess, TABLE_ACCESS } from './grants.js';
 import { acknowledgeNagFindings } from './nag.js';
 
 export interface SwitchyardStackProps extends StackProps {
@@ -76,8 +77,8 @@ export class SwitchyardStack extends Stack {
         },
       });
       if (name === 'auth') auth.signingKeys.grantRead(fn);
-      // Every API function writes: rate-limit counters, idempotency records and audit lines live in the table.
-      data.table.grantReadWriteData(fn);
+      // Least privilege per function, the middleware chain's writes included (lib/grants.ts).
+      grantTableAccess(data.table, fn, TABLE_ACCESS[name]);
       functions[name] = fn;
     }
 

@@ -1,0 +1,98 @@
+import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
+import { Effect, PolicyStatement, type IGrantable } from 'aws-cdk-lib/aws-iam';
+import type { ApiFunctionName } from '../shared/http/route.js';
+
+/**
+ * Least-privilege access to the single table, per function. Items are told
+ * apart by their partition key (shared/store/keys.ts), so writes are limited
+ * with `dynamodb:LeadingKeys` to the key prefixes a function writes; the
+ * middleware chain's own writes count too (shared/http/middleware.ts):
+ * rate-limit counters on every rate-limited route, audit lines and
+ * Idempotency-Key records on the functions that serve writes.
+ * tests/cdk/grants.test.ts checks each pattern against the key layout and
+ * each function's policy against this table.
+ */
+
+/** Partition-key patterns (IAM StringLike) of the items, as shared/store/keys.ts builds them. */
+export const ITEM_KEYS = {
+  health: 'HEALTH',
+  user: 'USER#*',
+  username: 'USERNAME#*',
+  apiKey: 'APIKEY#*',
+  apiKeyHash: 'APIKEYHASH#*',
+  refreshFamily: 'REFRESH#*',
+  revokedToken: 'REVOKED#*',
+  audit: 'AUDIT#*',
+  rateCount: 'RATE#*',
+  idempotency: 'IDEMPOTENCY',
+} as const;
+
+const { health, user, username, apiKey, apiKeyHash, refreshFamily, revokedToken, audit, rateCount, idempotency } = ITEM_KEYS;
+
+/** Items only the identity functions (users, API keys, sessions) may change: whoever writes them can mint credentials. */
+export const IDENTITY_ITEMS = [user, username, apiKey, apiKeyHash, refreshFamily, revokedToken];
+
+export interface TableAccess {
+  /**
+   * `table`: every read action on the table and its indexes (Query, GetItem…);
+   * a list: GetItem only, of items with these partition keys.
+   */
+  read: 'table' | readonly string[];
+  /**
+   * A list: put/update/delete items with these partition keys only;
+   * `all-but-identity`: any item except the identity items (the release
+   * functions, whose entity keys belong to the store); empty: read-only.
+   */
+  write: readonly string[] | 'all-but-identity';
+}
+
+/** Every API function writes rate-limit counters (health is never limited); functions serving writes add audit and idempotency. */
+const servesWrites = [rateCount, audit, idempotency];
+
+export const TABLE_ACCESS: Record<ApiFunctionName | 'authorizer' | 'bootstrap', TableAccess> = {
+  // GET /health/ready reads one item; health routes are never rate limited.
+  health: { read: [health], write: [] },
+  // GET only: its one write is the caller's rate-limit counter.
+  audit: { read: 'table', write: [rateCount] },
+  // Login, refresh and logout: refresh families and revoked token ids.
+  auth: { read: 'table', write: [refreshFamily, revokedToken, ...servesWrites] },
+  users: { read: 'table', write: [user, username, ...servesWrites] },
+  apikeys: { read: 'table', write: [apiKey, apiKeyHash, ...servesWrites] },
+  receivers: { read: 'table', write: 'all-but-identity' },
+  groups: { read: 'table', write: 'all-but-identity' },
+  events: { read: 'table', write: 'all-but-identity' },
+  // Per decision: the key by hash, the revoked-token id and the user (its session generation). Never writes.
+  authorizer: { read: [user, revokedToken, apiKeyHash], write: [] },
+  // Creates the admin user and API key (with their audit lines) on deploy.
+  bootstrap: { read: 'table', write: [user, username, apiKey, apiKeyHash, audit] },
+};
+
+const WRITE_ACTIONS = ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem'];
+
+const leadingKeys = (patterns: readonly string[]) => ({ 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [...patterns] } });
+
+export function grantTableAccess(table: ITable, grantee: IGrantable, access: TableAccess): void {
+  if (access.read === 'table') {
+    table.grantReadData(grantee);
+  } else {
+    grantee.grantPrincipal.addToPrincipalPolicy(
+      new PolicyStatement({ actions: ['dynamodb:GetItem'], resources: [table.tableArn], conditions: leadingKeys(access.read) }),
+    );
+  }
+  if (access.write === 'all-but-identity') {
+    table.grantWriteData(grantee);
+    // An explicit deny wins over the grant above: a compromised release function cannot mint users, keys or sessions.
+    grantee.grantPrincipal.addToPrincipalPolicy(
+      new PolicyStatement({
+        effect: Effect.DENY,
+        actions: WRITE_ACTIONS,
+        resources: [table.tableArn],
+        conditions: { 'ForAnyValue:StringLike': { 'dynamodb:LeadingKeys': IDENTITY_ITEMS } },
+      }),
+    );
+  } else if (access.write.length > 0) {
+    grantee.grantPrincipal.addToPrincipalPolicy(
+      new PolicyStatement({ actions: WRITE_ACTIONS, resources: [table.tableArn], conditions: leadingKeys(access.write) }),
+    );
+  }
+}

@@ -1,0 +1,122 @@
+/** Least-privilege table access per function (lib/grants.ts), read from the synthesized template. */
+import { beforeAll, describe, expect, it } from 'vitest';
+import { keys } from '../../shared/store/keys.js';
+import type { CfnTemplate } from '../../local/types.js';
+import { synthTemplate } from '../support/synth.js';
+
+interface Statement {
+  Effect: 'Allow' | 'Deny';
+  Action: string | string[];
+  Resource: unknown;
+  Condition?: Record<string, Record<string, string[]>>;
+}
+
+const WRITES = ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem'];
+const READS = ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:Scan', 'dynamodb:BatchGetItem'];
+const IDENTITY = ['USER#*', 'USERNAME#*', 'APIKEY#*', 'APIKEYHASH#*', 'REFRESH#*', 'REVOKED#*'];
+
+let template: CfnTemplate;
+beforeAll(() => {
+  template = synthTemplate();
+});
+
+/** The DynamoDB statements of the role of the function built from functions/<name>/index.ts. */
+function tableStatements(name: string): Statement[] {
+  const resources = template.Resources as Record<
+    string,
+    { Type: string; Properties: Record<string, unknown>; Metadata?: Record<string, unknown> }
+  >;
+  const fn = Object.values(resources).find(
+    (r) => r.Type === 'AWS::Lambda::Function' && r.Metadata?.['switchyard:entry'] === `functions/${name}/index.ts`,
+  );
+  if (!fn) throw new Error(`no function for ${name}`);
+  const roleId = (fn.Properties.Role as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
+  return Object.values(resources)
+    .filter((r) => r.Type === 'AWS::IAM::Policy' && (r.Properties.Roles as Array<{ Ref: string }>).some((role) => role.Ref === roleId))
+    .flatMap((r) => (r.Properties.PolicyDocument as { Statement: Statement[] }).Statement)
+    .filter((s) => [s.Action].flat().some((a) => a.startsWith('dynamodb:')));
+}
+
+const actionsOf = (s: Statement) => [s.Action].flat();
+const allows = (statements: Statement[], actions: string[]) =>
+  statements.filter((s) => s.Effect === 'Allow' && actionsOf(s).some((a) => actions.includes(a)));
+const leadingKeys = (s: Statement) => s.Condition?.['ForAllValues:StringLike']?.['dynamodb:LeadingKeys'];
+
+/** The partition-key patterns a function may write, or 'any' for an unconditioned grant. */
+function writablePatterns(name: string): string[] | 'any' {
+  const writes = allows(tableStatements(name), WRITES);
+  if (writes.some((s) => !leadingKeys(s))) return 'any';
+  return writes.flatMap((s) => leadingKeys(s) ?? []).sort();
+}
+
+describe('table access per function', () => {
+  it('health reads only the item /health/ready pings and writes nothing', () => {
+    const statements = tableStatements('health');
+    expect(writablePatterns('health')).toEqual([]);
+    expect(statements).toHaveLength(1);
+    expect(actionsOf(statements[0] as Statement)).toEqual(['dynamodb:GetItem']);
+    expect(leadingKeys(statements[0] as Statement)).toEqual([keys.health.pk]);
+  });
+
+  it('the authorizer only gets the user, key-hash and revoked-token items, and writes nothing', () => {
+    const statements = tableStatements('authorizer');
+    expect(writablePatterns('authorizer')).toEqual([]);
+    expect(statements.flatMap(actionsOf)).toEqual(['dynamodb:GetItem']);
+    expect(leadingKeys(statements[0] as Statement)?.sort()).toEqual(['APIKEYHASH#*', 'REVOKED#*', 'USER#*']);
+  });
+
+  it('audit reads the table and writes only its callers’ rate-limit counters', () => {
+    expect(allows(tableStatements('audit'), READS).length).toBeGreaterThan(0);
+    expect(writablePatterns('audit')).toEqual(['RATE#*']);
+  });
+
+  it.each([
+    ['auth', ['REFRESH#*', 'REVOKED#*']],
+    ['users', ['USER#*', 'USERNAME#*']],
+    ['apikeys', ['APIKEY#*', 'APIKEYHASH#*']],
+  ])('%s writes its own items plus rate counters, audit lines and idempotency records only', (name, own) => {
+    expect(writablePatterns(name)).toEqual([...own, 'AUDIT#*', 'IDEMPOTENCY', 'RATE#*'].sort());
+  });
+
+  it('bootstrap writes only the admin user and API key items and their audit lines', () => {
+    expect(writablePatterns('bootstrap')).toEqual(['APIKEY#*', 'APIKEYHASH#*', 'AUDIT#*', 'USER#*', 'USERNAME#*']);
+  });
+
+  it.each(['receivers', 'groups', 'events'])('%s writes its entities but is denied every identity item', (name) => {
+    const statements = tableStatements(name);
+    expect(writablePatterns(name)).toBe('any');
+    const deny = statements.find((s) => s.Effect === 'Deny');
+    expect(deny).toBeDefined();
+    expect(actionsOf(deny as Statement).sort()).toEqual([...WRITES].sort());
+    expect(deny?.Condition?.['ForAnyValue:StringLike']?.['dynamodb:LeadingKeys']?.sort()).toEqual([...IDENTITY].sort());
+  });
+
+  it('no function but the release ones has an unconditioned write grant', () => {
+    const names = ['health', 'audit', 'auth', 'users', 'apikeys', 'authorizer', 'bootstrap'];
+    for (const name of names) expect(writablePatterns(name), name).not.toBe('any');
+  });
+});
+
+describe('the key patterns', () => {
+  const glob = (pattern: string) => new RegExp(`^${pattern.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*')}$`);
+  it('match the keys shared/store/keys.ts builds, and no other kind', () => {
+    const samples: Record<string, string> = {
+      HEALTH: keys.health.pk,
+      'USER#*': keys.user('u1').pk,
+      'USERNAME#*': keys.username('ada').pk,
+      'APIKEY#*': keys.apiKey('k1').pk,
+      'APIKEYHASH#*': keys.apiKeyHash('h').pk,
+      'REFRESH#*': keys.refreshFamily('f').pk,
+      'REVOKED#*': keys.revokedJti('j').pk,
+      'AUDIT#*': keys.audit('a').pk,
+      'RATE#*': keys.rate('admin:u1', 60).pk,
+      IDEMPOTENCY: keys.idempotencyPartition,
+    };
+    for (const [pattern, key] of Object.entries(samples)) {
+      expect(key, pattern).toMatch(glob(pattern));
+      // Each pattern matches its own kind only (APIKEY#* must not match APIKEYHASH#…).
+      for (const [other, otherKey] of Object.entries(samples))
+        if (other !== pattern) expect(otherKey, `${pattern} vs ${other}`).not.toMatch(glob(pattern));
+    }
+  });
+});
