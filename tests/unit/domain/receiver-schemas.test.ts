@@ -5,6 +5,7 @@
  * input that the backtracking engine never finishes, so before the fix they
  * ran into the test timeout, and after it they complete with the right answer.
  */
+import { randomUUID } from 'node:crypto';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { describe, expect, it, vi } from 'vitest';
@@ -32,8 +33,8 @@ function memoryStore() {
 
 function services() {
   const store = memoryStore();
-  let n = 0;
-  const ids = { next: () => `00000000-0000-4000-8000-${String(++n).padStart(12, '0')}` };
+  // Unique across the file: the code before this fix cached validators by receiver id + revision, module-wide.
+  const ids = { next: () => randomUUID() };
   const clock = { now: () => '2026-11-23T12:00:00.000Z' };
   // The fake implements only what these services call (see memoryStore).
   const asStore = store as unknown as ReleaseStore;
@@ -198,10 +199,16 @@ describe('schema limits', () => {
   it('answers an event for a stored schema that no longer compiles with a 422, not a crash', async () => {
     const { events, store } = services();
     const stored = { id: 'legacy', name: 'legacy', type: 't', version: '1', description: '', revision: 1, createdAt: '', updatedAt: '' };
-    store.receivers.set('legacy', { ...stored, schema: { type: 'string', pattern: '^(?=a)' } });
-    const error = await failure(events.ingest(event('legacy', {})));
-    expect(error).toBeInstanceOf(RuleViolationError);
-    expect(error).toMatchObject({ code: 'RECEIVER_SCHEMA_UNUSABLE' });
+    // A typo ajv's strict mode refuses, and a lookahead RE2 cannot run: both could only have been stored before these checks.
+    for (const schema of [
+      { type: 'object', minLenght: 1 },
+      { type: 'string', pattern: '^(?=a)' },
+    ]) {
+      store.receivers.set('legacy', { ...stored, schema });
+      const error = await failure(events.ingest(event('legacy', {})));
+      expect(error).toBeInstanceOf(RuleViolationError);
+      expect(error).toMatchObject({ code: 'RECEIVER_SCHEMA_UNUSABLE' });
+    }
   });
 });
 
