@@ -45,7 +45,17 @@ async function decisions() {
     if (!table) throw new Error('DataTable synthesized no table');
     await ensureTable(dynamo.client, table.input, table.ttlAttribute);
     const raw = new DynamoDBClient({ endpoint: dynamo.endpoint, region: 'us-east-1', credentials: LOCAL_CREDENTIALS });
-    const store = new DynamoIdentityStore(DynamoDBDocumentClient.from(raw), table?.input.TableName as string);
+    const store = new DynamoIdentityStore(DynamoDBDocumentClient.from(raw), table?.input.TableName as string, {
+      // The bench's own setup writes are changes too: stores refuse them without an audit context.
+      audit: {
+        actor: { id: 'bench', kind: 'system', name: 'bench' },
+        action: 'bench',
+        method: 'BENCH',
+        path: '/bench',
+        requestId: 'bench',
+        sourceIp: '127.0.0.1',
+      },
+    });
     const keys = { keys: [await generateSigningKey(new Date())] };
     const config = { issuer: 'switchyard', audience: 'switchyard-api', accessTokenSeconds: 900, refreshTokenSeconds: 3600 };
     await new UserService(store, systemClock, uuidIds).create({ username: 'bench', password: 'bench password 123', roles: ['developer'] });

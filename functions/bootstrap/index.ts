@@ -15,6 +15,7 @@ import { parseSigningKeySet, rotateSigningKeys, type SigningKeySet } from '../..
 import { sendCustomResourceResponse } from '../../shared/custom-resource.js';
 import { ApiKeyService } from '../../shared/domain/api-keys.js';
 import { UserService } from '../../shared/domain/users.js';
+import { withAudit } from '../../shared/store/audit-scope.js';
 import { identityStore, systemClock, uuidIds } from '../../shared/store/index.js';
 import { logger, tracer } from '../../shared/telemetry.js';
 
@@ -79,7 +80,16 @@ export const handler = async (event: BootstrapEvent): Promise<unknown> => {
   }
   const physicalResourceId = 'switchyard-bootstrap';
   try {
-    const data = event.RequestType === 'Delete' ? {} : await bootstrap();
+    // The admin user and key it creates are changes like any other: audited, by the deployment that ran it.
+    const audit = {
+      actor: { id: 'bootstrap', kind: 'system', name: 'bootstrap' },
+      action: 'bootstrap',
+      method: 'CLOUDFORMATION',
+      path: event.StackId,
+      requestId: event.RequestId,
+      sourceIp: 'cloudformation',
+    };
+    const data = event.RequestType === 'Delete' ? {} : await withAudit(audit, bootstrap);
     logger.info('bootstrap done', { requestType: event.RequestType, ...data });
     await sendCustomResourceResponse(event, { status: 'SUCCESS', physicalResourceId, data });
   } catch (error) {

@@ -20,6 +20,24 @@ export interface EventQuery extends PageRequest {
   to?: string;
 }
 
+/**
+ * Who is changing what. Every write of a store commits its audit record in
+ * the same DynamoDB transaction as the change (DESIGN.md §5), built from the
+ * AuditContext of the request it serves (shared/store/audit-scope.ts): a
+ * change cannot be written without one, and a change that does not commit
+ * leaves no audit line.
+ */
+export interface AuditContext {
+  actor: { id: string; kind: string; name: string };
+  /** The operation, e.g. `createReceiver`. */
+  action: string;
+  method: string;
+  path: string;
+  requestId: string;
+  sourceIp: string;
+}
+
+/** Every method that changes state below writes its audit record atomically with the change (see AuditContext). */
 export interface ReleaseStore {
   /** Fails with AlreadyExistsError if the id is taken. */
   createReceiver(receiver: Receiver): Promise<void>;

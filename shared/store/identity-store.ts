@@ -1,9 +1,10 @@
-import { GetCommand, PutCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { AlreadyExistsError, NotFoundError } from '../domain/errors.js';
 import type { ApiKey, AuditQuery, AuditRecord, IdentityStore, RefreshFamily, UserRecord } from '../domain/identity.js';
 import type { Page, PageRequest } from '../domain/model.js';
 import { GSI1, GSI1_KEY, GSI2, GSI2_KEY, keys, SORT_HIGH } from './keys.js';
-import { cancellationCodes, isCancelled, isConditionFailure, TableStore } from './table-store.js';
+import { takeAudited } from './audit-scope.js';
+import { auditItem, cancellationCodes, isCancelled, isConditionFailure, TableStore } from './table-store.js';
 
 export class DynamoIdentityStore extends TableStore implements IdentityStore {
   // ---- users --------------------------------------------------------------
@@ -14,23 +15,23 @@ export class DynamoIdentityStore extends TableStore implements IdentityStore {
 
   async createUser(user: UserRecord): Promise<void> {
     try {
-      await this.client.send(
-        new TransactWriteCommand({
-          TransactItems: [
-            // The username item makes usernames unique (case-insensitively) in the same transaction.
-            {
-              Put: {
-                TableName: this.tableName,
-                Item: { ...keys.username(user.username), type: 'Username', userId: user.id },
-                ConditionExpression: 'attribute_not_exists(pk)',
-              },
+      await this.commit(
+        [
+          // The username item makes usernames unique (case-insensitively) in the same transaction.
+          {
+            Put: {
+              TableName: this.tableName,
+              Item: { ...keys.username(user.username), type: 'Username', userId: user.id },
+              ConditionExpression: 'attribute_not_exists(pk)',
             },
-            { Put: { TableName: this.tableName, Item: this.userItem(user), ConditionExpression: 'attribute_not_exists(pk)' } },
-          ],
-        }),
+          },
+          { Put: { TableName: this.tableName, Item: this.userItem(user), ConditionExpression: 'attribute_not_exists(pk)' } },
+        ],
+        { audit: { entity: 'User', resourceId: user.id, change: 'created' } },
       );
     } catch (error) {
-      if (isCancelled(error) && cancellationCodes(error).includes('ConditionalCheckFailed')) {
+      // Only the two change items: a failed audit put is not a taken username.
+      if (isCancelled(error) && cancellationCodes(error).slice(0, 2).includes('ConditionalCheckFailed')) {
         throw new AlreadyExistsError(`User ${user.username} already exists`);
       }
       throw error;
@@ -54,20 +55,19 @@ export class DynamoIdentityStore extends TableStore implements IdentityStore {
 
   async deleteUser(user: UserRecord, expectedRevision: number): Promise<void> {
     try {
-      await this.client.send(
-        new TransactWriteCommand({
-          TransactItems: [
-            {
-              Delete: {
-                TableName: this.tableName,
-                Key: keys.user(user.id),
-                ConditionExpression: 'version = :expected',
-                ExpressionAttributeValues: { ':expected': expectedRevision },
-              },
+      await this.commit(
+        [
+          {
+            Delete: {
+              TableName: this.tableName,
+              Key: keys.user(user.id),
+              ConditionExpression: 'version = :expected',
+              ExpressionAttributeValues: { ':expected': expectedRevision },
             },
-            { Delete: { TableName: this.tableName, Key: keys.username(user.username) } },
-          ],
-        }),
+          },
+          { Delete: { TableName: this.tableName, Key: keys.username(user.username) } },
+        ],
+        { audit: { entity: 'User', resourceId: user.id, change: 'deleted' } },
       );
     } catch (error) {
       if (isCancelled(error) && cancellationCodes(error)[0] === 'ConditionalCheckFailed') {
@@ -84,34 +84,33 @@ export class DynamoIdentityStore extends TableStore implements IdentityStore {
   // ---- API keys -------------------------------------------------------------
 
   async createApiKey(key: ApiKey, hash: string): Promise<void> {
-    await this.client.send(
-      new TransactWriteCommand({
-        TransactItems: [
-          {
-            Put: {
-              TableName: this.tableName,
-              Item: {
-                ...keys.apiKey(key.id),
-                type: 'ApiKey',
-                version: 1,
-                hash,
-                gsi2pk: keys.apiKeysPartition,
-                gsi2sk: `${key.createdAt}#${key.id}`,
-                data: key,
-              },
-              ConditionExpression: 'attribute_not_exists(pk)',
+    await this.commit(
+      [
+        {
+          Put: {
+            TableName: this.tableName,
+            Item: {
+              ...keys.apiKey(key.id),
+              type: 'ApiKey',
+              version: 1,
+              hash,
+              gsi2pk: keys.apiKeysPartition,
+              gsi2sk: `${key.createdAt}#${key.id}`,
+              data: key,
             },
+            ConditionExpression: 'attribute_not_exists(pk)',
           },
-          // Looked up by hash on every request with a consistent read, so a new key works at once and a revoked one stops at once.
-          {
-            Put: {
-              TableName: this.tableName,
-              Item: { ...keys.apiKeyHash(hash), type: 'ApiKeyHash', keyId: key.id, data: key },
-              ConditionExpression: 'attribute_not_exists(pk)',
-            },
+        },
+        // Looked up by hash on every request with a consistent read, so a new key works at once and a revoked one stops at once.
+        {
+          Put: {
+            TableName: this.tableName,
+            Item: { ...keys.apiKeyHash(hash), type: 'ApiKeyHash', keyId: key.id, data: key },
+            ConditionExpression: 'attribute_not_exists(pk)',
           },
-        ],
-      }),
+        },
+      ],
+      { audit: { entity: 'ApiKey', resourceId: key.id, change: 'created' } },
     );
   }
 
@@ -133,22 +132,21 @@ export class DynamoIdentityStore extends TableStore implements IdentityStore {
     const key = Item.data as ApiKey;
     if (key.revokedAt) return key;
     const revoked = { ...key, revokedAt: at };
-    await this.client.send(
-      new TransactWriteCommand({
-        TransactItems: [
-          {
-            Update: {
-              TableName: this.tableName,
-              Key: keys.apiKey(id),
-              UpdateExpression: 'SET #data = :data, version = version + :one',
-              ConditionExpression: 'attribute_exists(pk)',
-              ExpressionAttributeNames: { '#data': 'data' },
-              ExpressionAttributeValues: { ':data': revoked, ':one': 1 },
-            },
+    await this.commit(
+      [
+        {
+          Update: {
+            TableName: this.tableName,
+            Key: keys.apiKey(id),
+            UpdateExpression: 'SET #data = :data, version = version + :one',
+            ConditionExpression: 'attribute_exists(pk)',
+            ExpressionAttributeNames: { '#data': 'data' },
+            ExpressionAttributeValues: { ':data': revoked, ':one': 1 },
           },
-          { Delete: { TableName: this.tableName, Key: keys.apiKeyHash(Item.hash as string) } },
-        ],
-      }),
+        },
+        { Delete: { TableName: this.tableName, Key: keys.apiKeyHash(Item.hash as string) } },
+      ],
+      { audit: { entity: 'ApiKey', resourceId: id, change: 'deleted' } },
     );
     return revoked;
   }
@@ -231,20 +229,17 @@ export class DynamoIdentityStore extends TableStore implements IdentityStore {
 
   // ---- audit ----------------------------------------------------------------
 
+  /**
+   * The HTTP chain's audit line for a write that is not a store change (login,
+   * logout, refresh). A request whose change already committed its audit
+   * record in its own transaction (TableStore.commit) is not recorded twice.
+   */
   async appendAudit(record: AuditRecord): Promise<void> {
+    if (takeAudited(record.requestId)) return;
     await this.client.send(
       new PutCommand({
         TableName: this.tableName,
-        Item: {
-          ...keys.audit(record.id),
-          type: 'Audit',
-          version: 1,
-          gsi1pk: keys.auditOfActor(record.actor.id),
-          gsi1sk: `${record.at}#${record.id}`,
-          gsi2pk: keys.auditPartition,
-          gsi2sk: `${record.at}#${record.id}`,
-          data: record,
-        },
+        Item: auditItem(record),
         // Append-only: an audit record is never overwritten.
         ConditionExpression: 'attribute_not_exists(pk)',
       }),

@@ -1,9 +1,9 @@
-import { GetCommand, PutCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { AlreadyExistsError, NotFoundError, RuleViolationError, VersionConflictError } from '../domain/errors.js';
 import type { Group, Membership, Page, PageRequest, Receiver, ReleaseEvent } from '../domain/model.js';
 import type { EventQuery, ReceiverQuery, ReleaseStore } from '../domain/ports.js';
 import { GSI1, GSI1_KEY, GSI2, GSI2_KEY, keys, SORT_HIGH, TABLE_KEY } from './keys.js';
-import { cancellationCodes, isCancelled, isConditionFailure, TableStore } from './table-store.js';
+import { cancellationCodes, isCancelled, TableStore } from './table-store.js';
 
 export class DynamoReleaseStore extends TableStore implements ReleaseStore {
   /** Readiness probe: one cheap key read proves the table answers. */
@@ -19,15 +19,22 @@ export class DynamoReleaseStore extends TableStore implements ReleaseStore {
 
   async createReceiver(receiver: Receiver): Promise<void> {
     try {
-      await this.client.send(
-        new PutCommand({
-          TableName: this.tableName,
-          Item: { ...this.receiverItem(receiver), groupCount: 0 },
-          ConditionExpression: 'attribute_not_exists(pk)',
-        }),
+      await this.commit(
+        [
+          {
+            Put: {
+              TableName: this.tableName,
+              Item: { ...this.receiverItem(receiver), groupCount: 0 },
+              ConditionExpression: 'attribute_not_exists(pk)',
+            },
+          },
+        ],
+        { audit: { entity: 'Receiver', resourceId: receiver.id, change: 'created' } },
       );
     } catch (error) {
-      if (isConditionFailure(error)) throw new AlreadyExistsError(`Receiver ${receiver.id} already exists`);
+      if (isCancelled(error) && cancellationCodes(error)[0] === 'ConditionalCheckFailed') {
+        throw new AlreadyExistsError(`Receiver ${receiver.id} already exists`);
+      }
       throw error;
     }
   }
@@ -116,16 +123,15 @@ export class DynamoReleaseStore extends TableStore implements ReleaseStore {
 
   async createGroup(group: Group, receiverIds: string[]): Promise<void> {
     try {
-      await this.client.send(
-        new TransactWriteCommand({
-          TransactItems: [
-            { Put: { TableName: this.tableName, Item: this.groupItem(group), ConditionExpression: 'attribute_not_exists(pk)' } },
-            ...receiverIds.flatMap((rid) => [
-              { Put: { TableName: this.tableName, Item: this.membershipItem(group.id, rid, group.createdAt) } },
-              this.receiverCountUpdate(rid, 1),
-            ]),
-          ],
-        }),
+      await this.commit(
+        [
+          { Put: { TableName: this.tableName, Item: this.groupItem(group), ConditionExpression: 'attribute_not_exists(pk)' } },
+          ...receiverIds.flatMap((rid) => [
+            { Put: { TableName: this.tableName, Item: this.membershipItem(group.id, rid, group.createdAt) } },
+            this.receiverCountUpdate(rid, 1),
+          ]),
+        ],
+        { audit: { entity: 'Group', resourceId: group.id, change: 'created' } },
       );
     } catch (error) {
       if (!isCancelled(error)) throw error;
@@ -179,20 +185,19 @@ export class DynamoReleaseStore extends TableStore implements ReleaseStore {
 
   async addMember(groupId: string, receiverId: string, addedAt: string): Promise<boolean> {
     try {
-      await this.client.send(
-        new TransactWriteCommand({
-          TransactItems: [
-            {
-              Put: {
-                TableName: this.tableName,
-                Item: this.membershipItem(groupId, receiverId, addedAt),
-                ConditionExpression: 'attribute_not_exists(pk)',
-              },
+      await this.commit(
+        [
+          {
+            Put: {
+              TableName: this.tableName,
+              Item: this.membershipItem(groupId, receiverId, addedAt),
+              ConditionExpression: 'attribute_not_exists(pk)',
             },
-            this.groupMemberUpdate(groupId, 1, addedAt),
-            this.receiverCountUpdate(receiverId, 1),
-          ],
-        }),
+          },
+          this.groupMemberUpdate(groupId, 1, addedAt),
+          this.receiverCountUpdate(receiverId, 1),
+        ],
+        { audit: { entity: 'Membership', resourceId: groupId, change: 'created' } },
       );
       return true;
     } catch (error) {
@@ -207,16 +212,15 @@ export class DynamoReleaseStore extends TableStore implements ReleaseStore {
 
   async removeMember(groupId: string, receiverId: string, at: string): Promise<boolean> {
     try {
-      await this.client.send(
-        new TransactWriteCommand({
-          TransactItems: [
-            {
-              Delete: { TableName: this.tableName, Key: keys.membership(groupId, receiverId), ConditionExpression: 'attribute_exists(pk)' },
-            },
-            this.groupMemberUpdate(groupId, -1, at),
-            this.receiverCountUpdate(receiverId, -1),
-          ],
-        }),
+      await this.commit(
+        [
+          {
+            Delete: { TableName: this.tableName, Key: keys.membership(groupId, receiverId), ConditionExpression: 'attribute_exists(pk)' },
+          },
+          this.groupMemberUpdate(groupId, -1, at),
+          this.receiverCountUpdate(receiverId, -1),
+        ],
+        { audit: { entity: 'Membership', resourceId: groupId, change: 'deleted' } },
       );
       return true;
     } catch (error) {
@@ -264,36 +268,35 @@ export class DynamoReleaseStore extends TableStore implements ReleaseStore {
   async createEvent(event: ReleaseEvent, receiverRevision: number): Promise<void> {
     const sortKey = `${event.eventStart}#${event.id}`;
     try {
-      await this.client.send(
-        new TransactWriteCommand({
-          TransactItems: [
-            {
-              Put: {
-                TableName: this.tableName,
-                Item: {
-                  ...keys.event(event.id),
-                  type: 'Event',
-                  version: 1,
-                  gsi1pk: keys.eventsOfReceiver(event.receiverId),
-                  gsi1sk: sortKey,
-                  gsi2pk: keys.eventsPartition,
-                  gsi2sk: sortKey,
-                  data: event,
-                },
-                ConditionExpression: 'attribute_not_exists(pk)',
+      await this.commit(
+        [
+          {
+            Put: {
+              TableName: this.tableName,
+              Item: {
+                ...keys.event(event.id),
+                type: 'Event',
+                version: 1,
+                gsi1pk: keys.eventsOfReceiver(event.receiverId),
+                gsi1sk: sortKey,
+                gsi2pk: keys.eventsPartition,
+                gsi2sk: sortKey,
+                data: event,
               },
+              ConditionExpression: 'attribute_not_exists(pk)',
             },
-            {
-              // The payload was validated against this revision's schema; refuse if the receiver changed meanwhile.
-              ConditionCheck: {
-                TableName: this.tableName,
-                Key: keys.receiver(event.receiverId),
-                ConditionExpression: 'version = :rev',
-                ExpressionAttributeValues: { ':rev': receiverRevision },
-              },
+          },
+          {
+            // The payload was validated against this revision's schema; refuse if the receiver changed meanwhile.
+            ConditionCheck: {
+              TableName: this.tableName,
+              Key: keys.receiver(event.receiverId),
+              ConditionExpression: 'version = :rev',
+              ExpressionAttributeValues: { ':rev': receiverRevision },
             },
-          ],
-        }),
+          },
+        ],
+        { audit: { entity: 'Event', resourceId: event.id, change: 'created' } },
       );
     } catch (error) {
       if (!isCancelled(error)) throw error;

@@ -11,17 +11,21 @@ import {
   type CancellationReason,
 } from '@aws-sdk/client-dynamodb';
 import {
-  DeleteCommand,
   GetCommand,
   QueryCommand,
-  UpdateCommand,
+  TransactWriteCommand,
   type DynamoDBDocumentClient,
   type QueryCommandInput,
+  type TransactWriteCommandInput,
 } from '@aws-sdk/lib-dynamodb';
+import { randomUUID } from 'node:crypto';
 import { NotFoundError, VersionConflictError } from '../domain/errors.js';
+import type { AuditRecord } from '../domain/identity.js';
 import type { Page, PageRequest } from '../domain/model.js';
+import type { AuditContext } from '../domain/ports.js';
+import { currentAudit, rememberAudited } from './audit-scope.js';
 import { decodeCursor, encodeCursor, queryFingerprint } from './cursor.js';
-import { GSI2, GSI2_KEY } from './keys.js';
+import { GSI2, GSI2_KEY, keys } from './keys.js';
 
 /** A filter query may need several reads to fill a page; this bounds the work per request. */
 const MAX_READS_PER_PAGE = 10;
@@ -33,6 +37,48 @@ export interface PagedQuery {
   keyAttributes: readonly string[];
   page: PageRequest;
   fingerprint: unknown;
+}
+
+/** One element of a TransactWriteItems call, in the document client's (unmarshalled) form. */
+export type TransactItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
+
+/** What a change did, as its audit record says it: the status the API answers with for such a change. */
+export type ChangeKind = 'created' | 'updated' | 'deleted';
+const STATUS_OF: Record<ChangeKind, number> = { created: 201, updated: 200, deleted: 204 };
+
+/** The change a commit makes: enough for its audit record now, and for its outbox CloudEvent (`<entity>.<change>`) next. */
+export interface ChangeDescription {
+  /** Entity type, e.g. `Receiver`. */
+  entity: string;
+  /** The id of the entity the request addressed (for a membership, the group). */
+  resourceId: string;
+  change: ChangeKind;
+}
+
+export interface CommitOptions {
+  /** Required: a change cannot be written without its audit record. */
+  audit: ChangeDescription;
+  /**
+   * Outbox items (DESIGN.md §5: a CloudEvent per change) put in the same
+   * transaction, after the change items and the audit record. The next issue
+   * builds them here from `audit` (or takes them from the caller) without
+   * touching the call sites.
+   */
+  events?: readonly Record<string, unknown>[];
+}
+
+/** The stored form of an audit record: newest first per actor (gsi1) and overall (gsi2). */
+export function auditItem(record: AuditRecord): Record<string, unknown> {
+  return {
+    ...keys.audit(record.id),
+    type: 'Audit',
+    version: 1,
+    gsi1pk: keys.auditOfActor(record.actor.id),
+    gsi1sk: `${record.at}#${record.id}`,
+    gsi2pk: keys.auditPartition,
+    gsi2sk: `${record.at}#${record.id}`,
+    data: record,
+  };
 }
 
 export function cancellationCodes(error: TransactionCanceledException): (string | undefined)[] {
@@ -47,11 +93,56 @@ export function isCancelled(error: unknown): error is TransactionCanceledExcepti
   return error instanceof TransactionCanceledException || (error as { name?: string })?.name === 'TransactionCanceledException';
 }
 
+export interface StoreOptions {
+  /**
+   * The audit context of changes made outside any request's withAudit scope
+   * (scheduled jobs, tests). Without one, such a change is refused.
+   */
+  audit?: AuditContext;
+}
+
 export abstract class TableStore {
   constructor(
     protected readonly client: DynamoDBDocumentClient,
     protected readonly tableName: string,
+    protected readonly options: StoreOptions = {},
   ) {}
+
+  /**
+   * The one write path of every change: the change's items, its audit record
+   * and (next issue) its outbox items in ONE TransactWriteItems, so they
+   * commit together or not at all. The change items come first and keep
+   * their indexes, so a caller maps `CancellationReasons[i]` of its own items
+   * exactly as before; an audit or outbox failure cancels the change too.
+   * Throws (writing nothing) when no audit context is set (./audit-scope.ts).
+   */
+  protected async commit(changes: TransactItem[], options: CommitOptions): Promise<void> {
+    const context = currentAudit() ?? this.options.audit;
+    if (!context) {
+      throw new Error(`${options.audit.entity} ${options.audit.resourceId}: a change needs an audit context (withAudit) and is not written without one`);
+    }
+    const record: AuditRecord = {
+      id: randomUUID(),
+      at: new Date().toISOString(),
+      ...context,
+      status: STATUS_OF[options.audit.change],
+      resourceId: options.audit.resourceId,
+    };
+    const outbox = (options.events ?? []).map((item) => ({
+      Put: { TableName: this.tableName, Item: item, ConditionExpression: 'attribute_not_exists(pk)' },
+    }));
+    await this.client.send(
+      new TransactWriteCommand({
+        TransactItems: [
+          ...changes,
+          // Append-only: an audit record is never overwritten.
+          { Put: { TableName: this.tableName, Item: auditItem(record), ConditionExpression: 'attribute_not_exists(pk)' } },
+          ...outbox,
+        ],
+      }),
+    );
+    rememberAudited(context.requestId);
+  }
 
   /**
    * The stored form of a revisioned entity listed newest first in `partition`
@@ -145,19 +236,24 @@ export abstract class TableStore {
     guard: { condition: string; names?: Record<string, string>; inUse: (old: Record<string, AttributeValue>) => Error },
   ): Promise<void> {
     try {
-      await this.client.send(
-        new DeleteCommand({
-          TableName: this.tableName,
-          Key: key,
-          ConditionExpression: `version = :expected AND (${guard.condition})`,
-          ...(guard.names ? { ExpressionAttributeNames: guard.names } : {}),
-          ExpressionAttributeValues: { ':expected': expectedRevision, ':zero': 0 },
-          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-        }),
+      await this.commit(
+        [
+          {
+            Delete: {
+              TableName: this.tableName,
+              Key: key,
+              ConditionExpression: `version = :expected AND (${guard.condition})`,
+              ...(guard.names ? { ExpressionAttributeNames: guard.names } : {}),
+              ExpressionAttributeValues: { ':expected': expectedRevision, ':zero': 0 },
+              ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+            },
+          },
+        ],
+        { audit: { entity, resourceId: id, change: 'deleted' } },
       );
     } catch (error) {
-      if (!isConditionFailure(error)) throw error;
-      const old = (error as ConditionalCheckFailedException).Item;
+      if (!isCancelled(error) || error.CancellationReasons?.[0]?.Code !== 'ConditionalCheckFailed') throw error;
+      const old = error.CancellationReasons[0].Item;
       if (!old) throw new NotFoundError(entity, id);
       if (old.version?.N !== String(expectedRevision)) throw new VersionConflictError(entity, id, expectedRevision);
       throw guard.inUse(old);
@@ -176,18 +272,25 @@ export abstract class TableStore {
   ): Promise<void> {
     const { revision, ...data } = value;
     try {
-      await this.client.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: key,
-          UpdateExpression: 'SET #data = :data, version = :next',
-          ConditionExpression: 'version = :expected',
-          ExpressionAttributeNames: { '#data': 'data' },
-          ExpressionAttributeValues: { ':data': data, ':next': revision, ':expected': expectedRevision },
-        }),
+      await this.commit(
+        [
+          {
+            Update: {
+              TableName: this.tableName,
+              Key: key,
+              UpdateExpression: 'SET #data = :data, version = :next',
+              ConditionExpression: 'version = :expected',
+              ExpressionAttributeNames: { '#data': 'data' },
+              ExpressionAttributeValues: { ':data': data, ':next': revision, ':expected': expectedRevision },
+            },
+          },
+        ],
+        { audit: { entity, resourceId: value.id, change: 'updated' } },
       );
     } catch (error) {
-      if (isConditionFailure(error)) throw await this.lostRace(entity, value.id, expectedRevision, key);
+      if (isCancelled(error) && cancellationCodes(error)[0] === 'ConditionalCheckFailed') {
+        throw await this.lostRace(entity, value.id, expectedRevision, key);
+      }
       throw error;
     }
   }

@@ -10,7 +10,7 @@ import { UnauthenticatedError } from '../../shared/domain/errors.js';
 import { UserService } from '../../shared/domain/users.js';
 import { DynamoIdentityStore } from '../../shared/store/identity-store.js';
 import { systemClock, uuidIds } from '../../shared/store/index.js';
-import { freshTable } from '../support/table.js';
+import { freshTable, TEST_AUDIT } from '../support/table.js';
 
 const config = { issuer: 'switchyard', audience: 'switchyard-api', accessTokenSeconds: 900, refreshTokenSeconds: 3600 };
 let store: DynamoIdentityStore;
@@ -20,7 +20,7 @@ let users: UserService;
 
 beforeAll(async () => {
   const { tableName, client } = await freshTable();
-  store = new DynamoIdentityStore(client, tableName);
+  store = new DynamoIdentityStore(client, tableName, { audit: TEST_AUDIT });
   keys = { keys: [await generateSigningKey(new Date())] };
   sessions = new SessionService(store, async () => keys, config);
   users = new UserService(store, systemClock, uuidIds);

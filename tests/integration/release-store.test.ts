@@ -14,7 +14,7 @@ import { ReceiverService } from '../../shared/domain/receivers.js';
 import { DynamoReleaseStore } from '../../shared/store/release-store.js';
 import { systemClock, uuidIds } from '../../shared/store/index.js';
 import { eventBody, receiverBody } from '../support/samples.js';
-import { freshTable } from '../support/table.js';
+import { freshTable, TEST_AUDIT } from '../support/table.js';
 
 let store: DynamoReleaseStore;
 let receivers: ReceiverService;
@@ -25,7 +25,7 @@ const receiverInput = (name = 'pipeline') => receiverBody({ name });
 
 beforeAll(async () => {
   const { tableName, client } = await freshTable();
-  store = new DynamoReleaseStore(client, tableName);
+  store = new DynamoReleaseStore(client, tableName, { audit: TEST_AUDIT });
   receivers = new ReceiverService(store, systemClock, uuidIds);
   groups = new GroupService(store, systemClock, uuidIds);
   events = new EventService(store, systemClock, uuidIds);
@@ -76,7 +76,7 @@ describe('receivers', () => {
 
   it('pages newest first with an opaque cursor and filters by name', async () => {
     const { tableName, client } = await freshTable();
-    const own = new ReceiverService(new DynamoReleaseStore(client, tableName), systemClock, uuidIds);
+    const own = new ReceiverService(new DynamoReleaseStore(client, tableName, { audit: TEST_AUDIT }), systemClock, uuidIds);
     const made = [];
     for (let i = 0; i < 5; i++) made.push(await own.create(receiverInput(i % 2 ? 'odd' : 'even')));
     const first = await own.list({ limit: 2 });
@@ -94,7 +94,7 @@ describe('receivers', () => {
 describe('filtered pages', () => {
   it('are full even when many newer items do not match, and resume exactly after the last item returned', async () => {
     const { tableName, client } = await freshTable();
-    const own = new ReceiverService(new DynamoReleaseStore(client, tableName), systemClock, uuidIds);
+    const own = new ReceiverService(new DynamoReleaseStore(client, tableName, { audit: TEST_AUDIT }), systemClock, uuidIds);
     const wanted = [
       await own.create(receiverInput('wanted')),
       await own.create(receiverInput('wanted')),

@@ -24,3 +24,13 @@ export async function freshTable(): Promise<{ tableName: string; client: DynamoD
   await ensureTable(raw, { ...table.input, TableName: tableName }, table.ttlAttribute);
   return { tableName, client: DynamoDBDocumentClient.from(raw, { marshallOptions: { removeUndefinedValues: true } }) };
 }
+
+/** The audit context of changes the integration tests make outside a request (stores refuse changes without one). */
+export const TEST_AUDIT = {
+  actor: { id: 'integration-test', kind: 'system', name: 'integration test' },
+  action: 'test',
+  method: 'TEST',
+  path: '/test',
+  requestId: 'integration-test',
+  sourceIp: '127.0.0.1',
+};
