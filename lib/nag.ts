@@ -39,7 +39,7 @@ export function acknowledgeNagFindings(stack: Stack, table: Table): void {
   );
   acknowledge(
     'AwsSolutions-SMG4',
-    'The signing key set is rotated by the bootstrap function (`{"action":"rotate-signing-key"}`, see docs/runbook.md) with a grace period, not by Secrets Manager rotation; the admin password and API key are one-time bootstrap credentials that are changed or revoked through the API.',
+    'The signing key set is rotated by the bootstrap function (`{"action":"rotate-signing-key"}`, see docs/runbook.md) with a grace period, not by Secrets Manager rotation; the admin password and API key are one-time bootstrap credentials that are changed or revoked through the API; the page-cursor HMAC key is replaced by a deploy (rotation would only invalidate open cursors).',
   );
   acknowledge(
     'AwsSolutions-COG4',

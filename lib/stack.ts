@@ -1,4 +1,5 @@
 import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
 import { allRoutes } from '../shared/api/routes.js';
 import type { ApiFunctionName } from '../shared/http/route.js';
@@ -62,6 +63,12 @@ export class SwitchyardStack extends Stack {
       ...(props.authorizerCacheSeconds !== undefined ? { authorizerCacheSeconds: props.authorizerCacheSeconds } : {}),
     });
 
+    // HMAC key of page cursors (shared/store/cursor.ts): an edited or foreign cursor is a 400, never a query.
+    const cursorKey = new Secret(this, 'CursorKey', {
+      description: 'Switchyard page-cursor HMAC key; replacing it invalidates outstanding cursors (clients restart from page one)',
+      generateSecretString: { excludePunctuation: true, passwordLength: 64 },
+    });
+
     const functions = {} as Record<ApiFunctionName, SwitchyardFunction>;
     for (const [name, description] of Object.entries(API_FUNCTIONS) as Array<[ApiFunctionName, string]>) {
       const fn = new SwitchyardFunction(this, `${name[0]?.toUpperCase()}${name.slice(1)}Function`, {
@@ -73,10 +80,12 @@ export class SwitchyardStack extends Stack {
           CORS_ALLOWED_ORIGINS: props.allowedOrigins.join(','),
           MAX_BODY_BYTES: String(props.maxBodyBytes ?? 1_048_576),
           ...rateLimitEnvironment(props.rateLimits),
+          CURSOR_KEY_SECRET_ARN: cursorKey.secretArn,
           ...(name === 'auth' ? { SIGNING_KEYS_SECRET_ARN: auth.signingKeys.secretArn, ...TOKEN_ENVIRONMENT } : {}),
         },
       });
       if (name === 'auth') auth.signingKeys.grantRead(fn);
+      cursorKey.grantRead(fn);
       // Least privilege per function, the middleware chain's writes included (lib/grants.ts).
       grantTableAccess(data.table, fn, TABLE_ACCESS[name]);
       functions[name] = fn;

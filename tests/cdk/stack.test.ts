@@ -90,7 +90,8 @@ describe('the stack', () => {
   });
 
   it('keeps signing keys and bootstrap credentials in Secrets Manager and bootstraps them on deploy', () => {
-    template.resourceCountIs('AWS::SecretsManager::Secret', 3);
+    // Signing keys, admin password, admin API key, and the page-cursor HMAC key.
+    template.resourceCountIs('AWS::SecretsManager::Secret', 4);
     template.resourceCountIs('Custom::SwitchyardBootstrap', 1);
     template.hasResourceProperties('AWS::ApiGateway::GatewayResponse', { ResponseType: 'UNAUTHORIZED', StatusCode: '401' });
     template.hasResourceProperties('AWS::ApiGateway::GatewayResponse', {
