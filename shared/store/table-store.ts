@@ -24,7 +24,7 @@ import type { AuditRecord } from '../domain/identity.js';
 import type { Page, PageRequest } from '../domain/model.js';
 import type { AuditContext } from '../domain/ports.js';
 import { currentAudit, rememberAudited } from './audit-scope.js';
-import { decodeCursor, encodeCursor, queryFingerprint } from './cursor.js';
+import { cursorKeyFromEnv, decodeCursor, encodeCursor, queryFingerprint } from './cursor.js';
 import { GSI2, GSI2_KEY, keys } from './keys.js';
 
 /** A filter query may need several reads to fill a page; this bounds the work per request. */
@@ -99,6 +99,8 @@ export interface StoreOptions {
    * (scheduled jobs, tests). Without one, such a change is refused.
    */
   audit?: AuditContext;
+  /** The HMAC key of page cursors (./cursor.ts); default: CURSOR_KEY_SECRET_ARN, else a per-process random key. */
+  cursorKey?: () => Promise<Uint8Array>;
 }
 
 export abstract class TableStore {
@@ -106,7 +108,11 @@ export abstract class TableStore {
     protected readonly client: DynamoDBDocumentClient,
     protected readonly tableName: string,
     protected readonly options: StoreOptions = {},
-  ) {}
+  ) {
+    this.cursorKey = options.cursorKey ?? cursorKeyFromEnv();
+  }
+
+  private readonly cursorKey: () => Promise<Uint8Array>;
 
   /**
    * The one write path of every change: the change's items, its audit record
@@ -195,7 +201,8 @@ export abstract class TableStore {
    */
   protected async queryPage<T>(q: PagedQuery, toItem: (raw: Record<string, unknown>) => T): Promise<Page<T>> {
     const fingerprint = queryFingerprint(q.fingerprint);
-    let startKey: Record<string, unknown> | undefined = decodeCursor(q.page.cursor, fingerprint, q.keyAttributes);
+    const cursorKey = await this.cursorKey();
+    let startKey: Record<string, unknown> | undefined = decodeCursor(q.page.cursor, fingerprint, q.keyAttributes, cursorKey);
     const filtered = q.input.FilterExpression !== undefined;
     const items: T[] = [];
     for (let reads = 0; reads < MAX_READS_PER_PAGE && items.length < q.page.limit; reads++) {
@@ -219,7 +226,7 @@ export abstract class TableStore {
       startKey = out.LastEvaluatedKey;
       if (!startKey) break;
     }
-    const nextCursor = encodeCursor(startKey, fingerprint);
+    const nextCursor = encodeCursor(startKey, fingerprint, cursorKey);
     return nextCursor ? { items, nextCursor } : { items };
   }
 

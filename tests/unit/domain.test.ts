@@ -2,7 +2,6 @@ import { describe, expect, it } from 'vitest';
 import { PreconditionFailedError, ValidationError, VersionConflictError } from '../../shared/domain/errors.js';
 import { checkSchema, validatePayload } from '../../shared/domain/json-schema.js';
 import { etag, expectedRevision, writableRevision } from '../../shared/domain/revisions.js';
-import { decodeCursor, encodeCursor, queryFingerprint } from '../../shared/store/cursor.js';
 import { gatewayModelSchema } from '../../lib/request-models.js';
 import { CreateEventBody } from '../../shared/api/schemas.js';
 
@@ -51,25 +50,6 @@ describe('receiver payload schemas', () => {
         .map((e) => e.path)
         .sort(),
     ).toEqual(['body.payload', 'body.payload.commit']);
-  });
-});
-
-describe('cursors', () => {
-  const fp = queryFingerprint(['events', 'r1']);
-  const key = { pk: 'EVENT#1', sk: 'EVENT', gsi2pk: 'EVENTS', gsi2sk: '2026-01-01T00:00:00.000Z#1' };
-
-  it('round-trip for the same query', () => {
-    expect(decodeCursor(encodeCursor(key, fp), fp, ['pk', 'sk', 'gsi2pk', 'gsi2sk'])).toEqual(key);
-    expect(encodeCursor(undefined, fp)).toBeUndefined();
-  });
-
-  it('are refused for another query, other key attributes, edited or garbage input', () => {
-    const cursor = encodeCursor(key, fp) as string;
-    expect(() => decodeCursor(cursor, queryFingerprint(['events', 'r2']), ['pk', 'sk', 'gsi2pk', 'gsi2sk'])).toThrow(ValidationError);
-    expect(() => decodeCursor(cursor, fp, ['pk', 'sk'])).toThrow(ValidationError);
-    const edited = Buffer.from(JSON.stringify({ k: { ...key, pk: { S: 'x' } }, f: fp })).toString('base64url');
-    expect(() => decodeCursor(edited, fp, ['pk', 'sk', 'gsi2pk', 'gsi2sk'])).toThrow(ValidationError);
-    expect(() => decodeCursor('%%%', fp, ['pk'])).toThrow(ValidationError);
   });
 });
 
