@@ -8,6 +8,7 @@
  * (the previous one keeps verifying for the grace period).
  */
 import { GetSecretValueCommand, PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { SDK_TIMEOUTS } from '../../shared/sdk-timeouts.js';
 import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
 import { sessionConfigFromEnv } from '../../shared/auth/config.js';
 import { hashApiKey } from '../../shared/auth/secrets.js';
@@ -19,7 +20,7 @@ import { withAudit } from '../../shared/store/audit-scope.js';
 import { identityStore, systemClock, uuidIds } from '../../shared/store/index.js';
 import { logger, tracer } from '../../shared/telemetry.js';
 
-const secrets = tracer.captureAWSv3Client(new SecretsManagerClient({}));
+const secrets = tracer.captureAWSv3Client(new SecretsManagerClient({ requestHandler: SDK_TIMEOUTS }));
 
 function env(name: string): string {
   const value = process.env[name];

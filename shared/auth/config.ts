@@ -1,5 +1,6 @@
 /** Auth settings from the function environment the stack sets (lib/auth.ts). */
 import { SecretsProvider } from '@aws-lambda-powertools/parameters/secrets';
+import { SDK_TIMEOUTS } from '../sdk-timeouts.js';
 import type { SessionConfig } from './sessions.js';
 import { parseSigningKeySet, type SigningKeySet } from './signing-keys.js';
 
@@ -12,12 +13,6 @@ export function sessionConfigFromEnv(env: NodeJS.ProcessEnv = process.env): Sess
   };
 }
 
-/**
- * getSecret's default client waits forever; a hung Secrets Manager call must
- * fail within the function's time (the SDK only warns past requestTimeout
- * unless throwOnRequestTimeout is set).
- */
-const SECRETS_TIMEOUTS = { connectionTimeout: 1_000, requestTimeout: 2_000, throwOnRequestTimeout: true } as const;
 let secrets: SecretsProvider | undefined;
 
 /**
@@ -29,7 +24,7 @@ export function signingKeysFromSecret(env: NodeJS.ProcessEnv = process.env): () 
   const secretId = env.SIGNING_KEYS_SECRET_ARN;
   return async () => {
     if (!secretId) throw new Error('SIGNING_KEYS_SECRET_ARN is not set');
-    secrets ??= new SecretsProvider({ clientConfig: { requestHandler: SECRETS_TIMEOUTS } });
+    secrets ??= new SecretsProvider({ clientConfig: { requestHandler: SDK_TIMEOUTS } });
     const value = await secrets.get(secretId, { maxAge: 60, transform: 'json' });
     return parseSigningKeySet(value);
   };

@@ -9,7 +9,7 @@ import { makeHandlerIdempotent } from '@aws-lambda-powertools/idempotency/middle
 import type { JSONValue } from '@aws-lambda-powertools/commons/types';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { principalOf } from '../auth/principal.js';
-import { SDK_TIMEOUTS } from '../store/client.js';
+import { SDK_TIMEOUTS } from '../sdk-timeouts.js';
 import { scratch, type Middleware, type Request } from './guards.js';
 import { HttpError } from './problem.js';
 import { lowerCaseHeaders, routeKey, type RouteSpec } from './route.js';

@@ -1,5 +1,6 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { SDK_TIMEOUTS } from '../sdk-timeouts.js';
 import { tracer } from '../telemetry.js';
 
 /**
@@ -9,15 +10,6 @@ import { tracer } from '../telemetry.js';
  * runtime, LocalStack), so no code path differs between them and AWS.
  */
 let documentClient: DynamoDBDocumentClient | undefined;
-
-/**
- * The SDK waits forever by default. A DynamoDB call answers in milliseconds,
- * so a second to connect and two to answer mean the service is in trouble;
- * with the SDK's 3 attempts a hung call gives up within ~7 s, inside an API
- * function's 10 s (lib/function.ts). Without throwOnRequestTimeout the SDK
- * only logs a warning when requestTimeout passes.
- */
-export const SDK_TIMEOUTS = { connectionTimeout: 1_000, requestTimeout: 2_000, throwOnRequestTimeout: true } as const;
 
 export function dynamoDocumentClient(): DynamoDBDocumentClient {
   documentClient ??= DynamoDBDocumentClient.from(tracer.captureAWSv3Client(new DynamoDBClient({ requestHandler: SDK_TIMEOUTS })), {
