@@ -4,18 +4,14 @@ import { serviceApi } from '../../shared/http/service-api.js';
 import { created, ok } from '../../shared/http/responses.js';
 import { bind } from '../../shared/http/route.js';
 import { releaseStore, systemClock, uuidIds } from '../../shared/store/index.js';
-import { audited } from '../../shared/store/audit-scope.js';
 
 const events = () => new EventService(releaseStore(), systemClock, uuidIds);
 
-// Each route runs in its request's audit context: the store commits every change with its audit record.
-export const handler = serviceApi(
-  audited([
-    bind(eventRoutes.create, async ({ body }) => {
-      const event = await events().ingest(body);
-      return created(event, `/api/v1/events/${event.id}`);
-    }),
-    bind(eventRoutes.list, async ({ query }) => ok(await events().list(query))),
-    bind(eventRoutes.get, async ({ params }) => ok(await events().get(params.id))),
-  ]),
-);
+export const handler = serviceApi([
+  bind(eventRoutes.create, async ({ body }) => {
+    const event = await events().ingest(body);
+    return created(event, `/api/v1/events/${event.id}`);
+  }),
+  bind(eventRoutes.list, async ({ query }) => ok(await events().list(query))),
+  bind(eventRoutes.get, async ({ params }) => ok(await events().get(params.id))),
+]);

@@ -4,29 +4,23 @@ import { serviceApi } from '../../shared/http/service-api.js';
 import { created, entity, noContent, ok } from '../../shared/http/responses.js';
 import { bind } from '../../shared/http/route.js';
 import { releaseStore, systemClock, uuidIds } from '../../shared/store/index.js';
-import { audited } from '../../shared/store/audit-scope.js';
 
 const receivers = () => new ReceiverService(releaseStore(), systemClock, uuidIds);
 
-// Each route runs in its request's audit context: the store commits every change with its audit record.
-export const handler = serviceApi(
-  audited([
-    bind(receiverRoutes.create, async ({ body }) => {
-      const receiver = await receivers().create(body);
-      return created(receiver, `/api/v1/receivers/${receiver.id}`);
-    }),
-    bind(receiverRoutes.list, async ({ query }) => ok(await receivers().list(query))),
-    bind(receiverRoutes.get, async ({ params }) => entity(await receivers().get(params.id))),
-    bind(receiverRoutes.update, async ({ params, body, headers }) =>
-      entity(await receivers().update(params.id, body, headers['if-match'])),
-    ),
-    bind(receiverRoutes.delete, async ({ params, query, headers }) => {
-      await receivers().delete(params.id, query.revision, headers['if-match']);
-      return noContent();
-    }),
-    bind(receiverRoutes.groups, async ({ params, query }) => {
-      await receivers().get(params.id);
-      return ok(await releaseStore().listGroupsOfReceiver(params.id, query));
-    }),
-  ]),
-);
+export const handler = serviceApi([
+  bind(receiverRoutes.create, async ({ body }) => {
+    const receiver = await receivers().create(body);
+    return created(receiver, `/api/v1/receivers/${receiver.id}`);
+  }),
+  bind(receiverRoutes.list, async ({ query }) => ok(await receivers().list(query))),
+  bind(receiverRoutes.get, async ({ params }) => entity(await receivers().get(params.id))),
+  bind(receiverRoutes.update, async ({ params, body, headers }) => entity(await receivers().update(params.id, body, headers['if-match']))),
+  bind(receiverRoutes.delete, async ({ params, query, headers }) => {
+    await receivers().delete(params.id, query.revision, headers['if-match']);
+    return noContent();
+  }),
+  bind(receiverRoutes.groups, async ({ params, query }) => {
+    await receivers().get(params.id);
+    return ok(await releaseStore().listGroupsOfReceiver(params.id, query));
+  }),
+]);
