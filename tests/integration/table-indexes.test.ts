@@ -1,11 +1,21 @@
 /** A GSI added to the stack later reaches a table that already exists (a local data folder), through the provider's ensureTable. */
-import { DescribeTableCommand, DynamoDBClient, type CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DescribeTableCommand, type CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
 import { randomUUID } from 'node:crypto';
-import { inject, describe, expect, it } from 'vitest';
-import { LOCAL_CREDENTIALS } from '../../local/aws/dynamodb/local-process.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startDynamoDbLocal, type DynamoDbLocal } from '../../local/aws/dynamodb/local-process.js';
 import { ensureTable } from '../../local/providers/dynamodb-table.js';
 
-const client = () => new DynamoDBClient({ endpoint: inject('dynamoEndpoint'), region: 'us-east-1', credentials: LOCAL_CREDENTIALS });
+// Its own DynamoDB Local: in the shared one, a new index can stay CREATING for over a minute
+// while the other suites (the fuzz above all) keep it busy; alone it is ACTIVE in about a second.
+let dynamoLocal: DynamoDbLocal;
+beforeAll(async () => {
+  dynamoLocal = await startDynamoDbLocal();
+}, 120_000);
+afterAll(async () => {
+  await dynamoLocal.stop();
+});
+const client = (): DynamoDBClient => dynamoLocal.client;
 
 const gsi = (name: string) => ({
   IndexName: name,
@@ -53,6 +63,5 @@ describe('ensureTable on an existing table', () => {
     warnings.length = 0;
     await ensureTable(dynamo, tableInput(name, ['gsi1', 'gsi2', 'gsi3']), undefined, { warn: (m) => warnings.push(m) });
     expect(warnings).toEqual([]);
-    // Three seconds alone; the shared DynamoDB Local builds indexes slowly while the fuzz suite loads it.
   }, 120_000);
 });
