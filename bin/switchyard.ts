@@ -7,6 +7,8 @@
  */
 // Lambda runs in UTC. The time zone is per process (worker threads cannot set their own), so set it before any function runs.
 process.env.TZ = 'UTC';
+// Functions deploy on Node 22; the SDK's warning about this machine's Node 20 says nothing about them.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';

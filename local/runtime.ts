@@ -95,6 +95,8 @@ export function localBaseEnvironment(awsEndpoint: string, dynamoEndpoint: string
     // …except DynamoDB, which goes straight to DynamoDB Local: the proxy hop would only add latency to every store call.
     AWS_ENDPOINT_URL_DYNAMODB: dynamoEndpoint,
     AWS_ENDPOINT_URL_DYNAMODB_STREAMS: dynamoEndpoint,
+    // Functions deploy on Node 22 (lib/function.ts); the SDK's warning about the machine's older Node says nothing about them.
+    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
     ...clock.environment(),
   };
 }

@@ -47,6 +47,8 @@ export function principalOf(event: Pick<APIGatewayProxyEvent, 'requestContext'>)
     .map((r) => r.trim())
     .filter(isRole);
   const kind = auth?.kind === 'api-key' ? 'api-key' : 'user';
-  const token = typeof auth?.tokenId === 'string' ? { jti: auth.tokenId, exp: Number(auth.tokenExpiresAt) } : undefined;
+  // A token whose expiry is not a whole number of seconds is not one (a revocation record needs its TTL).
+  const exp = Number(auth?.tokenExpiresAt);
+  const token = typeof auth?.tokenId === 'string' && Number.isSafeInteger(exp) && exp > 0 ? { jti: auth.tokenId, exp } : undefined;
   return { id, kind, name: String(auth?.name ?? id), roles, sourceIp, ...(token ? { token } : {}) };
 }

@@ -10,7 +10,7 @@ import type { JSONValue } from '@aws-lambda-powertools/commons/types';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { principalOf } from '../auth/principal.js';
 import { SDK_TIMEOUTS } from '../sdk-timeouts.js';
-import { scratch, type Middleware, type Request } from './guards.js';
+import { rateLimitHeadersOf, scratch, type Middleware, type Request } from './guards.js';
 import { HttpError } from './problem.js';
 import { lowerCaseHeaders, routeKey, type RouteSpec } from './route.js';
 
@@ -29,8 +29,9 @@ function withheld(response: APIGatewayProxyResult): WithheldResponse {
 /**
  * `Idempotency-Key` on POSTs (Powertools idempotency, records in the table):
  * the same key and body from the same principal replay the first response,
- * the same key with another body is a 422. Used first in the chain so the
- * stored response is the final one, headers included.
+ * the same key with another body is a 422. Used first in the chain after
+ * the rate limiter, so the stored response is the final one, headers
+ * included (a replay gets the current X-RateLimit-* headers).
  *
  * Routes marked `secretResponse` (a key, a token: shown once, stored hashed)
  * keep the at-most-once guarantee but are never replayed: their record holds
@@ -40,6 +41,12 @@ function withheld(response: APIGatewayProxyResult): WithheldResponse {
  * hash of it can be brute-forced), so for them a reused key is refused alike
  * whatever the body.
  */
+/** What a replayed answer says about this request rather than the first one. */
+function currentHeaders(request: Request): Record<string, string> {
+  const correlationId = (request.internal as Record<string, unknown>).correlationId;
+  return { ...rateLimitHeadersOf(request), ...(typeof correlationId === 'string' ? { 'X-Correlation-Id': correlationId } : {}) };
+}
+
 export function idempotentPosts(tableName: string, routes: readonly RouteSpec[] = []): Middleware {
   const secretRoutes = new Set(routes.filter((r) => r.secretResponse).map((r) => routeKey(r.method, r.path)));
   // Two layers because Powertools configures a persistence layer once, with one config.
@@ -82,7 +89,9 @@ export function idempotentPosts(tableName: string, routes: readonly RouteSpec[] 
       const powertools = isSecret(request) ? secret : plain;
       scratch(request)[ACTIVE] = powertools;
       const replay = await (powertools.before?.(request as never) as Promise<APIGatewayProxyResult | undefined>);
-      if (!isWithheld(replay)) return replay;
+      if (!replay) return;
+      // A replay is answered here, before any after-middleware: it carries this request's rate-limit headers and correlation id, not the stored ones.
+      if (!isWithheld(replay)) return { ...replay, headers: { ...replay.headers, ...currentHeaders(request) } };
       // The record is the completed first request's: this problem must not release it (onError would).
       scratch(request)[ACTIVE] = undefined;
       throw new HttpError(

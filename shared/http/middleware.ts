@@ -141,7 +141,7 @@ export interface HttpGuards {
   tableName: string;
   identityStore: () => IdentityStore;
   rateLimits: RateLimitConfig;
-  /** Idempotency-Key replay (./idempotency.ts), first in the chain; functions without POST routes leave it out. */
+  /** Idempotency-Key replay (./idempotency.ts), first after the rate limiter; functions without POST routes leave it out. */
   idempotency?: Middleware;
 }
 
@@ -183,8 +183,8 @@ export function httpApi(routes: BoundRoute[], config: HttpConfig = httpConfigFro
   const correlationOf = (request: middy.Request<APIGatewayProxyEvent, APIGatewayProxyResult>) =>
     String((request.internal as Record<string, unknown>).correlationId ?? generatedCorrelationId(request));
 
-  /** Correlation id in logs and on every response (success or problem), plus the headers middy sets on HTML only. */
-  const standardHeaders: middy.MiddlewareObj<APIGatewayProxyEvent, APIGatewayProxyResult> = {
+  /** The request's correlation id, in the logs from the first middleware on (a 429 is logged with it too). */
+  const correlation: middy.MiddlewareObj<APIGatewayProxyEvent, APIGatewayProxyResult> = {
     before: async (request) => {
       const headers = lowerCaseHeaders(request.event.headers);
       // A caller's id is echoed and logged, so only a bounded, log-safe one is kept; anything else is replaced.
@@ -193,6 +193,9 @@ export function httpApi(routes: BoundRoute[], config: HttpConfig = httpConfigFro
       logger.appendKeys({ route: `${request.event.httpMethod} ${request.event.resource}` });
       (request.internal as Record<string, unknown>).correlationId = correlationId;
     },
+  };
+  /** Correlation id on every response (success or problem), plus the headers middy sets on HTML only. */
+  const standardHeaders: middy.MiddlewareObj<APIGatewayProxyEvent, APIGatewayProxyResult> = {
     after: async (request) => addStandardHeaders(request),
     onError: async (request) => addStandardHeaders(request),
   };
@@ -233,6 +236,9 @@ export function httpApi(routes: BoundRoute[], config: HttpConfig = httpConfigFro
     timeoutEarlyInMillis: config.timeoutEarlyMs ?? DEFAULT_TIMEOUT_EARLY_MS,
     timeoutEarlyResponse: timedOut,
   });
+  handler.use(correlation);
+  // The limiter charges before idempotency, so every answer (an idempotent replay, a refused Idempotency-Key) carries current X-RateLimit-* headers.
+  if (guards) handler.use(rateLimiter(guards.identityStore, guards.rateLimits, routeOf));
   if (guards?.idempotency) handler.use(guards.idempotency);
   handler
     // logEvent pinned off: the event carries bodies and credentials, and POWERTOOLS_LOGGER_LOG_EVENT must not turn it on.
@@ -253,6 +259,6 @@ export function httpApi(routes: BoundRoute[], config: HttpConfig = httpConfigFro
       }),
     )
     .use(problemJson);
-  if (guards) handler.use(rateLimiter(guards.identityStore, guards.rateLimits, routeOf)).use(auditTrail(guards.identityStore, routeOf));
+  if (guards) handler.use(auditTrail(guards.identityStore, routeOf));
   return handler;
 }

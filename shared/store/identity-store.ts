@@ -2,8 +2,9 @@ import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { AlreadyExistsError, NotFoundError } from '../domain/errors.js';
 import type { ApiKey, AuditQuery, AuditRecord, IdentityStore, RefreshFamily, UserRecord } from '../domain/identity.js';
 import type { Page, PageRequest } from '../domain/model.js';
-import { GSI1, GSI1_KEY, GSI2, GSI2_KEY, keys, SORT_HIGH } from './keys.js';
+import { GSI1, GSI1_KEY, keys, SORT_HIGH } from './keys.js';
 import { takeAudited } from './audit-scope.js';
+import { sortKeyCondition } from './sharded-page.js';
 import { auditItem, cancellationCodes, isCancelled, isConditionFailure, TableStore } from './table-store.js';
 
 export class DynamoIdentityStore extends TableStore implements IdentityStore {
@@ -239,7 +240,7 @@ export class DynamoIdentityStore extends TableStore implements IdentityStore {
     await this.client.send(
       new PutCommand({
         TableName: this.tableName,
-        Item: auditItem(record),
+        Item: auditItem(record, this.listShards),
         // Append-only: an audit record is never overwritten.
         ConditionExpression: 'attribute_not_exists(pk)',
       }),
@@ -247,38 +248,44 @@ export class DynamoIdentityStore extends TableStore implements IdentityStore {
   }
 
   listAudit(query: AuditQuery): Promise<Page<AuditRecord>> {
-    const byActor = query.actorId !== undefined;
-    const names: Record<string, string> = { '#pk': byActor ? 'gsi1pk' : 'gsi2pk' };
-    const values: Record<string, unknown> = { ':pk': byActor ? keys.auditOfActor(query.actorId as string) : keys.auditPartition };
-    let condition = '#pk = :pk';
-    if (query.from !== undefined || query.to !== undefined) {
-      names['#sk'] = byActor ? 'gsi1sk' : 'gsi2sk';
-      values[':from'] = query.from ?? '';
-      values[':to'] = `${query.to ?? '9999'}${SORT_HIGH}`;
-      condition += ' AND #sk BETWEEN :from AND :to';
+    const to = query.to === undefined ? undefined : `${query.to}${SORT_HIGH}`;
+    const filter =
+      query.action === undefined
+        ? undefined
+        : { expression: '#data.#action = :action', names: { '#data': 'data', '#action': 'action' }, values: { ':action': query.action } };
+    const fingerprint = ['audit', query.actorId, query.action, query.from, query.to];
+    const toRecord = (raw: Record<string, unknown>) => raw.data as AuditRecord;
+    if (query.actorId === undefined) {
+      return this.queryShards(
+        {
+          partitions: keys.auditShards(this.listShards),
+          ...(query.from !== undefined ? { from: query.from } : {}),
+          ...(to !== undefined ? { to } : {}),
+          ...(filter ? { filter } : {}),
+          page: query,
+          fingerprint,
+        },
+        toRecord,
+      );
     }
-    let filter: string | undefined;
-    if (query.action !== undefined) {
-      names['#data'] = 'data';
-      names['#action'] = 'action';
-      values[':action'] = query.action;
-      filter = '#data.#action = :action';
-    }
+    // One actor's records: a partition written at that actor's rate only.
+    const range = sortKeyCondition('#sk', { from: query.from, to });
+    if (range.empty) return Promise.resolve({ items: [] });
     return this.queryPage(
       {
         input: {
-          IndexName: byActor ? GSI1 : GSI2,
-          KeyConditionExpression: condition,
-          ...(filter ? { FilterExpression: filter } : {}),
-          ExpressionAttributeNames: names,
-          ExpressionAttributeValues: values,
+          IndexName: GSI1,
+          KeyConditionExpression: range.expression ? `#pk = :pk AND ${range.expression}` : '#pk = :pk',
+          ...(filter ? { FilterExpression: filter.expression } : {}),
+          ExpressionAttributeNames: { '#pk': 'gsi1pk', ...(range.expression ? { '#sk': 'gsi1sk' } : {}), ...filter?.names },
+          ExpressionAttributeValues: { ':pk': keys.auditOfActor(query.actorId), ...range.values, ...filter?.values },
           ScanIndexForward: false,
         },
-        keyAttributes: byActor ? GSI1_KEY : GSI2_KEY,
+        keyAttributes: GSI1_KEY,
         page: query,
-        fingerprint: ['audit', query.actorId, query.action, query.from, query.to],
+        fingerprint,
       },
-      (raw) => raw.data as AuditRecord,
+      toRecord,
     );
   }
 

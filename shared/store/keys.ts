@@ -7,18 +7,28 @@
  * | receiver   | RECEIVER#id    | RECEIVER        |                        |                       | RECEIVERS | createdAt#id       |
  * | group      | GROUP#id       | GROUP           |                        |                       | GROUPS    | createdAt#id       |
  * | membership | GROUP#gid      | MEMBER#rid      | RECEIVER#rid#GROUPS    | addedAt#gid           |           |                    |
- * | event      | EVENT#id       | EVENT           | RECEIVER#rid#EVENTS    | eventStart#id         | EVENTS    | eventStart#id      |
+ * | event      | EVENT#id       | EVENT           | RECEIVER#rid#EVENTS    | eventStart#id         | EVENTS#n  | eventStart#id      |
  * | user       | USER#id        | USER            |                        |                       | USERS     | createdAt#id       |
  * | username   | USERNAME#name  | USERNAME        | (uniqueness guard)     |                       |           |                    |
  * | api key    | APIKEY#id      | APIKEY          |                        |                       | APIKEYS   | createdAt#id       |
  * | key lookup | APIKEYHASH#h   | APIKEYHASH      | (live keys only)       |                       |           |                    |
  * | session    | REFRESH#family | REFRESH         | (TTL expiresAt)        |                       |           |                    |
  * | revoked jti| REVOKED#jti    | REVOKED         | (TTL expiresAt)        |                       |           |                    |
- * | audit      | AUDIT#id       | AUDIT           | ACTOR#id#AUDIT         | at#id                 | AUDIT     | at#id              |
+ * | audit      | AUDIT#id       | AUDIT           | ACTOR#id#AUDIT         | at#id                 | AUDIT#n   | at#id              |
  * | rate count | RATE#bucket#t  | RATE            | (TTL expiresAt)        |                       |           |                    |
  *
- * Every list is a Query on a partition above, newest first.
+ * Every list is a Query on a partition above, newest first. `EVENTS#n` and
+ * `AUDIT#n` are write shards (n = shardOf(id) < LIST_SHARDS): every change
+ * appends to them, and one partition would cap that at ~1 000 writes/s; their
+ * lists are an ordered merge of all shards (./sharded-page.ts).
  */
+import { shardOf } from './sharded-page.js';
+
+/** Write shards of the events and audit lists. Changing it moves where list entries live: existing items stay in their old shards. */
+export const LIST_SHARDS = 8;
+
+const shardsOf = (base: string, shards: number) => Array.from({ length: shards }, (_, n) => `${base}#${n}`);
+
 export const GSI1 = 'gsi1';
 export const GSI2 = 'gsi2';
 
@@ -36,7 +46,8 @@ export const keys = {
   groupsOfReceiver: (receiverId: string) => `RECEIVER#${receiverId}#GROUPS`,
   event: (id: string) => ({ pk: `EVENT#${id}`, sk: 'EVENT' }),
   eventsOfReceiver: (receiverId: string) => `RECEIVER#${receiverId}#EVENTS`,
-  eventsPartition: 'EVENTS',
+  eventsShard: (eventId: string, shards: number) => `EVENTS#${shardOf(eventId, shards)}`,
+  eventsShards: (shards: number) => shardsOf('EVENTS', shards),
   health: { pk: 'HEALTH', sk: 'HEALTH' },
   user: (id: string) => ({ pk: `USER#${id}`, sk: 'USER' }),
   usersPartition: 'USERS',
@@ -47,7 +58,8 @@ export const keys = {
   refreshFamily: (familyId: string) => ({ pk: `REFRESH#${familyId}`, sk: 'REFRESH' }),
   revokedJti: (jti: string) => ({ pk: `REVOKED#${jti}`, sk: 'REVOKED' }),
   audit: (id: string) => ({ pk: `AUDIT#${id}`, sk: 'AUDIT' }),
-  auditPartition: 'AUDIT',
+  auditShard: (auditId: string, shards: number) => `AUDIT#${shardOf(auditId, shards)}`,
+  auditShards: (shards: number) => shardsOf('AUDIT', shards),
   auditOfActor: (actorId: string) => `ACTOR#${actorId}#AUDIT`,
   rate: (bucket: string, windowStart: number) => ({ pk: `RATE#${bucket}#${windowStart}`, sk: 'RATE' }),
   /** Powertools idempotency records share the table under this partition. */

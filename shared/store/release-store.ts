@@ -3,6 +3,7 @@ import { AlreadyExistsError, NotFoundError, RuleViolationError, VersionConflictE
 import type { Group, Membership, Page, PageRequest, Receiver, ReleaseEvent } from '../domain/model.js';
 import type { EventQuery, ReceiverQuery, ReleaseStore } from '../domain/ports.js';
 import { GSI1, GSI1_KEY, GSI2, GSI2_KEY, keys, SORT_HIGH, TABLE_KEY } from './keys.js';
+import { sortKeyCondition } from './sharded-page.js';
 import { cancellationCodes, isCancelled, TableStore } from './table-store.js';
 
 export class DynamoReleaseStore extends TableStore implements ReleaseStore {
@@ -279,7 +280,7 @@ export class DynamoReleaseStore extends TableStore implements ReleaseStore {
                 version: 1,
                 gsi1pk: keys.eventsOfReceiver(event.receiverId),
                 gsi1sk: sortKey,
-                gsi2pk: keys.eventsPartition,
+                gsi2pk: keys.eventsShard(event.id, this.listShards),
                 gsi2sk: sortKey,
                 data: event,
               },
@@ -319,24 +320,8 @@ export class DynamoReleaseStore extends TableStore implements ReleaseStore {
 
   listEvents(query: EventQuery): Promise<Page<ReleaseEvent>> {
     const byReceiver = query.receiverId !== undefined;
-    const [pkAttr, skAttr] = byReceiver ? ['gsi1pk', 'gsi1sk'] : ['gsi2pk', 'gsi2sk'];
-    const names: Record<string, string> = { '#pk': pkAttr };
-    const values: Record<string, unknown> = {
-      ':pk': byReceiver ? keys.eventsOfReceiver(query.receiverId as string) : keys.eventsPartition,
-    };
-    let keyCondition = '#pk = :pk';
-    if (query.from !== undefined || query.to !== undefined) names['#sk'] = skAttr;
-    if (query.from !== undefined && query.to !== undefined) {
-      keyCondition += ' AND #sk BETWEEN :from AND :to';
-      values[':from'] = query.from;
-      values[':to'] = `${query.to}${SORT_HIGH}`;
-    } else if (query.from !== undefined) {
-      keyCondition += ' AND #sk >= :from';
-      values[':from'] = query.from;
-    } else if (query.to !== undefined) {
-      keyCondition += ' AND #sk <= :to';
-      values[':to'] = `${query.to}${SORT_HIGH}`;
-    }
+    const names: Record<string, string> = {};
+    const values: Record<string, unknown> = {};
     const filters: string[] = [];
     const filterOn = (field: string, value: unknown) => {
       if (value === undefined) return;
@@ -349,21 +334,43 @@ export class DynamoReleaseStore extends TableStore implements ReleaseStore {
     filterOn('success', query.success);
     filterOn('platformId', query.platformId);
     filterOn('package', query.package);
+    const to = query.to === undefined ? undefined : `${query.to}${SORT_HIGH}`;
+    const fingerprint = ['events', query.receiverId, query.name, query.success, query.platformId, query.package, query.from, query.to];
+    const toEvent = (raw: Record<string, unknown>) => raw.data as ReleaseEvent;
+    if (!byReceiver) {
+      return this.queryShards(
+        {
+          partitions: keys.eventsShards(this.listShards),
+          ...(query.from !== undefined ? { from: query.from } : {}),
+          ...(to !== undefined ? { to } : {}),
+          ...(filters.length ? { filter: { expression: filters.join(' AND '), names, values } } : {}),
+          page: query,
+          fingerprint,
+        },
+        toEvent,
+      );
+    }
+    // One receiver's events: its own partition, written at that receiver's rate only.
+    const range = sortKeyCondition('#sk', { from: query.from, to });
+    if (range.empty) return Promise.resolve({ items: [] });
+    Object.assign(names, { '#pk': 'gsi1pk' }, range.expression ? { '#sk': 'gsi1sk' } : {});
+    Object.assign(values, { ':pk': keys.eventsOfReceiver(query.receiverId as string) }, range.values);
+    const keyCondition = range.expression ? `#pk = :pk AND ${range.expression}` : '#pk = :pk';
     return this.queryPage(
       {
         input: {
-          IndexName: byReceiver ? GSI1 : GSI2,
+          IndexName: GSI1,
           KeyConditionExpression: keyCondition,
           ...(filters.length ? { FilterExpression: filters.join(' AND ') } : {}),
           ExpressionAttributeNames: names,
           ExpressionAttributeValues: values,
           ScanIndexForward: false,
         },
-        keyAttributes: byReceiver ? GSI1_KEY : GSI2_KEY,
+        keyAttributes: GSI1_KEY,
         page: query,
-        fingerprint: ['events', query.receiverId, query.name, query.success, query.platformId, query.package, query.from, query.to],
+        fingerprint,
       },
-      (raw) => raw.data as ReleaseEvent,
+      toEvent,
     );
   }
 }

@@ -25,12 +25,26 @@ import type { Page, PageRequest } from '../domain/model.js';
 import type { AuditContext } from '../domain/ports.js';
 import { currentAudit, rememberAudited } from './audit-scope.js';
 import { cursorKeyFromEnv, decodeCursor, encodeCursor, queryFingerprint } from './cursor.js';
-import { GSI2, GSI2_KEY, keys } from './keys.js';
+import { GSI2, GSI2_KEY, keys, LIST_SHARDS } from './keys.js';
+import { mergeShardReads, sortKeyCondition, type ShardRead } from './sharded-page.js';
 
 /** A filter query may need several reads to fill a page; this bounds the work per request. */
 const MAX_READS_PER_PAGE = 10;
 /** Items a filtered read evaluates at a time (each read costs by items evaluated, not returned). */
 const FILTERED_READ_SIZE = 100;
+/** Reads per shard per page of a filtered sharded list: 8 shards × 2 × 100 bounds a page at 1 600 items evaluated. */
+const SHARD_READS_PER_PAGE = 2;
+
+/** A newest-first list spread over write shards (./sharded-page.ts), on gsi2. */
+export interface ShardedQuery {
+  partitions: readonly string[];
+  /** Inclusive sort-key bounds. */
+  from?: string;
+  to?: string;
+  filter?: { expression: string; names: Record<string, string>; values: Record<string, unknown> };
+  page: PageRequest;
+  fingerprint: unknown;
+}
 
 export interface PagedQuery {
   input: Omit<QueryCommandInput, 'Limit' | 'ExclusiveStartKey' | 'TableName'>;
@@ -68,14 +82,14 @@ export interface CommitOptions {
 }
 
 /** The stored form of an audit record: newest first per actor (gsi1) and overall (gsi2). */
-export function auditItem(record: AuditRecord): Record<string, unknown> {
+export function auditItem(record: AuditRecord, shards: number): Record<string, unknown> {
   return {
     ...keys.audit(record.id),
     type: 'Audit',
     version: 1,
     gsi1pk: keys.auditOfActor(record.actor.id),
     gsi1sk: `${record.at}#${record.id}`,
-    gsi2pk: keys.auditPartition,
+    gsi2pk: keys.auditShard(record.id, shards),
     gsi2sk: `${record.at}#${record.id}`,
     data: record,
   };
@@ -101,6 +115,12 @@ export interface StoreOptions {
   audit?: AuditContext;
   /** The HMAC key of page cursors (./cursor.ts); default: CURSOR_KEY_SECRET_ARN, else a per-process random key. */
   cursorKey?: () => Promise<Uint8Array>;
+  /**
+   * Write shards of the events and audit lists (default LIST_SHARDS). Part of
+   * the data layout: readers and writers of one table must agree. Other
+   * values are for benchmarks that compare layouts.
+   */
+  listShards?: number;
 }
 
 export abstract class TableStore {
@@ -110,9 +130,11 @@ export abstract class TableStore {
     protected readonly options: StoreOptions = {},
   ) {
     this.cursorKey = options.cursorKey ?? cursorKeyFromEnv();
+    this.listShards = options.listShards ?? LIST_SHARDS;
   }
 
   private readonly cursorKey: () => Promise<Uint8Array>;
+  protected readonly listShards: number;
 
   /**
    * The one write path of every change: the change's items, its audit record
@@ -125,7 +147,9 @@ export abstract class TableStore {
   protected async commit(changes: TransactItem[], options: CommitOptions): Promise<void> {
     const context = currentAudit() ?? this.options.audit;
     if (!context) {
-      throw new Error(`${options.audit.entity} ${options.audit.resourceId}: a change needs an audit context (withAudit) and is not written without one`);
+      throw new Error(
+        `${options.audit.entity} ${options.audit.resourceId}: a change needs an audit context (withAudit) and is not written without one`,
+      );
     }
     const record: AuditRecord = {
       id: randomUUID(),
@@ -142,7 +166,7 @@ export abstract class TableStore {
         TransactItems: [
           ...changes,
           // Append-only: an audit record is never overwritten.
-          { Put: { TableName: this.tableName, Item: auditItem(record), ConditionExpression: 'attribute_not_exists(pk)' } },
+          { Put: { TableName: this.tableName, Item: auditItem(record, this.listShards), ConditionExpression: 'attribute_not_exists(pk)' } },
           ...outbox,
         ],
       }),
@@ -185,6 +209,91 @@ export abstract class TableStore {
       },
       toItem,
     );
+  }
+
+  /**
+   * One page of a write-sharded list (./sharded-page.ts): every shard read in
+   * parallel below the cursor, merged newest first. The cursor is the sort
+   * key the page ended at, authenticated like every cursor.
+   */
+  protected async queryShards<T>(q: ShardedQuery, toItem: (raw: Record<string, unknown>) => T): Promise<Page<T>> {
+    const fingerprint = queryFingerprint(q.fingerprint);
+    const cursorKey = await this.cursorKey();
+    const before = decodeCursor(q.page.cursor, fingerprint, ['gsi2sk'], cursorKey)?.gsi2sk;
+    const range = sortKeyCondition('#sk', { from: q.from, to: q.to, before });
+    if (range.empty) return { items: [] };
+    const reads = await Promise.all(
+      q.partitions.map((partition) =>
+        this.readShard(
+          {
+            IndexName: GSI2,
+            KeyConditionExpression: range.expression ? `#pk = :pk AND ${range.expression}` : '#pk = :pk',
+            ...(q.filter ? { FilterExpression: q.filter.expression } : {}),
+            ExpressionAttributeNames: { '#pk': 'gsi2pk', ...(range.expression ? { '#sk': 'gsi2sk' } : {}), ...q.filter?.names },
+            ExpressionAttributeValues: { ':pk': partition, ...range.values, ...q.filter?.values },
+            ScanIndexForward: false,
+          },
+          q.page.limit,
+          q.partitions.length,
+          q.filter !== undefined,
+          range.dropExactly,
+        ),
+      ),
+    );
+    const merged = mergeShardReads(reads, q.page.limit);
+    const nextCursor = encodeCursor(merged.before === undefined ? undefined : { gsi2sk: merged.before }, fingerprint, cursorKey);
+    return { items: merged.items.map(toItem), ...(nextCursor ? { nextCursor } : {}) };
+  }
+
+  /**
+   * One shard's matches for a page, newest first. A shard is asked for about
+   * twice its share of the page, not the whole page: ids spread evenly over
+   * shards, so that nearly always fills the page at an eighth of the items
+   * read. A shard that yields its share with more left counts as stopped at
+   * its last item, so the merge stays exact (a page may then come up short,
+   * with a cursor).
+   */
+  private async readShard(
+    input: Omit<QueryCommandInput, 'Limit' | 'ExclusiveStartKey' | 'TableName'>,
+    limit: number,
+    shards: number,
+    filtered: boolean,
+    dropExactly: string | undefined,
+  ): Promise<ShardRead<Record<string, unknown>>> {
+    const share = Math.min(limit, Math.ceil((2 * limit) / shards) + 2);
+    const items: { sortKey: string; item: Record<string, unknown> }[] = [];
+    let startKey: Record<string, unknown> | undefined;
+    let lastEvaluated: string | undefined;
+    // With the whole page from this shard it is full (the merge needs no more of it); with its share, it stopped at `at`.
+    const stopped = (at: string | undefined): ShardRead<Record<string, unknown>> => ({
+      items,
+      exhausted: false,
+      ...(at !== undefined ? { stoppedAt: at } : {}),
+    });
+    for (let reads = 0; reads < (filtered ? SHARD_READS_PER_PAGE : MAX_READS_PER_PAGE); reads++) {
+      const remaining = share - items.length;
+      const out = await this.client.send(
+        new QueryCommand({
+          ...input,
+          TableName: this.tableName,
+          // One more than needed when the cursor's own item may come back and be dropped.
+          Limit: filtered ? Math.max(remaining, FILTERED_READ_SIZE) : remaining + (dropExactly === undefined ? 0 : 1),
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      for (const raw of out.Items ?? []) {
+        const sortKey = raw.gsi2sk as string;
+        if (sortKey === dropExactly) continue;
+        // More matches than the share: everything down to the last one taken is known.
+        if (items.length === share) return stopped(share < limit ? (items.at(-1) as { sortKey: string }).sortKey : undefined);
+        items.push({ sortKey, item: raw });
+      }
+      startKey = out.LastEvaluatedKey;
+      if (!startKey) return { items, exhausted: true };
+      lastEvaluated = startKey.gsi2sk as string;
+      if (items.length === share) return stopped(share < limit ? lastEvaluated : undefined);
+    }
+    return { items, exhausted: false, ...(lastEvaluated !== undefined ? { stoppedAt: lastEvaluated } : {}) };
   }
 
   protected async getData<T>(key: Record<string, string>): Promise<(T & { revision: number }) | undefined> {

@@ -65,14 +65,15 @@ beforeAll(async () => {
     bind(receiverRoutes.create, async ({ body }) => ({ status: 201, body: { id: randomUUID(), name: body.name } })),
   ];
   // The guards' two calls; the table holds only what the Idempotency-Key layer writes.
-  const store = { countRequest: async () => 1, appendAudit: async () => undefined } as unknown as IdentityStore;
+  let requests = 0;
+  const store = { countRequest: async () => ++requests, appendAudit: async () => undefined } as unknown as IdentityStore;
   handler = httpApi(
     routes,
     { allowedOrigins: [], maxBodyBytes: 65_536 },
     {
       tableName,
       identityStore: () => store,
-      rateLimits: { windowSeconds: 60, anonymous: 1000, authenticated: 1000, admin: 1000, login: 1000 },
+      rateLimits: { windowSeconds: 60, anonymous: 100_000, authenticated: 100_000, admin: 100_000, login: 100_000 },
       idempotency: idempotentPosts(
         tableName,
         routes.map((r) => r.spec),
@@ -82,13 +83,17 @@ beforeAll(async () => {
 });
 
 const ADMIN = { principalId: 'user-admin', kind: 'user', name: 'admin', roles: 'admin' };
-const post = (resource: string, body: unknown, key: string, authorizer: Record<string, string> | null = ADMIN) =>
+const post = (resource: string, body: unknown, key: string, authorizer: Record<string, string> | null = ADMIN, correlationId?: string) =>
   handler(
     apiEvent({
       httpMethod: 'POST',
       resource,
       body: JSON.stringify(body),
-      headers: { 'Content-Type': 'application/json', 'Idempotency-Key': key },
+      headers: {
+        'Content-Type': 'application/json',
+        'Idempotency-Key': key,
+        ...(correlationId ? { 'X-Correlation-Id': correlationId } : {}),
+      },
       requestContext: { ...apiEvent({ httpMethod: 'POST', resource }).requestContext, authorizer },
     }),
     lambdaContext,
@@ -174,9 +179,24 @@ describe('Idempotency-Key on secret-bearing routes', () => {
     const receiver = { name: 'builds', type: 'ci', version: '1.0.0', schema: { type: 'object' } };
     const first = await post('/api/v1/receivers', receiver, 'receiver-1');
     expect(first.statusCode).toBe(201);
-    const again = await post('/api/v1/receivers', receiver, 'receiver-1');
+    const again = await post('/api/v1/receivers', receiver, 'receiver-1', ADMIN, 'the-retry');
     expect(again.statusCode).toBe(first.statusCode);
     expect(again.body).toBe(first.body);
     expect(again.headers?.['Idempotent-Replayed']).toBe('true');
+    // The replay is a request too: charged, and its headers say so (not the stored first answer's).
+    expect(Number(again.headers?.['X-RateLimit-Remaining'])).toBe(Number(first.headers?.['X-RateLimit-Remaining']) - 1);
+    expect(again.headers?.['X-Correlation-Id']).toBe('the-retry');
+  });
+
+  it('every refusal of an Idempotency-Key carries the rate-limit headers', async () => {
+    const tooLong = await post('/api/v1/receivers', { name: 'x' }, 'k'.repeat(256));
+    expect(tooLong.statusCode).toBe(400);
+    const first = await post('/api/v1/api-keys', { name: 'ci-2', role: 'developer' }, 'key-create-rl');
+    const refused = await post('/api/v1/api-keys', { name: 'ci-2', role: 'developer' }, 'key-create-rl');
+    expect(refused.statusCode).toBe(409);
+    for (const answer of [tooLong, first, refused]) {
+      for (const name of ['X-RateLimit-Limit', 'X-RateLimit-Remaining', 'X-RateLimit-Reset'])
+        expect(answer.headers?.[name], name).toBeDefined();
+    }
   });
 });
