@@ -42,7 +42,8 @@ export async function sendCustomResourceResponse(
     // Read (and discard) the body under the same signal, so a stalled body cannot hang us either.
     await response.arrayBuffer();
   } catch (error) {
-    if ((error as Error).name === 'TimeoutError') throw new Error(`CloudFormation response PUT gave up after ${timeoutMs} ms`, { cause: error });
+    if ((error as Error).name === 'TimeoutError')
+      throw new Error(`CloudFormation response PUT gave up after ${timeoutMs} ms`, { cause: error });
     throw error;
   }
   if (!response.ok) throw new Error(`CloudFormation response PUT failed: ${response.status}`);
