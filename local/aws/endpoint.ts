@@ -316,7 +316,13 @@ export async function startLocalAwsEndpoint(options: LocalAwsEndpointOptions): P
         send(res, 500, { 'Content-Type': 'text/plain' }, `${(error as Error)?.message ?? String(error)}\n`);
       }
     }
-    options.onRequest?.({ method: req.method ?? 'GET', path: url.pathname, statusCode, durationMs: performance.now() - started });
+    options.onRequest?.({
+      method: req.method ?? 'GET',
+      path: url.pathname,
+      statusCode,
+      durationMs: performance.now() - started,
+      ...(fault && handler ? { errorType: fault.code } : {}),
+    });
   }
 
   const server = createServer((req, res) => {

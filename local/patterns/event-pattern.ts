@@ -318,11 +318,35 @@ function compileCidr(cidr: string): ValueTest {
   // event-ruler's limits, as AWS states them (a /32 or /128 is written as the address itself).
   if (family === 4 && mask > 31) invalid('IPv4 mask bits must be < 32');
   if (family === 6 && mask > 127) invalid('IPv6 mask bits must be < 128');
-  // node:net's BlockList does the address arithmetic, IPv6 shorthand included.
+  if (family === 4) {
+    // IPv4 by integer arithmetic: BlockList.check costs microseconds a call.
+    const maskBits = mask === 0 ? 0 : (~0 << (32 - mask)) >>> 0;
+    const network = ((ipv4ToInt(address) ?? 0) & maskBits) >>> 0;
+    return (value) => {
+      if (typeof value !== 'string') return false;
+      const ip = ipv4ToInt(value);
+      return ip !== undefined && (ip & maskBits) >>> 0 === network;
+    };
+  }
+  // node:net's BlockList does the IPv6 arithmetic, shorthand forms included.
   const range = new BlockList();
-  const type = family === 4 ? 'ipv4' : 'ipv6';
-  range.addSubnet(address, mask, type);
-  return (value) => typeof value === 'string' && isIP(value) === family && range.check(value, type);
+  range.addSubnet(address, mask, 'ipv6');
+  return (value) => typeof value === 'string' && isIP(value) === 6 && range.check(value, 'ipv6');
+}
+
+const IPV4 = /^(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})$/;
+
+/** A dotted-quad IPv4 address (as node:net's isIP accepts it) → its 32-bit value. */
+function ipv4ToInt(text: string): number | undefined {
+  const match = IPV4.exec(text);
+  if (!match) return undefined;
+  let value = 0;
+  for (let octet = 1; octet <= 4; octet++) {
+    const part = Number(match[octet]);
+    if (part > 255) return undefined;
+    value = value * 256 + part;
+  }
+  return value;
 }
 
 /**
@@ -398,6 +422,11 @@ function leafValues(value: unknown, into: LeafValue[]): LeafValue[] {
 }
 
 function matchLeaf(condition: LeafCondition, value: unknown): boolean {
+  // The common case, one scalar, without building a list.
+  if (value === null || typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') {
+    for (const test of condition.tests) if (test(value)) return true;
+    return false;
+  }
   const values = value === undefined ? [] : leafValues(value, []);
   if (values.length === 0) return condition.matchesAbsent;
   for (const leaf of values) for (const test of condition.tests) if (test(leaf)) return true;

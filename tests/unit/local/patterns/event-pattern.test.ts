@@ -305,6 +305,18 @@ const CASES: Case[] = [
     ],
   },
   {
+    name: 'cidr IPv4 edges: /31, malformed addresses',
+    pattern: { ip: [{ cidr: '192.168.1.2/31' }] },
+    matching: [{ ip: '192.168.1.2' }, { ip: '192.168.1.3' }],
+    notMatching: [{ ip: '192.168.1.4' }, { ip: '192.168.1.1' }, { ip: '192.168.1.256' }, { ip: '192.168.01.2' }, { ip: '192.168.1' }],
+  },
+  {
+    name: 'cidr /0 is every IPv4 address and nothing else',
+    pattern: { ip: [{ cidr: '0.0.0.0/0' }] },
+    matching: [{ ip: '255.255.255.255' }, { ip: '0.0.0.0' }],
+    notMatching: [{ ip: '::1' }, { ip: 'localhost' }],
+  },
+  {
     name: 'cidr IPv6 (shorthand forms)',
     pattern: { detail: { sourceIPAddress: [{ cidr: '2001:db8::/32' }] } },
     matching: [withDetail({ sourceIPAddress: '2001:db8::1' }), withDetail({ sourceIPAddress: '2001:0db8:ffff:0000:0000:0000:0000:0001' })],
