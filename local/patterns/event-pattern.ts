@@ -26,11 +26,10 @@
  * - strings and numbers never match each other (`"5"` is not `5`); numbers
  *   compare as numbers (`300` matches `3.0e2`);
  * - `anything-but` needs the field to be present, and matches any present
- *   value that is not excluded (of any type).
- *
- * Known difference from event-ruler: `{"exists": false}` under an array of
- * objects is decided per element (it matches if some element lacks the field);
- * event-ruler decides it over the whole array.
+ *   value that is not excluded (of any type);
+ * - `{"exists": false}` under an array of objects holds only if no element
+ *   has the field (event-ruler decides absence over the whole event), except
+ *   inside an `$or` branch, where it is decided per element.
  */
 import { BlockList, isIP } from 'node:net';
 
@@ -65,7 +64,11 @@ interface ObjectCondition {
   kind: 'object';
   fields: Array<{ name: string; condition: LeafCondition | ObjectCondition }>;
   anyOf: ObjectCondition[][];
+  /** Paths (below this object, not through `$or`) of fields whose only alternative is `{"exists": false}`. */
+  absentPaths: string[][];
 }
+
+const onlyAbsent = (condition: LeafCondition) => condition.matchesAbsent && condition.tests.length === 0;
 
 /** Names that cannot be field names inside `$or` (event-ruler's RESERVED_FIELD_NAMES_IN_OR_RELATIONSHIP). */
 const RESERVED_IN_OR = new Set([
@@ -97,7 +100,7 @@ const shown = (value: unknown): string => (typeof value === 'string' ? value : (
 // ---------------------------------------------------------------- compile
 
 function compileObject(pattern: Record<string, unknown>, insideOr: boolean): ObjectCondition {
-  const node: ObjectCondition = { kind: 'object', fields: [], anyOf: [] };
+  const node: ObjectCondition = { kind: 'object', fields: [], anyOf: [], absentPaths: [] };
   const names = Object.keys(pattern);
   if (names.length === 0) invalid('Empty objects are not allowed');
   for (const name of names) {
@@ -107,9 +110,17 @@ function compileObject(pattern: Record<string, unknown>, insideOr: boolean): Obj
       continue;
     }
     if (insideOr && RESERVED_IN_OR.has(name)) invalid(`${name} is Ruler reserved fieldName which cannot be used inside $or.`);
-    if (Array.isArray(value)) node.fields.push({ name, condition: compileLeaf(value) });
-    else if (isPlainObject(value)) node.fields.push({ name, condition: compileObject(value, insideOr) });
-    else invalid(`"${name}" must be an object or an array`);
+    if (Array.isArray(value)) {
+      const leaf = compileLeaf(value);
+      node.fields.push({ name, condition: leaf });
+      if (onlyAbsent(leaf)) node.absentPaths.push([name]);
+    } else if (isPlainObject(value)) {
+      const child = compileObject(value, insideOr);
+      node.fields.push({ name, condition: child });
+      for (const path of child.absentPaths) node.absentPaths.push([name, ...path]);
+    } else {
+      invalid(`"${name}" must be an object or an array`);
+    }
   }
   return node;
 }
@@ -433,13 +444,33 @@ function matchLeaf(condition: LeafCondition, value: unknown): boolean {
   return false;
 }
 
-function matchObject(condition: ObjectCondition, value: unknown): boolean {
-  // An array of objects matches if one element matches the whole object pattern.
-  if (Array.isArray(value) && value.length > 0) return value.some((element) => matchObject(condition, element));
+/** Whether any leaf value sits at `path` (from `index` on), through every array on the way. */
+function hasLeafAt(value: unknown, path: readonly string[], index: number): boolean {
+  if (Array.isArray(value)) return value.some((element) => hasLeafAt(element, path, index));
+  if (index === path.length) return value !== undefined && leafValues(value, []).length > 0;
+  const name = path[index] as string;
+  return isPlainObject(value) && Object.hasOwn(value, name) && hasLeafAt(value[name], path, index + 1);
+}
+
+/**
+ * `absenceChecked`: an enclosing array already checked the `{"exists": false}`
+ * fields over all its elements (a field is absent only if no element has it,
+ * as in event-ruler), so they are skipped per element.
+ */
+function matchObject(condition: ObjectCondition, value: unknown, absenceChecked = false): boolean {
+  if (Array.isArray(value) && value.length > 0) {
+    if (!absenceChecked && condition.absentPaths.some((path) => hasLeafAt(value, path, 0))) return false;
+    // An array of objects matches if one element matches the whole object pattern.
+    return value.some((element) => matchObject(condition, element, true));
+  }
   const object = isPlainObject(value) ? value : undefined;
   for (const { name, condition: field } of condition.fields) {
     const fieldValue = object && Object.hasOwn(object, name) ? object[name] : undefined;
-    if (!(field.kind === 'leaf' ? matchLeaf(field, fieldValue) : matchObject(field, fieldValue))) return false;
+    if (field.kind === 'leaf') {
+      if (!(absenceChecked && onlyAbsent(field)) && !matchLeaf(field, fieldValue)) return false;
+    } else if (!matchObject(field, fieldValue, absenceChecked)) {
+      return false;
+    }
   }
   for (const branches of condition.anyOf) {
     if (!branches.some((branch) => matchObject(branch, object))) return false;

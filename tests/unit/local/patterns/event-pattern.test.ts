@@ -293,6 +293,12 @@ const CASES: Case[] = [
     matching: [withDetail({ state: ['initializing', 'running'] }), withDetail({ 'c-count': { c1: 100 } }), { source: 'x' }],
     notMatching: [EC2_EVENT, withDetail({ 'c-count': null })],
   },
+  {
+    name: 'exists false over an array of objects: no element may have the field',
+    pattern: { detail: { items: { discount: [{ exists: false }], sku: ['A'] } } },
+    matching: [withDetail({ items: [{ sku: 'A' }, { sku: 'B' }] }), withDetail({ items: [{ sku: 'A', discount: { pct: 5 } }] })],
+    notMatching: [withDetail({ items: [{ sku: 'A' }, { sku: 'B', discount: 5 }] }), withDetail({ items: [{ sku: 'B' }] })],
+  },
   // ---- cidr
   {
     name: 'cidr IPv4',
