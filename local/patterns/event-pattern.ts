@@ -143,6 +143,8 @@ function compileLeaf(alternatives: unknown[]): LeafCondition {
       const compiled = compileMatchExpression(alternative);
       if (compiled === 'absent') matchesAbsent = true;
       else tests.push(compiled);
+    } else if (typeof alternative === 'string' && isIP(alternative) === 6) {
+      tests.push(sameIpv6(alternative));
     } else if (typeof alternative === 'string' || typeof alternative === 'boolean' || alternative === null) {
       tests.push((value) => value === alternative);
     } else if (typeof alternative === 'number') {
@@ -343,6 +345,13 @@ function compileCidr(cidr: string): ValueTest {
   const range = new BlockList();
   range.addSubnet(address, mask, 'ipv6');
   return (value) => typeof value === 'string' && isIP(value) === 6 && range.check(value, 'ipv6');
+}
+
+/** An exact IPv6 address matches its other spellings too (`::1` is `0:0:0:0:0:0:0:1`), as event-ruler compares IPs as addresses. */
+function sameIpv6(address: string): ValueTest {
+  const single = new BlockList();
+  single.addAddress(address, 'ipv6');
+  return (value) => value === address || (typeof value === 'string' && isIP(value) === 6 && single.check(value, 'ipv6'));
 }
 
 const IPV4 = /^(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})$/;

@@ -328,6 +328,12 @@ const CASES: Case[] = [
     matching: [withDetail({ sourceIPAddress: '2001:db8::1' }), withDetail({ sourceIPAddress: '2001:0db8:ffff:0000:0000:0000:0000:0001' })],
     notMatching: [withDetail({ sourceIPAddress: '2001:db9::1' }), withDetail({ sourceIPAddress: '10.0.0.1' })],
   },
+  {
+    name: 'an exact IPv6 address matches its other spellings',
+    pattern: { detail: { ip: ['2001:db8::1'] } },
+    matching: [withDetail({ ip: '2001:db8::1' }), withDetail({ ip: '2001:0DB8:0:0:0:0:0:1' })],
+    notMatching: [withDetail({ ip: '2001:db8::2' }), withDetail({ ip: '2001:db8::1x' })],
+  },
   // ---- $or
   {
     name: '$or: source && (metricName || namespace)',
