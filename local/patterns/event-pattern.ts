@@ -163,16 +163,14 @@ function compileMatchExpression(expression: Record<string, unknown>): ValueTest 
   const first = entries[0];
   if (!first) return invalid('Match expression name not found');
   const [operator, operand] = first;
-  // event-ruler reports the extra key of a numeric or anything-but expression its own way.
-  const onlyOneKey = () => {
-    if (entries.length > 1)
-      invalid(
-        operator === 'numeric' || operator === 'anything-but'
-          ? 'Too many elements in numeric expression'
-          : 'Only one key allowed in match expression',
-      );
-  };
-  onlyOneKey();
+  // event-ruler words an extra key after numeric or anything-but its own way.
+  if (entries.length > 1) {
+    invalid(
+      operator === 'numeric' || operator === 'anything-but'
+        ? 'Too many elements in numeric expression'
+        : 'Only one key allowed in match expression',
+    );
+  }
   switch (operator) {
     case 'equals': {
       const text = typeof operand === 'string' ? operand : invalid('exact match pattern must be a string');
