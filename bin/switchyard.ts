@@ -14,6 +14,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 // Light imports only: `local` spawns DynamoDB Local's JVM first and loads the runtime while it boots.
+import { CHAOS_PATH, parseChaosFlag } from '../local/aws/chaos/index.js';
 import { startDynamoDbLocal } from '../local/aws/dynamodb/local-process.js';
 import { LOCAL_STATE_DIR, PROJECT_ROOT } from '../local/paths.js';
 import { claimDataFolder, DataFolderBusyError, readOwner } from '../local/runtime-lock.js';
@@ -28,10 +29,14 @@ const USAGE = `usage:
   switchyard local [--port 3000] [--aws-port ${DEFAULT_AWS_PORT}] [--host 127.0.0.1] [--in-memory] [--data-dir .switchyard/data]
                    [--outdir .switchyard/cdk.out] [-c key=value …] [--watch] [--debug] [--quiet]
                    [--max-per-function N] [--max-environments N] [--idle-timeout SECONDS]
+                   [--chaos service:Operation=probability[:ErrorCode] …]
   switchyard invoke <function> -e <event.json> [--in-memory] [--data-dir …] [--outdir …]
   switchyard openapi
 
-  -c switchyard:local:timeScale=60   run emulated time (delays, retries, schedules) 60× faster`;
+  -c switchyard:local:timeScale=60   run emulated time (delays, retries, schedules) 60× faster
+  --chaos events:PutEvents=0.5       fail half the PutEvents calls as AWS would (InternalFailure unless
+                                     :ErrorCode is given, e.g. lambda:Invoke=0.2:TooManyRequestsException);
+                                     repeatable; change it while running at <AWS endpoint>${CHAOS_PATH}`;
 
 /** `-c key=value` pairs, as `cdk synth -c`. */
 function parseContext(pairs: string[]): Record<string, string> {
@@ -63,9 +68,12 @@ async function local(args: string[]): Promise<number> {
       'idle-timeout': { type: 'string' },
       outdir: { type: 'string' },
       context: { type: 'string', short: 'c', multiple: true, default: [] },
+      chaos: { type: 'string', multiple: true, default: [] },
     },
   });
   const quiet = values.quiet;
+  // Checked before anything starts, so a typo costs nothing.
+  const chaosRules = values.chaos.map(parseChaosFlag);
   const positive = (flag: string, raw: string | undefined) => {
     if (raw === undefined) return undefined;
     const n = Number(raw);
@@ -103,6 +111,15 @@ async function local(args: string[]): Promise<number> {
     },
   });
   lock?.update({ apiUrl: runtime.url, awsEndpoint: runtime.awsEndpoint, dynamoEndpoint: runtime.dynamoEndpoint });
+  // Set through the room's own HTTP interface once the runtime is up: start-up itself is never faulted.
+  if (chaosRules.length > 0) {
+    const response = await fetch(`${runtime.awsEndpoint}${CHAOS_PATH}`, { method: 'PUT', body: JSON.stringify(chaosRules) });
+    if (!response.ok) throw new Error(`--chaos: ${await response.text()}`);
+  }
+  const chaosLine =
+    chaosRules.length === 0
+      ? ''
+      : `  Chaos      ${chaosRules.map((r) => `${r.service}:${r.operation} ${Math.round(r.probability * 1000) / 10}% ${r.error}`).join(', ')}  (${runtime.awsEndpoint}${CHAOS_PATH})\n`;
   const storage = dataDir ? path.relative(process.cwd(), dataDir) || dataDir : 'in memory (lost on exit)';
   const adminKey = runtime.bootstrapValues.SWITCHYARD_ADMIN_API_KEY ?? '<see Secrets Manager>';
   const adminPassword = runtime.bootstrapValues.SWITCHYARD_ADMIN_PASSWORD ?? '<see Secrets Manager>';
@@ -115,7 +132,7 @@ Switchyard ${version} is running (ready in ${(totalMs / 1000).toFixed(1)} s: ${s
   AWS APIs   ${runtime.awsEndpoint}  (${runtime.dispatcher.services().concat('secretsmanager', 'dynamodb').join(', ')})
   DynamoDB   ${runtime.dynamoEndpoint}  data ${storage}
   Functions  ${runtime.functions.map((f) => shortName(f.functionName)).join(', ')}
-
+${chaosLine}
 Admin credentials (set SWITCHYARD_ADMIN_PASSWORD / SWITCHYARD_ADMIN_API_KEY before the first start to choose them):
   user admin, password ${adminPassword}
   API key    ${adminKey}
