@@ -786,6 +786,10 @@ export class EventBridgeService implements AwsJsonService {
       } catch {
         return;
       }
+      // A timer that ran late may have carried the event past its age: no attempt then.
+      if (clock.now() - ingestionTime > policy.MaximumEventAgeInSeconds * 1000) {
+        return this.deadLetter(rule, target, event, stats, failure, retries, 'MaximumEventAgeInSeconds');
+      }
       stats.retried++;
     }
   }

@@ -3,16 +3,21 @@
  * `InputPath` or `InputTransformer` make of it (EventBridge user guide,
  * "Amazon EventBridge input transformation").
  *
- * The template is JSON text with `<variable>` placeholders. As on AWS:
+ * A template that is a JSON object (starts with `{`) is JSON text with
+ * `<variable>` placeholders. As on AWS:
  * - outside a JSON string a placeholder becomes the value as JSON (a string
  *   gets its quotes, an object stays an object);
  * - inside a JSON string it becomes the raw text, not escaped (strings as
  *   they are, anything else as its JSON);
  * - a variable whose path matches nothing is not created: it becomes `null`
- *   outside a string and nothing inside one;
- * - reserved variables: `aws.events.rule-name`, `aws.events.rule-arn`,
- *   `aws.events.event.ingestion-time`, `aws.events.event` (the event
- *   without `detail`) and `aws.events.event.json` (the whole event).
+ *   outside a string and nothing inside one.
+ * Any other template is text: every placeholder becomes the raw text (the
+ * API reference's `<instance> is in state <status>`), so a template in
+ * quotes (`"instance <instance> is in <state>"`) makes a JSON string.
+ * Both know the reserved variables `aws.events.rule-name`,
+ * `aws.events.rule-arn`, `aws.events.event.ingestion-time`,
+ * `aws.events.event` (the event without `detail`) and
+ * `aws.events.event.json` (the whole event).
  * The result is parsed as JSON; text that is not JSON (a template without
  * quotes around it) is delivered as that text.
  */
@@ -112,16 +117,18 @@ function variables(event: Record<string, unknown>, transformer: InputTransformer
 
 /** Fills the template; see the module comment for the quoting rules. */
 export function renderInputTemplate(template: string, vars: ReadonlyMap<string, unknown>): string {
+  const json = template.trimStart().startsWith('{');
   let out = '';
-  let inString = false;
+  // In a text template every placeholder is "in a string": its value goes in raw.
+  let inString = !json;
   for (let i = 0; i < template.length; i++) {
     const char = template[i] as string;
-    if (inString && char === '\\') {
+    if (json && inString && char === '\\') {
       out += char + (template[i + 1] ?? '');
       i++;
       continue;
     }
-    if (char === '"') inString = !inString;
+    if (json && char === '"') inString = !inString;
     if (char === '<') {
       const close = template.indexOf('>', i + 1);
       const name = close > 0 ? template.slice(i + 1, close) : '';
