@@ -19,6 +19,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Clock, ClockTimer } from '../../clock.js';
 import { DispatchError, type DispatchOptions, type Dispatcher } from '../../dispatch.js';
+import { compileEventPattern, InvalidEventPatternError, type EventPattern } from '../../patterns/index.js';
 import { AwsServiceError, type AwsJsonService } from '../endpoint.js';
 import { InvalidScheduleExpressionError, parseScheduleExpression, type Schedule } from './schedule.js';
 import {
@@ -30,15 +31,11 @@ import {
   type InputTransformer,
 } from './transform.js';
 
-/** The pattern matcher's contract (local/patterns): compiles a pattern or throws for an invalid one. */
-export type CompileEventPattern = (pattern: string | object) => { matches(event: unknown): boolean };
-
 export interface EventBridgeServiceOptions {
   region: string;
   accountId: string;
   clock: Clock;
   dispatcher: Dispatcher;
-  compilePattern: CompileEventPattern;
   /** Where dropped events and undeliverable dead letters are reported (default console.warn). */
   warn?: (message: string) => void;
 }
@@ -107,7 +104,7 @@ interface Rule {
   arn: string;
   busName: string;
   eventPattern?: string;
-  matcher?: { matches(event: unknown): boolean };
+  matcher?: EventPattern;
   scheduleExpression?: string;
   schedule?: Schedule;
   timer?: ClockTimer;
@@ -131,7 +128,7 @@ interface Archive {
   sourceArn: string;
   description?: string;
   eventPattern?: string;
-  matcher?: { matches(event: unknown): boolean };
+  matcher?: EventPattern;
   retentionDays: number;
   createdAt: number;
   events: EventEnvelope[];
@@ -250,11 +247,12 @@ export class EventBridgeService implements AwsJsonService {
     return { name, arn: this.busArn(name), createdAt: this.options.clock.now(), rules: new Map(), ...(description ? { description } : {}) };
   }
 
-  private compile(pattern: string): { matches(event: unknown): boolean } {
+  private compile(pattern: string): EventPattern {
     try {
-      return this.options.compilePattern(pattern);
+      return compileEventPattern(pattern);
     } catch (error) {
-      throw new AwsServiceError('InvalidEventPatternException', `Event pattern is not valid. Reason: ${(error as Error).message}`);
+      if (error instanceof InvalidEventPatternError) throw new AwsServiceError('InvalidEventPatternException', error.message);
+      throw error;
     }
   }
 

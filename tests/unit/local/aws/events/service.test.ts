@@ -264,6 +264,14 @@ describe('TestEventPattern', () => {
     ).toBe(false);
   });
 
+  it('knows the content-filtering operators (the shared matcher)', async () => {
+    const pattern = JSON.stringify({ source: [{ prefix: 'shop.' }], detail: { amount: [{ numeric: ['>', 100] }] } });
+    const test = async (detail: unknown) =>
+      (await h.client.send(new TestEventPatternCommand({ EventPattern: pattern, Event: JSON.stringify({ ...event, detail }) }))).Result;
+    expect(await test({ amount: 250 })).toBe(true);
+    expect(await test({ amount: 50 })).toBe(false);
+  });
+
   it('refuses an invalid pattern or an event without the envelope fields', async () => {
     await expect(h.client.send(new TestEventPatternCommand({ EventPattern: '[1]', Event: JSON.stringify(event) }))).rejects.toBeInstanceOf(
       InvalidEventPatternException,

@@ -6,30 +6,12 @@ import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { EventBridgeSchema } from '@aws-lambda-powertools/parser/schemas';
 import { expect } from 'vitest';
 import { startLocalAwsEndpoint, type LocalAwsEndpoint } from '../../../../../local/aws/endpoint.js';
-import { EventBridgeService, type CompileEventPattern } from '../../../../../local/aws/events/service.js';
+import { EventBridgeService } from '../../../../../local/aws/events/service.js';
 import { Clock } from '../../../../../local/clock.js';
 import { DispatchError, Dispatcher, type DispatchOptions } from '../../../../../local/dispatch.js';
 
 export const REGION = 'us-east-1';
 export const ACCOUNT = '000000000000';
-
-/**
- * TEMPORARY stand-in for local/patterns (built on another branch): exact
- * values and nested objects only, enough to route the events these tests put.
- */
-export const stubCompilePattern: CompileEventPattern = (pattern) => {
-  const parsed: unknown = typeof pattern === 'string' ? JSON.parse(pattern) : pattern;
-  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('pattern must be an object');
-  const matches = (rule: unknown, value: unknown): boolean => {
-    if (Array.isArray(rule)) return rule.some((allowed) => (Array.isArray(value) ? value.includes(allowed) : allowed === value));
-    if (rule !== null && typeof rule === 'object') {
-      if (value === null || typeof value !== 'object') return false;
-      return Object.entries(rule).every(([key, sub]) => matches(sub, (value as Record<string, unknown>)[key]));
-    }
-    throw new Error(`unsupported pattern value ${JSON.stringify(rule)}`);
-  };
-  return { matches: (event) => matches(parsed, event) };
-};
 
 export interface Delivery {
   arn: string;
@@ -74,7 +56,6 @@ export async function startHarness(options: { timeScale?: number } = {}): Promis
     accountId: ACCOUNT,
     clock,
     dispatcher,
-    compilePattern: stubCompilePattern,
     warn: (message) => warnings.push(message),
   });
   const endpoint = await startLocalAwsEndpoint({ services: [events] });
