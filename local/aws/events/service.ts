@@ -768,7 +768,9 @@ export class EventBridgeService implements AwsJsonService {
         return;
       } catch (error) {
         failure = {
-          code: error instanceof DispatchError ? error.code : 'InternalFailure',
+          // A service's own errors carry their AWS name (Lambda's ResourceNotFoundException for an unknown function).
+          code:
+            error instanceof DispatchError ? error.code : error instanceof Error && error.name !== 'Error' ? error.name : 'InternalFailure',
           message: (error as Error)?.message ?? String(error),
         };
       }
