@@ -1,5 +1,11 @@
 import { DescribeRuleCommand, EventBridgeClient, ListTargetsByRuleCommand, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { EventBridgeSchema } from '@aws-lambda-powertools/parser/schemas';
+import { App, Duration, Stack, type CfnElement } from 'aws-cdk-lib';
+import * as cdkEvents from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import type { Construct } from 'constructs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startLocalAwsEndpoint, type LocalAwsEndpoint } from '../../../../local/aws/endpoint.js';
 import { EventBridgeService } from '../../../../local/aws/events/service.js';
@@ -82,7 +88,8 @@ let resolver: TemplateResolver;
 let warnings: string[];
 const deliveries: Array<{ arn: string; payload: unknown; options: DispatchOptions }> = [];
 
-beforeEach(async () => {
+/** Starts a local EventBridge on an endpoint and materializes `template` into it. */
+async function materialize(template: CfnTemplate, stackName = ENV.stackName) {
   deliveries.length = 0;
   const clock = new Clock(3_000);
   const dispatcher = new Dispatcher();
@@ -98,9 +105,9 @@ beforeEach(async () => {
     credentials: { accessKeyId: 'l', secretAccessKey: 'l' },
   });
   warnings = [];
-  resolver = new TemplateResolver(TEMPLATE, ENV, (message) => warnings.push(message));
+  resolver = new TemplateResolver(template, { ...ENV, stackName }, (message) => warnings.push(message));
   const context: ProviderContext = {
-    env: ENV,
+    env: { ...ENV, stackName },
     resolver,
     clock,
     // The providers under test use only these two services.
@@ -109,15 +116,9 @@ beforeEach(async () => {
     warn: (message) => warnings.push(message),
     log: () => undefined,
   };
-  const report = await materializeTemplate([...eventsProviders, fakeTargetsProvider], context);
-  expect(report.created).toEqual({
-    'AWS::Events::EventBus': 1,
-    'AWS::Events::Rule': 2,
-    'AWS::Events::Archive': 1,
-    'AWS::Lambda::Function': 2,
-    'AWS::SQS::Queue': 1,
-  });
-});
+  return materializeTemplate([...eventsProviders, fakeTargetsProvider], context);
+}
+
 afterEach(async () => {
   events.stop();
   client.destroy();
@@ -125,6 +126,17 @@ afterEach(async () => {
 });
 
 describe('EventBridge providers', () => {
+  beforeEach(async () => {
+    const report = await materialize(TEMPLATE);
+    expect(report.created).toEqual({
+      'AWS::Events::EventBus': 1,
+      'AWS::Events::Rule': 2,
+      'AWS::Events::Archive': 1,
+      'AWS::Lambda::Function': 2,
+      'AWS::SQS::Queue': 1,
+    });
+  });
+
   it('report the values CloudFormation reports', () => {
     expect(resolver.valuesOf('Bus')).toEqual({
       ref: 'switchyard',
@@ -185,4 +197,78 @@ describe('EventBridge providers', () => {
       resources: [resolver.valuesOf('SweepSchedule')?.attributes.Arn],
     });
   });
+});
+
+/** The same resources as aws-cdk-lib synthesizes them (inline code: no bundling). */
+function synthEventsStack(): { template: CfnTemplate; stackName: string; ids: Record<string, string> } {
+  const app = new App();
+  const stack = new Stack(app, 'EventsFixture', { env: { account: ENV.accountId, region: ENV.region } });
+  const fn = new lambda.Function(stack, 'Fanout', {
+    runtime: lambda.Runtime.NODEJS_22_X,
+    handler: 'index.handler',
+    code: lambda.Code.fromInline('exports.handler = async () => {}'),
+  });
+  const dlq = new sqs.Queue(stack, 'FanoutDlq');
+  const bus = new cdkEvents.EventBus(stack, 'Bus', { eventBusName: 'switchyard' });
+  const rule = new cdkEvents.Rule(stack, 'ToFanout', {
+    eventBus: bus,
+    eventPattern: { source: cdkEvents.Match.prefix('switchyard.') },
+    targets: [
+      new targets.LambdaFunction(fn, {
+        event: cdkEvents.RuleTargetInput.fromObject({
+          type: cdkEvents.EventField.detailType,
+          id: cdkEvents.EventField.eventId,
+          data: cdkEvents.EventField.fromPath('$.detail.data'),
+        }),
+        retryAttempts: 2,
+        maxEventAge: Duration.hours(2),
+        deadLetterQueue: dlq,
+      }),
+    ],
+  });
+  const sweep = new cdkEvents.Rule(stack, 'Sweep', {
+    schedule: cdkEvents.Schedule.cron({ minute: '0/5' }),
+    targets: [new targets.LambdaFunction(fn)],
+  });
+  const archive = bus.archive('Archive', { eventPattern: { source: ['switchyard.deployments'] }, retention: Duration.days(7) });
+  const id = (construct: Construct) => stack.getLogicalId(construct.node.defaultChild as CfnElement);
+  const template = app.synth().getStackByName(stack.stackName).template as CfnTemplate;
+  return { template, stackName: stack.stackName, ids: { rule: id(rule), sweep: id(sweep), archive: id(archive), bus: id(bus) } };
+}
+
+describe('EventBridge providers with what aws-cdk-lib synthesizes', () => {
+  it('create the bus, rules, targets and archive, and deliver through the transformer', async () => {
+    const { template, stackName, ids } = synthEventsStack();
+    const report = await materialize(template, stackName);
+    expect(report.created).toMatchObject({ 'AWS::Events::EventBus': 1, 'AWS::Events::Rule': 2, 'AWS::Events::Archive': 1 });
+    expect(resolver.valuesOf(ids.rule!)?.ref).toBe(`switchyard|${stackName}-${ids.rule}`);
+
+    const { Targets } = await client.send(new ListTargetsByRuleCommand({ Rule: `${stackName}-${ids.rule}`, EventBusName: 'switchyard' }));
+    expect(Targets?.[0]).toMatchObject({
+      RetryPolicy: { MaximumRetryAttempts: 2, MaximumEventAgeInSeconds: 7200 },
+      DeadLetterConfig: { Arn: expect.stringContaining(':sqs:') },
+    });
+
+    const put = await client.send(
+      new PutEventsCommand({
+        Entries: [
+          { EventBusName: 'switchyard', Source: 'switchyard.deployments', DetailType: 'deployment.created', Detail: '{"data":{"n":1}}' },
+        ],
+      }),
+    );
+    await events.drain();
+    expect(deliveries.filter((d) => d.options.source === `rule switchyard/${stackName}-${ids.rule}`).map((d) => d.payload)).toEqual([
+      { type: 'deployment.created', id: put.Entries?.[0]?.EventId, data: { n: 1 } },
+    ]);
+    expect(events.archivedEvents(`${stackName}-${ids.archive}`.slice(0, 48))).toHaveLength(1);
+    // The cron(0/5 * * * ? *) CDK wrote fires too (every 100 ms at 3 000×).
+    const sweep = `rule default/${stackName}-${ids.sweep}`;
+    for (const started = Date.now(); !deliveries.some((d) => d.options.source === sweep) && Date.now() - started < 5_000;) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    const tick = deliveries.find((d) => d.options.source === sweep);
+    expect(EventBridgeSchema.parse(tick?.payload)['detail-type']).toBe('Scheduled Event');
+    expect(new Date(EventBridgeSchema.parse(tick?.payload).time).getUTCMinutes() % 5).toBe(0);
+    // Loading aws-cdk-lib and synthesizing takes seconds on a busy machine.
+  }, 90_000);
 });
