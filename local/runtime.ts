@@ -77,6 +77,8 @@ export interface LocalRuntime {
   functions: LocalFunctionDefinition[];
   lambda: LambdaService;
   dispatcher: Dispatcher;
+  /** The local EventBridge (its `stats()` counts deliveries per rule target). */
+  events: EventBridgeService;
   clock: Clock;
   timings: { synthMs: number; synthCached: boolean; dynamoMs: number; totalMs: number };
   /** What the template holds that the runtime does not run, and references it could not resolve. */
@@ -286,6 +288,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       functions: lambda.definitions(),
       lambda,
       dispatcher,
+      events,
       clock,
       timings: { synthMs: synthesized.durationMs, synthCached: synthesized.cached, dynamoMs, totalMs: performance.now() - started },
       warnings,
