@@ -16,6 +16,8 @@ export interface DispatchOptions {
   traceHeader?: string;
   /** Who delivers (for errors and logs), e.g. `rule switchyard/webhooks`. */
   source?: string;
+  /** SQS targets: attributes of the message sent (EventBridge's dead-letter messages carry RULE_ARN, ERROR_CODE…). */
+  messageAttributes?: Record<string, { DataType: 'String' | 'Number'; StringValue: string }>;
 }
 
 /** What a target answered: the payload for a synchronous invocation, nothing for a queued one. */

@@ -16,6 +16,7 @@ import { synthesize } from './assembly.js';
 import { LOCAL_CREDENTIALS, startDynamoDbLocal, type DynamoDbLocal } from './aws/dynamodb/local-process.js';
 import { LOCAL_STATE_DIR } from './paths.js';
 import { startLocalAwsEndpoint, type LocalAwsEndpoint } from './aws/endpoint.js';
+import { EventBridgeService } from './aws/events/service.js';
 import { AsyncLambdaInvoker } from './aws/lambda/async-invoke.js';
 import { registerLambdaApi } from './aws/lambda/api.js';
 import { SecretsManagerService } from './aws/secrets-manager/service.js';
@@ -25,6 +26,7 @@ import { LambdaService } from './lambda/service.js';
 import { apiGatewayProvider, iamProvider, lambdaPermissionProvider, logGroupProvider } from './providers/accepted.js';
 import { customResourceProvider } from './providers/custom-resource.js';
 import { dynamoDbTableProvider } from './providers/dynamodb-table.js';
+import { eventsProviders } from './providers/events.js';
 import { eventInvokeConfigProvider, lambdaFunctionProvider } from './providers/lambda-function.js';
 import { materializeTemplate, type LocalServices, type MaterializeReport, type ProviderContext } from './providers/provider.js';
 import { secretProvider, VALUE_FROM_ENV_METADATA } from './providers/secret.js';
@@ -75,6 +77,8 @@ export interface LocalRuntime {
   functions: LocalFunctionDefinition[];
   lambda: LambdaService;
   dispatcher: Dispatcher;
+  /** The local EventBridge (its `stats()` counts deliveries per rule target). */
+  events: EventBridgeService;
   clock: Clock;
   timings: { synthMs: number; synthCached: boolean; dynamoMs: number; totalMs: number };
   /** What the template holds that the runtime does not run, and references it could not resolve. */
@@ -109,6 +113,7 @@ function providers() {
     lambdaFunctionProvider,
     eventInvokeConfigProvider,
     customResourceProvider(),
+    ...eventsProviders,
     iamProvider,
     lambdaPermissionProvider,
     logGroupProvider,
@@ -233,9 +238,14 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     });
     registerLambdaApi(endpoint, lambda, asyncInvoker);
 
+    // EventBridge registers itself with the dispatcher (a rule target that is a bus).
+    const events = new EventBridgeService({ region: LOCAL_REGION, accountId: LOCAL_ACCOUNT, clock, dispatcher });
+    endpoint.addService(events);
+    lifecycle.onStop(() => events.stop());
+
     const env = { stackName: synthesized.stackName, region: LOCAL_REGION, accountId: LOCAL_ACCOUNT };
     const resolver = new TemplateResolver(synthesized.template, env, (message) => warnings.push(message));
-    const services: LocalServices = { endpoint, dynamodb, secrets, lambda, dispatcher, asyncInvoker };
+    const services: LocalServices = { endpoint, dynamodb, secrets, lambda, dispatcher, asyncInvoker, events };
     const providerContext: ProviderContext = {
       env,
       resolver,
@@ -280,6 +290,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       functions: lambda.definitions(),
       lambda,
       dispatcher,
+      events,
       clock,
       timings: { synthMs: synthesized.durationMs, synthCached: synthesized.cached, dynamoMs, totalMs: performance.now() - started },
       warnings,

@@ -9,6 +9,7 @@ import type { Clock } from '../clock.js';
 import type { Dispatcher } from '../dispatch.js';
 import type { LocalAwsEndpoint } from '../aws/endpoint.js';
 import type { DynamoDbLocal } from '../aws/dynamodb/local-process.js';
+import type { EventBridgeService } from '../aws/events/service.js';
 import type { SecretsManagerService } from '../aws/secrets-manager/service.js';
 import type { AsyncLambdaInvoker } from '../aws/lambda/async-invoke.js';
 import type { LambdaService } from '../lambda/service.js';
@@ -24,6 +25,7 @@ export interface LocalServices {
   lambda: LambdaService;
   asyncInvoker: AsyncLambdaInvoker;
   dispatcher: Dispatcher;
+  events: EventBridgeService;
 }
 
 export interface ProviderContext {
