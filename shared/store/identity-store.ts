@@ -28,7 +28,7 @@ export class DynamoIdentityStore extends TableStore implements IdentityStore {
           },
           { Put: { TableName: this.tableName, Item: this.userItem(user), ConditionExpression: 'attribute_not_exists(pk)' } },
         ],
-        { audit: { entity: 'User', resourceId: user.id, change: 'created' } },
+        { audit: { entity: 'User', resourceId: user.id, change: 'created', data: user } },
       );
     } catch (error) {
       // Only the two change items: a failed audit put is not a taken username.
@@ -111,7 +111,7 @@ export class DynamoIdentityStore extends TableStore implements IdentityStore {
           },
         },
       ],
-      { audit: { entity: 'ApiKey', resourceId: key.id, change: 'created' } },
+      { audit: { entity: 'ApiKey', resourceId: key.id, change: 'created', data: key } },
     );
   }
 
@@ -147,7 +147,7 @@ export class DynamoIdentityStore extends TableStore implements IdentityStore {
         },
         { Delete: { TableName: this.tableName, Key: keys.apiKeyHash(Item.hash as string) } },
       ],
-      { audit: { entity: 'ApiKey', resourceId: id, change: 'deleted' } },
+      { audit: { entity: 'ApiKey', resourceId: id, change: 'deleted', data: revoked } },
     );
     return revoked;
   }

@@ -16,11 +16,16 @@
  * | revoked jti| REVOKED#jti    | REVOKED         | (TTL expiresAt)        |                       |           |                    |
  * | audit      | AUDIT#id       | AUDIT           | ACTOR#id#AUDIT         | at#id                 | AUDIT#n   | at#id              |
  * | rate count | RATE#bucket#t  | RATE            | (TTL expiresAt)        |                       |           |                    |
+ * | outbox     | OUTBOX#eventId | OUTBOX          | OUTBOX#PENDING#n       | time#eventId          |           |                    |
  *
  * Every list is a Query on a partition above, newest first. `EVENTS#n` and
  * `AUDIT#n` are write shards (n = shardOf(id) < LIST_SHARDS): every change
  * appends to them, and one partition would cap that at ~1 000 writes/s; their
  * lists are an ordered merge of all shards (./sharded-page.ts).
+ *
+ * An outbox item (one CloudEvent per change, DESIGN.md §5) is in the sparse
+ * pending index (gsi1, sharded like the lists) until the relay has put it on
+ * the bus; then it leaves the index and expires by TTL.
  */
 import { shardOf } from './sharded-page.js';
 
@@ -62,6 +67,9 @@ export const keys = {
   auditShards: (shards: number) => shardsOf('AUDIT', shards),
   auditOfActor: (actorId: string) => `ACTOR#${actorId}#AUDIT`,
   rate: (bucket: string, windowStart: number) => ({ pk: `RATE#${bucket}#${windowStart}`, sk: 'RATE' }),
+  outbox: (eventId: string) => ({ pk: `OUTBOX#${eventId}`, sk: 'OUTBOX' }),
+  outboxPendingShard: (eventId: string, shards: number) => `OUTBOX#PENDING#${shardOf(eventId, shards)}`,
+  outboxPendingShards: (shards: number) => shardsOf('OUTBOX#PENDING', shards),
   /** Powertools idempotency records share the table under this partition. */
   idempotencyPartition: 'IDEMPOTENCY',
 };

@@ -30,7 +30,7 @@ export class DynamoReleaseStore extends TableStore implements ReleaseStore {
             },
           },
         ],
-        { audit: { entity: 'Receiver', resourceId: receiver.id, change: 'created' } },
+        { audit: { entity: 'Receiver', resourceId: receiver.id, change: 'created', data: receiver } },
       );
     } catch (error) {
       if (isCancelled(error) && cancellationCodes(error)[0] === 'ConditionalCheckFailed') {
@@ -132,7 +132,7 @@ export class DynamoReleaseStore extends TableStore implements ReleaseStore {
             this.receiverCountUpdate(rid, 1),
           ]),
         ],
-        { audit: { entity: 'Group', resourceId: group.id, change: 'created' } },
+        { audit: { entity: 'Group', resourceId: group.id, change: 'created', data: group } },
       );
     } catch (error) {
       if (!isCancelled(error)) throw error;
@@ -198,7 +198,7 @@ export class DynamoReleaseStore extends TableStore implements ReleaseStore {
           this.groupMemberUpdate(groupId, 1, addedAt),
           this.receiverCountUpdate(receiverId, 1),
         ],
-        { audit: { entity: 'Membership', resourceId: groupId, change: 'created' } },
+        { audit: { entity: 'Membership', resourceId: groupId, change: 'created', data: { groupId, receiverId, addedAt } } },
       );
       return true;
     } catch (error) {
@@ -221,7 +221,7 @@ export class DynamoReleaseStore extends TableStore implements ReleaseStore {
           this.groupMemberUpdate(groupId, -1, at),
           this.receiverCountUpdate(receiverId, -1),
         ],
-        { audit: { entity: 'Membership', resourceId: groupId, change: 'deleted' } },
+        { audit: { entity: 'Membership', resourceId: groupId, change: 'deleted', data: { groupId, receiverId, removedAt: at } } },
       );
       return true;
     } catch (error) {
@@ -297,7 +297,7 @@ export class DynamoReleaseStore extends TableStore implements ReleaseStore {
             },
           },
         ],
-        { audit: { entity: 'Event', resourceId: event.id, change: 'created' } },
+        { audit: { entity: 'Event', resourceId: event.id, change: 'created', data: event } },
       );
     } catch (error) {
       if (!isCancelled(error)) throw error;

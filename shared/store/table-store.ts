@@ -25,6 +25,8 @@ import type { Page, PageRequest } from '../domain/model.js';
 import type { AuditContext } from '../domain/ports.js';
 import { currentAudit, rememberAudited } from './audit-scope.js';
 import { cursorKeyFromEnv, decodeCursor, encodeCursor, queryFingerprint } from './cursor.js';
+import { eventTypeOf, type ChangeKind } from '../events/catalog.js';
+import { cloudEvent, traceparentFromXRay, type SwitchyardCloudEvent } from '../events/cloudevent.js';
 import { GSI2, GSI2_KEY, keys, LIST_SHARDS } from './keys.js';
 import { mergeShardReads, sortKeyCondition, type ShardRead } from './sharded-page.js';
 
@@ -56,29 +58,22 @@ export interface PagedQuery {
 /** One element of a TransactWriteItems call, in the document client's (unmarshalled) form. */
 export type TransactItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
 
-/** What a change did, as its audit record says it: the status the API answers with for such a change. */
-export type ChangeKind = 'created' | 'updated' | 'deleted';
 const STATUS_OF: Record<ChangeKind, number> = { created: 201, updated: 200, deleted: 204 };
 
-/** The change a commit makes: enough for its audit record now, and for its outbox CloudEvent (`<entity>.<change>`) next. */
+/** The change a commit makes: its audit record and its outbox CloudEvent (shared/events/catalog.ts) are built from it. */
 export interface ChangeDescription {
   /** Entity type, e.g. `Receiver`. */
   entity: string;
   /** The id of the entity the request addressed (for a membership, the group). */
   resourceId: string;
   change: ChangeKind;
+  /** The event's `data`: the entity after the change (default for a deletion: `{ id: resourceId }`); the event type's schema keeps only its public fields. */
+  data?: unknown;
 }
 
 export interface CommitOptions {
-  /** Required: a change cannot be written without its audit record. */
+  /** Required: a change is not written without its audit record and its event. */
   audit: ChangeDescription;
-  /**
-   * Outbox items (DESIGN.md §5: a CloudEvent per change) put in the same
-   * transaction, after the change items and the audit record. The next issue
-   * builds them here from `audit` (or takes them from the caller) without
-   * touching the call sites.
-   */
-  events?: readonly Record<string, unknown>[];
 }
 
 /** The stored form of an audit record: newest first per actor (gsi1) and overall (gsi2). */
@@ -94,6 +89,20 @@ export function auditItem(record: AuditRecord, shards: number): Record<string, u
     data: record,
   };
 }
+
+/** The stored form of an outbox item: the CloudEvent, pending (in gsi1) until the relay has put it on the bus. */
+export function outboxItem(event: SwitchyardCloudEvent, shards: number): Record<string, unknown> {
+  return {
+    ...keys.outbox(event.id),
+    type: 'Outbox',
+    version: 1,
+    gsi1pk: keys.outboxPendingShard(event.id, shards),
+    gsi1sk: `${event.time}#${event.id}`,
+    event,
+  };
+}
+
+export type { ChangeKind };
 
 export function cancellationCodes(error: TransactionCanceledException): (string | undefined)[] {
   return (error.CancellationReasons ?? []).map((r: CancellationReason) => r.Code);
@@ -138,37 +147,38 @@ export abstract class TableStore {
 
   /**
    * The one write path of every change: the change's items, its audit record
-   * and (next issue) its outbox items in ONE TransactWriteItems, so they
-   * commit together or not at all. The change items come first and keep
-   * their indexes, so a caller maps `CancellationReasons[i]` of its own items
-   * exactly as before; an audit or outbox failure cancels the change too.
-   * Throws (writing nothing) when no audit context is set (./audit-scope.ts).
+   * and its outbox CloudEvent (DESIGN.md §5) in ONE TransactWriteItems, so
+   * they commit together or not at all: an event exists if and only if its
+   * change committed. The change items come first and keep their indexes, so
+   * a caller maps `CancellationReasons[i]` of its own items exactly as
+   * before; an audit or outbox failure cancels the change too. Throws
+   * (writing nothing) when no audit context is set (./audit-scope.ts) or the
+   * change has no event type (shared/events/catalog.ts).
    */
   protected async commit(changes: TransactItem[], options: CommitOptions): Promise<void> {
+    const { entity, resourceId, change, data } = options.audit;
     const context = currentAudit() ?? this.options.audit;
     if (!context) {
-      throw new Error(
-        `${options.audit.entity} ${options.audit.resourceId}: a change needs an audit context (withAudit) and is not written without one`,
-      );
+      throw new Error(`${entity} ${resourceId}: a change needs an audit context (withAudit) and is not written without one`);
     }
-    const record: AuditRecord = {
+    const at = new Date().toISOString();
+    const record: AuditRecord = { id: randomUUID(), at, ...context, status: STATUS_OF[change], resourceId };
+    const traceparent = traceparentFromXRay(process.env._X_AMZN_TRACE_ID);
+    const event = cloudEvent({
       id: randomUUID(),
-      at: new Date().toISOString(),
-      ...context,
-      status: STATUS_OF[options.audit.change],
-      resourceId: options.audit.resourceId,
-    };
-    const outbox = (options.events ?? []).map((item) => ({
+      type: eventTypeOf(entity, change),
+      subject: resourceId,
+      time: at,
+      data: data ?? { id: resourceId },
+      ...(traceparent ? { traceparent } : {}),
+    });
+    const append = (item: Record<string, unknown>): TransactItem => ({
       Put: { TableName: this.tableName, Item: item, ConditionExpression: 'attribute_not_exists(pk)' },
-    }));
+    });
     await this.client.send(
       new TransactWriteCommand({
-        TransactItems: [
-          ...changes,
-          // Append-only: an audit record is never overwritten.
-          { Put: { TableName: this.tableName, Item: auditItem(record, this.listShards), ConditionExpression: 'attribute_not_exists(pk)' } },
-          ...outbox,
-        ],
+        // Append-only: an audit record or an event is never overwritten.
+        TransactItems: [...changes, append(auditItem(record, this.listShards)), append(outboxItem(event, this.listShards))],
       }),
     );
     rememberAudited(context.requestId);
@@ -401,7 +411,7 @@ export abstract class TableStore {
             },
           },
         ],
-        { audit: { entity, resourceId: value.id, change: 'updated' } },
+        { audit: { entity, resourceId: value.id, change: 'updated', data: value } },
       );
     } catch (error) {
       if (isCancelled(error) && cancellationCodes(error)[0] === 'ConditionalCheckFailed') {
