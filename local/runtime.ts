@@ -25,6 +25,7 @@ import { LambdaService } from './lambda/service.js';
 import { apiGatewayProvider, iamProvider, lambdaPermissionProvider, logGroupProvider } from './providers/accepted.js';
 import { customResourceProvider } from './providers/custom-resource.js';
 import { dynamoDbTableProvider } from './providers/dynamodb-table.js';
+import { eventSourceMappingProvider } from './providers/event-source-mapping.js';
 import { eventInvokeConfigProvider, lambdaFunctionProvider } from './providers/lambda-function.js';
 import { materializeTemplate, type LocalServices, type MaterializeReport, type ProviderContext } from './providers/provider.js';
 import { secretProvider, VALUE_FROM_ENV_METADATA } from './providers/secret.js';
@@ -106,6 +107,7 @@ function providers() {
     secretProvider(),
     lambdaFunctionProvider,
     eventInvokeConfigProvider,
+    eventSourceMappingProvider(),
     customResourceProvider(),
     iamProvider,
     lambdaPermissionProvider,
@@ -243,6 +245,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       ...(options.dataDir ? { dataDir: options.dataDir } : {}),
       warn: (message) => warnings.push(message),
       log: progress,
+      // Pollers stop before the functions and DynamoDB Local they use (stops run last first).
+      onStop: (stop) => lifecycle.onStop(stop),
     };
     const materializing = performance.now();
     const report = await materializeTemplate(providers(), providerContext);

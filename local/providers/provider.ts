@@ -37,6 +37,8 @@ export interface ProviderContext {
   dataDir?: string;
   warn(message: string): void;
   log(message: string): void;
+  /** Registers what must stop with the runtime (pollers, timers a provider started); stopped in reverse order. */
+  onStop?(stop: () => Promise<void> | void): void;
 }
 
 export interface ResourceProvider {

@@ -1,0 +1,193 @@
+/**
+ * `AWS::Lambda::EventSourceMapping` from a template fragment as CDK writes it
+ * (a table with a stream, a function, a mapping with GetAtt StreamArn):
+ * materialized with the table and function providers against a real
+ * DynamoDB Local, the function then runs on the table's writes.
+ */
+import { PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startDynamoDbLocal, type DynamoDbLocal } from '../../../../local/aws/dynamodb/local-process.js';
+import { Clock } from '../../../../local/clock.js';
+import { Dispatcher } from '../../../../local/dispatch.js';
+import { LambdaService } from '../../../../local/lambda/service.js';
+import { dynamoDbTableProvider } from '../../../../local/providers/dynamodb-table.js';
+import {
+  eventSourceMappingOf,
+  eventSourceMappingProvider,
+  mappingUuid,
+  type EventSourceMappingProvider,
+} from '../../../../local/providers/event-source-mapping.js';
+import { lambdaFunctionProvider } from '../../../../local/providers/lambda-function.js';
+import { materializeTemplate, type LocalServices, type ProviderContext } from '../../../../local/providers/provider.js';
+import { TemplateResolver } from '../../../../local/template/resolver.js';
+import type { CfnTemplate } from '../../../../local/types.js';
+
+const FIXTURES = fileURLToPath(new URL('../../../fixtures/lambda/', import.meta.url));
+const ENV = { stackName: 'EsmStack', region: 'us-east-1', accountId: '000000000000' };
+const DLQ = 'arn:aws:sqs:us-east-1:000000000000:relay-failures';
+
+const template: CfnTemplate = {
+  Resources: {
+    Table: {
+      Type: 'AWS::DynamoDB::Table',
+      Properties: {
+        TableName: 'esm-provider-table',
+        KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
+        AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
+        BillingMode: 'PAY_PER_REQUEST',
+        StreamSpecification: { StreamViewType: 'NEW_AND_OLD_IMAGES' },
+      },
+    },
+    Relay: {
+      Type: 'AWS::Lambda::Function',
+      Properties: { Handler: 'index.handler', Runtime: 'nodejs22.x', FunctionName: 'relay' },
+      Metadata: { 'aws:asset:path': 'stream-consumer' },
+    },
+    RelayDynamoDBEventSource: {
+      Type: 'AWS::Lambda::EventSourceMapping',
+      Properties: {
+        FunctionName: { Ref: 'Relay' },
+        EventSourceArn: { 'Fn::GetAtt': ['Table', 'StreamArn'] },
+        StartingPosition: 'TRIM_HORIZON',
+        BatchSize: 10,
+        BisectBatchOnFunctionError: true,
+        MaximumRetryAttempts: 0,
+        FunctionResponseTypes: ['ReportBatchItemFailures'],
+        DestinationConfig: { OnFailure: { Destination: DLQ } },
+      },
+    },
+  },
+};
+
+let dynamodb: DynamoDbLocal;
+let lambda: LambdaService;
+let provider: EventSourceMappingProvider;
+let resolver: TemplateResolver;
+const invoked: string[][] = [];
+const discarded: unknown[] = [];
+const stops: Array<() => Promise<void> | void> = [];
+const warnings: string[] = [];
+
+beforeAll(async () => {
+  dynamodb = await startDynamoDbLocal();
+  lambda = new LambdaService([], { baseEnvironment: { AWS_REGION: 'us-east-1' }, maxConcurrencyPerFunction: 1 });
+  const invoke = lambda.invoke.bind(lambda);
+  lambda.invoke = async (name, event, options) => {
+    invoked.push((event as { Records: Array<{ dynamodb: { Keys: { pk: { S: string } } } }> }).Records.map((r) => r.dynamodb.Keys.pk.S));
+    return invoke(name, event, options);
+  };
+  const dispatcher = new Dispatcher();
+  dispatcher.register('sqs', async (_arn, payload) => {
+    discarded.push(payload);
+    return {};
+  });
+  provider = eventSourceMappingProvider();
+  resolver = new TemplateResolver(template, ENV);
+  const context: ProviderContext = {
+    env: ENV,
+    resolver,
+    clock: new Clock(100),
+    services: { dynamodb, lambda, dispatcher } as unknown as LocalServices,
+    assemblyDir: FIXTURES,
+    warn: (message) => warnings.push(message),
+    log: () => undefined,
+    onStop: (stop) => stops.push(stop),
+  };
+  await materializeTemplate([dynamoDbTableProvider, lambdaFunctionProvider, provider], context);
+}, 120_000);
+
+afterAll(async () => {
+  for (const stop of stops.reverse()) await stop();
+  await lambda?.stop();
+  await dynamodb?.stop();
+});
+
+describe('eventSourceMappingProvider', () => {
+  it('reports a UUID stable for the stack and logical id, and the mapping ARN', () => {
+    const values = resolver.valuesOf('RelayDynamoDBEventSource');
+    const uuid = mappingUuid('EsmStack', 'RelayDynamoDBEventSource');
+    expect(uuid).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect(mappingUuid('EsmStack', 'Other')).not.toBe(uuid);
+    expect(values?.ref).toBe(uuid);
+    expect(values?.attributes.EventSourceMappingArn).toBe(`arn:aws:lambda:us-east-1:000000000000:event-source-mapping:${uuid}`);
+    expect(resolver.resolve({ Ref: 'RelayDynamoDBEventSource' })).toBe(uuid);
+  });
+
+  it('runs the function on the table stream with the template’s settings, and registers its stop with the runtime', async () => {
+    expect(warnings).toEqual([]);
+    expect(stops).toHaveLength(1);
+    const [poller] = provider.pollers();
+    expect(poller?.mapping).toMatchObject({
+      functionName: 'relay',
+      functionArn: 'arn:aws:lambda:us-east-1:000000000000:function:relay',
+      eventSourceArn: resolver.valuesOf('Table')?.attributes.StreamArn,
+      batchSize: 10,
+      startingPosition: 'TRIM_HORIZON',
+      bisectBatchOnFunctionError: true,
+      maximumRetryAttempts: 0,
+      maximumRecordAgeInSeconds: -1,
+      reportBatchItemFailures: true,
+      onFailureDestination: DLQ,
+      enabled: true,
+    });
+    for (const [pk, mode] of [
+      ['a', ''],
+      ['b', 'throw'],
+      ['c', ''],
+    ]) {
+      await dynamodb.client.send(
+        new PutItemCommand({ TableName: 'esm-provider-table', Item: { pk: { S: pk as string }, mode: { S: mode as string } } }),
+      );
+    }
+    const deadline = Date.now() + 15_000;
+    while (discarded.length === 0 || !invoked.flat().includes('c') || (poller?.stats().records ?? 0) < 2) {
+      if (Date.now() > deadline) throw new Error(`timed out; invoked ${JSON.stringify(invoked)}`);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    expect(discarded).toEqual([expect.objectContaining({ DDBStreamBatchInfo: expect.objectContaining({ batchSize: 1 }) })]);
+    expect(poller?.stats()).toMatchObject({ records: 2, discarded: 1 });
+  });
+
+  it('fills in Lambda’s defaults, and says why a mapping cannot run', () => {
+    const warned: string[] = [];
+    const context = {
+      env: ENV,
+      services: { lambda } as unknown as LocalServices,
+      warn: (message: string) => warned.push(message),
+    };
+    const stream = eventSourceMappingOf(
+      'M',
+      { FunctionName: 'relay', EventSourceArn: 'arn:aws:dynamodb:us-east-1:0:table/t/stream/x' },
+      context,
+    );
+    expect(stream).toMatchObject({
+      batchSize: 100,
+      maximumBatchingWindowInSeconds: 0,
+      startingPosition: 'LATEST',
+      maximumRetryAttempts: -1,
+      maximumRecordAgeInSeconds: -1,
+      bisectBatchOnFunctionError: false,
+      reportBatchItemFailures: false,
+      filterPatterns: [],
+      enabled: true,
+    });
+    const queue = eventSourceMappingOf(
+      'Q',
+      {
+        FunctionName: 'arn:aws:lambda:us-east-1:000000000000:function:relay',
+        EventSourceArn: 'arn:aws:sqs:us-east-1:0:q',
+        Enabled: 'false',
+        FilterCriteria: { Filters: [{ Pattern: '{"body":{"type":["a"]}}' }] },
+        ScalingConfig: { MaximumConcurrency: 5 },
+      },
+      context,
+    );
+    expect(queue).toMatchObject({ batchSize: 10, enabled: false, filterPatterns: ['{"body":{"type":["a"]}}'], maximumConcurrency: 5 });
+    expect(queue?.startingPosition).toBeUndefined();
+    expect(warned).toEqual([]);
+
+    expect(eventSourceMappingOf('Gone', { FunctionName: 'nope', EventSourceArn: 'arn:aws:sqs:us-east-1:0:q' }, context)).toBeUndefined();
+    expect(warned).toEqual([expect.stringContaining('nope is not a local function')]);
+  });
+});
