@@ -17,6 +17,9 @@
  * - restJson1 APIs (Lambda's Invoke) and plain HTTP (the CloudFormation
  *   custom resource ResponseURL) are routed by path prefix.
  * - Every call is counted by service and operation (`calls()`).
+ * - Faults on demand: every AWS call (JSON, proxied or path-routed) is first
+ *   put to the chaos room (local/aws/chaos), which may answer an AWS error
+ *   instead; its rules are set at `/_switchyard/chaos`.
  *
  * node:http is enough: the protocol is a JSON body in, a JSON body out.
  */
@@ -30,6 +33,7 @@ import {
   type ServerResponse,
 } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { callOfRestRequest, callOfTarget, CHAOS_PATH, ChaosRoom, type ChaosFault, type ChaosRoomOptions } from './chaos/index.js';
 
 /** An error answered to the client as an AWS service error. */
 export class AwsServiceError extends Error {
@@ -89,6 +93,8 @@ export interface LocalAwsEndpointOptions {
   /** Default 127.0.0.1. */
   host?: string;
   services: AwsJsonService[];
+  /** Fault injection rules in force from the start, and the random source (tests). */
+  chaos?: ChaosRoomOptions;
   /** One entry per request, for an access log. */
   onRequest?: (entry: {
     target?: string;
@@ -112,6 +118,8 @@ export interface LocalAwsEndpoint {
   addProxy(targetPrefix: string, upstream: string): void;
   /** Calls answered so far, keyed `<target prefix or path route>.<operation>`. */
   calls(): Record<string, number>;
+  /** The fault injection rules consulted before every AWS call (also served at `/_switchyard/chaos`). */
+  readonly chaos: ChaosRoom;
   stop(): Promise<void>;
 }
 
@@ -152,11 +160,21 @@ export async function startLocalAwsEndpoint(options: LocalAwsEndpointOptions): P
   const proxyAgent = new Agent({ keepAlive: true, maxSockets: 64 });
   const counts = new Map<string, number>();
   const count = (key: string) => counts.set(key, (counts.get(key) ?? 0) + 1);
+  const chaos = new ChaosRoom(options.chaos);
+  routes.set(CHAOS_PATH, (request) => chaos.handle(request));
 
   const send = (res: ServerResponse, statusCode: number, headers: Record<string, string>, body: string | Buffer) => {
     res.writeHead(statusCode, { ...headers, 'Content-Length': String(Buffer.byteLength(body)) });
     res.end(body);
   };
+  /** An injected fault, answered as the service answers that error. */
+  const sendFault = (res: ServerResponse, fault: ChaosFault, contentType: string) =>
+    send(
+      res,
+      fault.statusCode,
+      { 'Content-Type': contentType, 'x-amzn-RequestId': randomUUID(), 'x-amzn-ErrorType': fault.code },
+      JSON.stringify(fault.body),
+    );
 
   async function handleAwsJson(req: IncomingMessage, res: ServerResponse, target: string, body: Buffer) {
     const started = performance.now();
@@ -171,6 +189,8 @@ export async function startLocalAwsEndpoint(options: LocalAwsEndpointOptions): P
     let statusCode = 200;
     let errorType: string | undefined;
     try {
+      const fault = chaos.intercept(callOfTarget(target));
+      if (fault) throw new AwsServiceError(fault.code, fault.message, fault.statusCode);
       if (!service) throw new AwsServiceError('UnknownOperationException', `No local service handles ${target}`);
       let input: unknown = {};
       if (body.length > 0) {
@@ -222,6 +242,14 @@ export async function startLocalAwsEndpoint(options: LocalAwsEndpointOptions): P
   function handleProxy(req: IncomingMessage, res: ServerResponse, target: string, upstream: URL) {
     const started = performance.now();
     count(target);
+    const fault = chaos.intercept(callOfTarget(target));
+    if (fault) {
+      req.resume(); // the body is not needed, but must be read for the connection to be reused
+      sendFault(res, fault, 'application/x-amz-json-1.0');
+      const entry = { target, method: req.method ?? 'POST', path: req.url ?? '/', errorType: fault.code };
+      options.onRequest?.({ ...entry, statusCode: fault.statusCode, durationMs: performance.now() - started });
+      return;
+    }
     const forward = httpRequest(
       {
         host: upstream.hostname,
@@ -271,8 +299,13 @@ export async function startLocalAwsEndpoint(options: LocalAwsEndpointOptions): P
     let statusCode = 404;
     const handler = best === undefined ? undefined : routes.get(best);
     if (best !== undefined) count(`${req.method ?? 'GET'} ${best}`);
+    const call = handler ? callOfRestRequest(req.method ?? 'GET', url.pathname) : undefined;
+    const fault = call ? chaos.intercept(call) : undefined;
     if (!handler) {
       send(res, 404, { 'Content-Type': 'text/plain' }, `No local route for ${req.method} ${url.pathname}\n`);
+    } else if (fault) {
+      statusCode = fault.statusCode;
+      sendFault(res, fault, 'application/json');
     } else {
       try {
         const out = await handler({ method: req.method ?? 'GET', path: url.pathname, query: url.searchParams, headers: req.headers, body });
@@ -344,6 +377,7 @@ export async function startLocalAwsEndpoint(options: LocalAwsEndpointOptions): P
     calls() {
       return Object.fromEntries(counts);
     },
+    chaos,
     stop() {
       proxyAgent.destroy();
       stopping ??= new Promise<void>((resolve) => {
