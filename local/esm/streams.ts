@@ -37,6 +37,7 @@ import {
   type ShardIteratorType,
 } from '@aws-sdk/client-dynamodb-streams';
 import { LOCAL_CREDENTIALS } from '../aws/dynamodb/local-process.js';
+import { compileFilterCriteria } from '../patterns/index.js';
 import type { InvokeResult } from '../types.js';
 import { CheckpointStore, checkpointFile } from './checkpoints.js';
 import type { EventSourceMapping, EventSourcePoller, PollerDependencies, PollerStats } from './mapping.js';
@@ -87,8 +88,6 @@ export interface StreamOnFailureRecord {
 }
 
 export interface StreamsPollerOptions {
-  /** Decides which records are delivered (the mapping's FilterCriteria); every record when absent. */
-  filter?: (record: DynamoDBStreamEventRecord) => boolean;
   /** Idle poll interval bounds, real ms (default 50 → 1000, doubling on every empty read). */
   minPollIntervalMs?: number;
   maxPollIntervalMs?: number;
@@ -144,6 +143,8 @@ export class StreamsPoller implements EventSourcePoller {
   private readonly readingStarted = new Promise<void>((resolve) => (this.markReading = resolve));
   private readonly minPollMs: number;
   private readonly maxPollMs: number;
+  /** The mapping's FilterCriteria: a record is delivered if any pattern matches it. */
+  private readonly filter: { matches(record: unknown): boolean };
 
   constructor(
     readonly mapping: EventSourceMapping,
@@ -159,6 +160,8 @@ export class StreamsPoller implements EventSourcePoller {
       maxAttempts: 1,
     });
     this.checkpoints = new CheckpointStore(deps.dataDir ? checkpointFile(deps.dataDir, mapping.uuid) : undefined, mapping.eventSourceArn);
+    // Throws InvalidEventPatternError for a bad pattern, as CreateEventSourceMapping refuses it.
+    this.filter = compileFilterCriteria(mapping.filterPatterns, 'dynamodb');
     this.minPollMs = options.minPollIntervalMs ?? 50;
     this.maxPollMs = Math.max(this.minPollMs, options.maxPollIntervalMs ?? 1000);
   }
@@ -401,7 +404,7 @@ export class StreamsPoller implements EventSourcePoller {
       const arrival = record.dynamodb?.ApproximateCreationDateTime;
       // The stream's time is rounded down; the record is no older than it and no younger than now.
       const writtenAt = arrival ? Math.min(arrival.getTime() + CREATION_TIME_PRECISION_MS, now) : now;
-      const delivered = this.options.filter ? this.options.filter(event) : true;
+      const delivered = this.filter.matches(event);
       if (!delivered) this.counters.filtered++;
       buffer.push({
         event,

@@ -122,7 +122,13 @@ function pollerFor(mapping: EventSourceMapping, logicalId: string, context: Prov
         context.warn(`${where}: DynamoDB streams have no AT_TIMESTAMP position (Lambda refuses it); reading from TRIM_HORIZON`);
         mapping.startingPosition = 'TRIM_HORIZON';
       }
-      return new StreamsPoller(mapping, deps, context.services.dynamodb);
+      try {
+        return new StreamsPoller(mapping, deps, context.services.dynamodb);
+      } catch (error) {
+        // An invalid FilterCriteria pattern: CreateEventSourceMapping would refuse the mapping.
+        context.warn(`${where}: ${(error as Error).message}; not run`);
+        return undefined;
+      }
     case 'sqs':
       context.warn(`${where}: SQS sources need the SQS service; ${mapping.eventSourceArn} is not read`);
       return undefined;

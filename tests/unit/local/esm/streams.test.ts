@@ -226,23 +226,31 @@ describe('StreamsPoller', () => {
     expect(h.invocations.map((i) => i.records.length)).toEqual([3]);
   });
 
-  it('skips records the filter rejects, and does not read them again', async () => {
+  it('delivers only records a FilterCriteria pattern matches, and does not read the others again', async () => {
     const { table, streamArn } = await streamTable();
     await put(table, 'a', { type: 'outbox' });
     await put(table, 'b', { type: 'release' });
     await put(table, 'c', { type: 'outbox' });
+    await dynamodb.client.send(new DeleteItemCommand({ TableName: table, Key: { pk: { S: 'b' } } }));
     await put(table, 'd', { type: 'release' });
     const dataDir = mkdtempSync(path.join(tmpdir(), 'streams-filter-'));
     dirs.push(dataDir);
-    const filter = (record: DynamoDBStreamEventRecord) => record.dynamodb.NewImage?.type?.S === 'outbox';
-    const first = poll(mappingFor(streamArn), { dataDir, options: { filter } });
-    await until(() => first.poller.stats().filtered === 2 && delivered(first).length === 2);
-    expect(delivered(first)).toEqual(['a', 'c']);
+    // Outbox items (as the relay's mapping filters, DESIGN.md §5), or any delete.
+    const mapping = mappingFor(streamArn, {
+      filterPatterns: ['{"dynamodb":{"NewImage":{"type":{"S":["outbox"]}}}}', '{"eventName":["REMOVE"]}'],
+    });
+    const first = poll(mapping, { dataDir });
+    await until(() => first.poller.stats().filtered === 2 && delivered(first).length === 3);
+    expect(first.invocations.flatMap((i) => i.records.map((r) => `${r.eventName} ${r.dynamodb.Keys.pk?.S}`))).toEqual([
+      'INSERT a',
+      'INSERT c',
+      'REMOVE b',
+    ]);
     await first.poller.stop();
 
     // The trailing filtered record was checkpointed too: a restart starts after it.
     await put(table, 'e', { type: 'outbox' });
-    const second = poll(mappingFor(streamArn), { dataDir, options: { filter } });
+    const second = poll(mapping, { dataDir });
     await until(() => delivered(second).length === 1);
     expect(delivered(second)).toEqual(['e']);
     expect(second.poller.stats().filtered).toBe(0);
