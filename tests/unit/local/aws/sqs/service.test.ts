@@ -83,9 +83,9 @@ describe('SQS at the local endpoint', () => {
 
   it('answers an unknown queue with the SDK exception', async () => {
     const { endpoint, client } = await start();
-    await expect(
-      client.send(new ReceiveMessageCommand({ QueueUrl: `${endpoint.endpoint}/000000000000/missing` })),
-    ).rejects.toBeInstanceOf(QueueDoesNotExist);
+    await expect(client.send(new ReceiveMessageCommand({ QueueUrl: `${endpoint.endpoint}/000000000000/missing` }))).rejects.toBeInstanceOf(
+      QueueDoesNotExist,
+    );
   });
 
   it('runs DelaySeconds on the scaled clock: 30 s at 60× is half a second', async () => {
@@ -119,7 +119,9 @@ describe('SQS at the local endpoint', () => {
     const second = await client.send(new ReceiveMessageCommand({ QueueUrl, MessageSystemAttributeNames: ['All'] }));
     expect(second.Messages?.[0]?.Attributes?.ApproximateReceiveCount).toBe('2');
     // ChangeMessageVisibility is scaled too: 600 s at 60× is 10 real seconds, so not back within half a second.
-    await client.send(new ChangeMessageVisibilityCommand({ QueueUrl, ReceiptHandle: second.Messages?.[0]?.ReceiptHandle, VisibilityTimeout: 600 }));
+    await client.send(
+      new ChangeMessageVisibilityCommand({ QueueUrl, ReceiptHandle: second.Messages?.[0]?.ReceiptHandle, VisibilityTimeout: 600 }),
+    );
     await sleep(600);
     expect((await client.send(new ReceiveMessageCommand({ QueueUrl }))).Messages).toBeUndefined();
   });
@@ -153,16 +155,20 @@ describe('SQS at the local endpoint', () => {
     expect(dead.Messages?.[0]?.Body).toBe('poison');
   });
 
-  it.skipIf(!hasCli)('answers the AWS CLI with the queue URL it printed', async () => {
-    const { endpoint, client } = await start();
-    const { QueueUrl } = await client.send(new CreateQueueCommand({ QueueName: 'cli' }));
-    await client.send(new SendMessageCommand({ QueueUrl, MessageBody: 'from the sdk' }));
-    const env = { ...process.env, AWS_ACCESS_KEY_ID: 'local', AWS_SECRET_ACCESS_KEY: 'local', AWS_DEFAULT_REGION: 'us-east-1' };
-    const { stdout } = await promisify(execFile)(
-      'aws',
-      ['--endpoint-url', endpoint.endpoint, 'sqs', 'receive-message', '--queue-url', QueueUrl ?? '', '--output', 'json'],
-      { env },
-    );
-    expect((JSON.parse(stdout) as { Messages: Array<{ Body: string }> }).Messages[0]?.Body).toBe('from the sdk');
-  }, 20_000);
+  it.skipIf(!hasCli)(
+    'answers the AWS CLI with the queue URL it printed',
+    async () => {
+      const { endpoint, client } = await start();
+      const { QueueUrl } = await client.send(new CreateQueueCommand({ QueueName: 'cli' }));
+      await client.send(new SendMessageCommand({ QueueUrl, MessageBody: 'from the sdk' }));
+      const env = { ...process.env, AWS_ACCESS_KEY_ID: 'local', AWS_SECRET_ACCESS_KEY: 'local', AWS_DEFAULT_REGION: 'us-east-1' };
+      const { stdout } = await promisify(execFile)(
+        'aws',
+        ['--endpoint-url', endpoint.endpoint, 'sqs', 'receive-message', '--queue-url', QueueUrl ?? '', '--output', 'json'],
+        { env },
+      );
+      expect((JSON.parse(stdout) as { Messages: Array<{ Body: string }> }).Messages[0]?.Body).toBe('from the sdk');
+    },
+    20_000,
+  );
 });
