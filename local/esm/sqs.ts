@@ -25,6 +25,7 @@
 import { AwsServiceError } from '../aws/endpoint.js';
 import type { SqsMessageAttributeValue, SqsService, SqsWireMessage } from '../aws/sqs/service.js';
 import { compileFilterCriteria } from '../patterns/index.js';
+import type { ClockTimer } from '../clock.js';
 import type { EventSourceMapping, EventSourcePoller, PollerDependencies, PollerStats } from './mapping.js';
 
 /** Batches in flight when the mapping sets no ScalingConfig.MaximumConcurrency. */
@@ -248,6 +249,7 @@ export class SqsPoller implements EventSourcePoller {
     this.counts.batches += 1;
     this.counts.records += kept.length;
     let failed: ReadonlySet<string> | 'all';
+    const heartbeat = await this.keepInvisible(queue.url, kept);
     try {
       const result = await this.deps.lambda.invoke(this.mapping.functionArn, { Records: kept });
       if (!result.ok) failed = 'all';
@@ -256,6 +258,8 @@ export class SqsPoller implements EventSourcePoller {
     } catch (error) {
       this.deps.warn(`event source mapping ${this.mapping.uuid}: ${(error as Error)?.message ?? String(error)}`);
       failed = 'all';
+    } finally {
+      heartbeat?.cancel();
     }
     const retried = failed === 'all' ? kept : kept.filter((record) => failed.has(record.messageId));
     if (retried.length > 0) {
@@ -269,6 +273,32 @@ export class SqsPoller implements EventSourcePoller {
     );
   }
 
+  /**
+   * On a scaled clock only: the visibility timeout shrinks with the clock but
+   * the function runs in real time, so a batch that takes longer than the
+   * (scaled) timeout would be received again by another poller while it
+   * still runs. Renewing the timeout every half of it while the function
+   * runs keeps one delivery per attempt; a failed batch still comes back one
+   * visibility timeout after the function ended. At scale 1 nothing is
+   * renewed, as on AWS (where the timeout should be ≥ 6× the function's).
+   */
+  private async keepInvisible(queueUrl: string, records: readonly SqsRecord[]): Promise<ClockTimer | undefined> {
+    if (this.deps.clock.timeScale === 1) return undefined;
+    const { Attributes } = await this.sqs.call<{ Attributes?: Record<string, string> }>('GetQueueAttributes', {
+      QueueUrl: queueUrl,
+      AttributeNames: ['VisibilityTimeout'],
+    });
+    const seconds = Number(Attributes?.VisibilityTimeout ?? 30);
+    if (!(seconds > 0)) return undefined;
+    return this.deps.clock.setInterval(() => {
+      void this.changeVisibility(
+        queueUrl,
+        records.map((record) => ({ ReceiptHandle: record.receiptHandle })),
+        seconds,
+      ).catch(() => undefined);
+    }, seconds * 500);
+  }
+
   private async delete(queueUrl: string, records: readonly SqsRecord[]): Promise<void> {
     for (let start = 0; start < records.length; start += 10) {
       const entries = records.slice(start, start + 10).map((record, index) => ({ Id: String(index), ReceiptHandle: record.receiptHandle }));
@@ -276,7 +306,7 @@ export class SqsPoller implements EventSourcePoller {
     }
   }
 
-  private async changeVisibility(queueUrl: string, messages: readonly SqsWireMessage[], seconds: number): Promise<void> {
+  private async changeVisibility(queueUrl: string, messages: ReadonlyArray<{ ReceiptHandle: string }>, seconds: number): Promise<void> {
     for (let start = 0; start < messages.length; start += 10) {
       const entries = messages
         .slice(start, start + 10)

@@ -237,6 +237,22 @@ describe('SqsPoller', () => {
     expect(fullFn.events[0]?.Records).toHaveLength(2);
   });
 
+  it('on a scaled clock, keeps a batch invisible while a function slower than the scaled visibility timeout runs', async () => {
+    const clock = new Clock(60); // VisibilityTimeout 30 s = half a real second
+    const sqs = await startSqs(clock);
+    const queue = await createQueue(sqs, 'slow', { VisibilityTimeout: '30' });
+    await sqs.call('SendMessage', { QueueUrl: queue.url, MessageBody: 'takes a while' });
+    const fn = new FakeFunction(async () => {
+      await new Promise((resolve) => setTimeout(resolve, 1_200));
+      return ok();
+    });
+    startPoller(sqs, clock, fn, mapping(queue.arn, { maximumConcurrency: 2 }));
+    await waitFor(() => fn.events.length === 1);
+    await waitFor(async () => (await messagesIn(sqs, queue.url)) === 0);
+    await new Promise((resolve) => setTimeout(resolve, 600));
+    expect(fn.events).toHaveLength(1);
+  });
+
   it('stops at once while a 20 s long poll is waiting', async () => {
     const clock = new Clock(1);
     const sqs = await startSqs(clock);
