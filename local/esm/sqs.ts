@@ -251,7 +251,9 @@ export class SqsPoller implements EventSourcePoller {
     let failed: ReadonlySet<string> | 'all';
     const heartbeat = await this.keepInvisible(queue.url, kept);
     try {
-      const result = await this.deps.lambda.invoke(this.mapping.functionArn, { Records: kept });
+      // The trace continues from the first traced message (Lambda links a batch's traces; one local trace header carries one).
+      const traceHeader = kept.find((record) => record.attributes.AWSTraceHeader)?.attributes.AWSTraceHeader;
+      const result = await this.deps.lambda.invoke(this.mapping.functionArn, { Records: kept }, traceHeader ? { traceHeader } : {});
       if (!result.ok) failed = 'all';
       else if (!this.mapping.reportBatchItemFailures) failed = new Set();
       else failed = reportedFailures(result.payload, new Set(kept.map((record) => record.messageId)));

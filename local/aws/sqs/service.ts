@@ -106,6 +106,7 @@ export class SqsService implements AwsJsonService {
   private readonly endpoint: string;
   /** Prefix of fauxqs's own queue URLs. */
   private readonly internalPrefix: string;
+  private readonly traceHeaders = new TraceHeaders();
 
   constructor(options: SqsServiceOptions) {
     this.region = options.region;
@@ -127,15 +128,21 @@ export class SqsService implements AwsJsonService {
     await this.app.close();
   }
 
-  handle(operation: string, input: Json, _context?: AwsRequestContext): Promise<unknown> {
-    return this.call(operation, input);
+  handle(operation: string, input: Json, context?: AwsRequestContext): Promise<unknown> {
+    const traceHeader = context?.headers['x-amzn-trace-id'];
+    return this.call(operation, input, typeof traceHeader === 'string' ? { traceHeader } : {});
   }
 
-  /** One SQS API call in this process (the providers, the dispatcher and the pollers use it); throws `AwsServiceError` as the endpoint answers it. */
-  async call<T = Json>(operation: string, input: Json): Promise<T> {
+  /**
+   * One SQS API call in this process (the providers, the dispatcher and the
+   * pollers use it); throws `AwsServiceError` as the endpoint answers it.
+   * `traceHeader`: the sender's X-Ray header (`X-Amzn-Trace-Id` of the HTTP call).
+   */
+  async call<T = Json>(operation: string, input: Json, options: { traceHeader?: string } = {}): Promise<T> {
     const request = this.inbound(input);
     if (this.clock.timeScale !== 1) await this.scaleDurations(operation, request);
     const output = await this.inject(operation, request);
+    this.traceHeaders.track(operation, input, output, options.traceHeader);
     if (this.clock.timeScale !== 1) this.scaleTimestamps(output);
     return this.outbound(output) as T;
   }
@@ -288,4 +295,54 @@ export class SqsService implements AwsJsonService {
       }
     }
   }
+}
+
+/** Most messages whose trace header is remembered (the oldest are forgotten first). */
+const MAX_TRACED_MESSAGES = 10_000;
+
+/**
+ * The AWSTraceHeader system attribute, which fauxqs does not keep: SQS sets
+ * it from the sender's `X-Amzn-Trace-Id` (or MessageSystemAttributes), and
+ * ReceiveMessage answers it when asked (`All` or `AWSTraceHeader`), so a
+ * trace runs on from the sender through the queue into the consumer.
+ */
+class TraceHeaders {
+  private readonly byMessageId = new Map<string, string>();
+
+  track(operation: string, input: Json, output: Json, httpHeader: string | undefined): void {
+    if (operation === 'SendMessage') {
+      this.remember(output.MessageId, ownHeader(input) ?? httpHeader);
+    } else if (operation === 'SendMessageBatch') {
+      const entries = new Map((Array.isArray(input.Entries) ? (input.Entries as Json[]) : []).map((entry) => [entry.Id, entry]));
+      for (const sent of Array.isArray(output.Successful) ? (output.Successful as Json[]) : []) {
+        const entry = entries.get(sent.Id);
+        this.remember(sent.MessageId, (entry && ownHeader(entry)) ?? httpHeader);
+      }
+    } else if (operation === 'ReceiveMessage') {
+      const asked = [
+        ...(Array.isArray(input.AttributeNames) ? input.AttributeNames : []),
+        ...(Array.isArray(input.MessageSystemAttributeNames) ? input.MessageSystemAttributeNames : []),
+      ];
+      if (!asked.includes('All') && !asked.includes('AWSTraceHeader')) return;
+      for (const message of Array.isArray(output.Messages) ? (output.Messages as SqsWireMessage[]) : []) {
+        const header = this.byMessageId.get(message.MessageId);
+        if (header) message.Attributes = { ...message.Attributes, AWSTraceHeader: header };
+      }
+    }
+  }
+
+  private remember(messageId: unknown, header: string | undefined): void {
+    if (typeof messageId !== 'string' || !header) return;
+    this.byMessageId.set(messageId, header);
+    if (this.byMessageId.size > MAX_TRACED_MESSAGES) {
+      const oldest = this.byMessageId.keys().next().value;
+      if (oldest !== undefined) this.byMessageId.delete(oldest);
+    }
+  }
+}
+
+function ownHeader(entry: Json): string | undefined {
+  const system = entry.MessageSystemAttributes as Record<string, { StringValue?: unknown }> | undefined;
+  const value = system?.AWSTraceHeader?.StringValue;
+  return typeof value === 'string' ? value : undefined;
 }

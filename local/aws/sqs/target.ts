@@ -3,7 +3,8 @@
  * destinations and dead-letter queues deliver to a queue ARN by SendMessage.
  * The payload is the body (a string as is, anything else as JSON);
  * `options.sqs` carries message attributes, MessageGroupId,
- * MessageDeduplicationId and DelaySeconds.
+ * MessageDeduplicationId and DelaySeconds; `options.traceHeader` becomes the
+ * message's AWSTraceHeader, so the consumer's trace continues the sender's.
  */
 import { DispatchError, type Dispatcher } from '../../dispatch.js';
 import { AwsServiceError } from '../endpoint.js';
@@ -22,6 +23,9 @@ export function registerSqsTarget(dispatcher: Dispatcher, sqs: SqsService): void
         ...(extra.messageGroupId !== undefined ? { MessageGroupId: extra.messageGroupId } : {}),
         ...(extra.messageDeduplicationId !== undefined ? { MessageDeduplicationId: extra.messageDeduplicationId } : {}),
         ...(extra.delaySeconds !== undefined ? { DelaySeconds: extra.delaySeconds } : {}),
+        ...(options.traceHeader
+          ? { MessageSystemAttributes: { AWSTraceHeader: { DataType: 'String', StringValue: options.traceHeader } } }
+          : {}),
       });
       return { payload: sent };
     } catch (error) {

@@ -7,8 +7,9 @@ import { Dispatcher } from '../../../../local/dispatch.js';
 import type { EventSourceMapping, PollerDependencies } from '../../../../local/esm/mapping.js';
 import { SqsPoller, type SqsRecord } from '../../../../local/esm/sqs.js';
 import { LambdaService } from '../../../../local/lambda/service.js';
-import type { InvokeResult } from '../../../../local/types.js';
+import type { InvokeOptions, InvokeResult } from '../../../../local/types.js';
 
+const TRACE = 'Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1';
 const ENV = { stackName: 'Switchyard', region: 'us-east-1', accountId: '000000000000' };
 const stops: Array<() => Promise<void>> = [];
 afterEach(async () => {
@@ -23,10 +24,12 @@ const failures = (...ids: string[]) => ok({ batchItemFailures: ids.map((itemIden
 /** A function that records every event it is handed and answers as the test says (LambdaService's invoke, nothing else). */
 class FakeFunction {
   readonly events: Array<{ Records: SqsRecord[] }> = [];
+  readonly traceHeaders: Array<string | undefined> = [];
   constructor(public answer: Answer = () => ok()) {}
-  async invoke(_functionId: string, event: unknown): Promise<InvokeResult> {
+  async invoke(_functionId: string, event: unknown, options: InvokeOptions = {}): Promise<InvokeResult> {
     const typed = event as { Records: SqsRecord[] };
     this.events.push(typed);
+    this.traceHeaders.push(options.traceHeader);
     return this.answer(typed.Records);
   }
   bodies(): string[][] {
@@ -115,7 +118,7 @@ describe('SqsPoller', () => {
         blob: { DataType: 'Binary', BinaryValue: Buffer.from('bytes').toString('base64') },
       },
     });
-    await sqs.call('SendMessage', { QueueUrl: queue.url, MessageBody: 'plain text' });
+    await sqs.call('SendMessage', { QueueUrl: queue.url, MessageBody: 'plain text' }, { traceHeader: TRACE });
     const fn = new FakeFunction();
     const poller = startPoller(sqs, clock, fn, mapping(queue.arn));
 
@@ -137,6 +140,10 @@ describe('SqsPoller', () => {
     });
     expect(Number(record?.attributes.SentTimestamp)).toBeLessThanOrEqual(Number(record?.attributes.ApproximateFirstReceiveTimestamp));
     expect(poller.stats()).toMatchObject({ records: 2, filtered: 0, failedInvocations: 0, discarded: 0 });
+    // The sender's trace runs on into the function.
+    const traced = fn.events.flatMap((e) => e.Records).find((r) => r.body === 'plain text');
+    expect(traced?.attributes.AWSTraceHeader).toBe(TRACE);
+    expect(fn.traceHeaders).toContain(TRACE);
   });
 
   it('keeps only the reported batch item failures, which the queue redrives to its DLQ after maxReceiveCount', async () => {

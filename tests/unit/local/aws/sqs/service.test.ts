@@ -81,6 +81,21 @@ describe('SQS at the local endpoint', () => {
     expect(Messages?.[0]?.Body).toBe('hello');
   });
 
+  it("keeps the sender's X-Ray trace header as the AWSTraceHeader system attribute", async () => {
+    const { client } = await start();
+    const { QueueUrl } = await client.send(new CreateQueueCommand({ QueueName: 'traced' }));
+    const trace = 'Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1';
+    await client.send(
+      new SendMessageCommand({
+        QueueUrl,
+        MessageBody: 'traced',
+        MessageSystemAttributes: { AWSTraceHeader: { DataType: 'String', StringValue: trace } },
+      }),
+    );
+    const { Messages } = await client.send(new ReceiveMessageCommand({ QueueUrl, MessageSystemAttributeNames: ['AWSTraceHeader'] }));
+    expect(Messages?.[0]?.Attributes?.AWSTraceHeader).toBe(trace);
+  });
+
   it('answers an unknown queue with the SDK exception', async () => {
     const { endpoint, client } = await start();
     await expect(client.send(new ReceiveMessageCommand({ QueueUrl: `${endpoint.endpoint}/000000000000/missing` }))).rejects.toBeInstanceOf(

@@ -57,6 +57,17 @@ describe('the sqs dispatcher target', () => {
     });
   });
 
+  it("hands the delivery's trace header on as the message's AWSTraceHeader", async () => {
+    const { sqs, dispatcher, arn } = await setup();
+    const trace = 'Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1';
+    await dispatcher.deliver(arn, 'traced', { traceHeader: trace });
+    const { Messages } = await sqs.call<{ Messages?: SqsWireMessage[] }>('ReceiveMessage', {
+      QueueUrl: sqs.queueUrl('rule-dlq'),
+      MessageSystemAttributeNames: ['All'],
+    });
+    expect(Messages?.[0]?.Attributes?.AWSTraceHeader).toBe(trace);
+  });
+
   it('fails with QueueDoesNotExist for a queue that is not there', async () => {
     const { dispatcher } = await setup();
     const delivery = dispatcher.deliver('arn:aws:sqs:us-east-1:000000000000:nowhere', 'x');
