@@ -19,6 +19,8 @@ import { startLocalAwsEndpoint, type LocalAwsEndpoint } from './aws/endpoint.js'
 import { AsyncLambdaInvoker } from './aws/lambda/async-invoke.js';
 import { registerLambdaApi } from './aws/lambda/api.js';
 import { SecretsManagerService } from './aws/secrets-manager/service.js';
+import { SqsService } from './aws/sqs/service.js';
+import { registerSqsTarget } from './aws/sqs/target.js';
 import { clockFromContext, type Clock } from './clock.js';
 import { DispatchError, Dispatcher } from './dispatch.js';
 import { LambdaService } from './lambda/service.js';
@@ -29,6 +31,7 @@ import { eventSourceMappingProvider } from './providers/event-source-mapping.js'
 import { eventInvokeConfigProvider, lambdaFunctionProvider } from './providers/lambda-function.js';
 import { materializeTemplate, type LocalServices, type MaterializeReport, type ProviderContext } from './providers/provider.js';
 import { secretProvider, VALUE_FROM_ENV_METADATA } from './providers/secret.js';
+import { sqsQueuePolicyProvider, sqsQueueProvider } from './providers/sqs-queue.js';
 import { TemplateResolver } from './template/resolver.js';
 import type { CfnTemplate, LocalFunctionDefinition } from './types.js';
 
@@ -105,6 +108,8 @@ function providers() {
   return [
     dynamoDbTableProvider,
     secretProvider(),
+    sqsQueueProvider,
+    sqsQueuePolicyProvider,
     lambdaFunctionProvider,
     eventInvokeConfigProvider,
     eventSourceMappingProvider(),
@@ -233,9 +238,15 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     });
     registerLambdaApi(endpoint, lambda, asyncInvoker);
 
+    // SQS (fauxqs, in this process): queues on the endpoint, a dispatcher target, the clock's time.
+    const sqs = await SqsService.start({ region: LOCAL_REGION, clock, endpoint: endpoint.endpoint });
+    lifecycle.onStop(() => sqs.stop());
+    endpoint.addService(sqs);
+    registerSqsTarget(dispatcher, sqs);
+
     const env = { stackName: synthesized.stackName, region: LOCAL_REGION, accountId: LOCAL_ACCOUNT };
     const resolver = new TemplateResolver(synthesized.template, env, (message) => warnings.push(message));
-    const services: LocalServices = { endpoint, dynamodb, secrets, lambda, dispatcher, asyncInvoker };
+    const services: LocalServices = { endpoint, dynamodb, secrets, sqs, lambda, dispatcher, asyncInvoker };
     const providerContext: ProviderContext = {
       env,
       resolver,

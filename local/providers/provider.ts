@@ -10,6 +10,7 @@ import type { Dispatcher } from '../dispatch.js';
 import type { LocalAwsEndpoint } from '../aws/endpoint.js';
 import type { DynamoDbLocal } from '../aws/dynamodb/local-process.js';
 import type { SecretsManagerService } from '../aws/secrets-manager/service.js';
+import type { SqsService } from '../aws/sqs/service.js';
 import type { AsyncLambdaInvoker } from '../aws/lambda/async-invoke.js';
 import type { LambdaService } from '../lambda/service.js';
 import { creationOrder } from '../template/graph.js';
@@ -21,6 +22,7 @@ export interface LocalServices {
   endpoint: LocalAwsEndpoint;
   dynamodb: DynamoDbLocal;
   secrets: SecretsManagerService;
+  sqs: SqsService;
   lambda: LambdaService;
   asyncInvoker: AsyncLambdaInvoker;
   dispatcher: Dispatcher;
