@@ -10,6 +10,7 @@
 import { createHash } from 'node:crypto';
 import { serviceOfArn } from '../dispatch.js';
 import type { EventSourceMapping, EventSourcePoller, PollerDependencies } from '../esm/mapping.js';
+import { SqsPoller } from '../esm/sqs.js';
 import { StreamsPoller } from '../esm/streams.js';
 import type { CfnResource } from '../types.js';
 import { arn, resolvedProperties, type ProviderContext, type ResourceProvider } from './provider.js';
@@ -115,23 +116,22 @@ function pollerFor(mapping: EventSourceMapping, logicalId: string, context: Prov
     log: context.log,
   };
   const where = `${logicalId} (${EVENT_SOURCE_MAPPING_TYPE})`;
-  switch (serviceOfArn(mapping.eventSourceArn)) {
-    case 'dynamodb':
-      if (!mapping.eventSourceArn.includes('/stream/')) break;
-      if (mapping.startingPosition === 'AT_TIMESTAMP') {
-        context.warn(`${where}: DynamoDB streams have no AT_TIMESTAMP position (Lambda refuses it); reading from TRIM_HORIZON`);
-        mapping.startingPosition = 'TRIM_HORIZON';
-      }
-      try {
+  try {
+    switch (serviceOfArn(mapping.eventSourceArn)) {
+      case 'dynamodb':
+        if (!mapping.eventSourceArn.includes('/stream/')) break;
+        if (mapping.startingPosition === 'AT_TIMESTAMP') {
+          context.warn(`${where}: DynamoDB streams have no AT_TIMESTAMP position (Lambda refuses it); reading from TRIM_HORIZON`);
+          mapping.startingPosition = 'TRIM_HORIZON';
+        }
         return new StreamsPoller(mapping, deps, context.services.dynamodb);
-      } catch (error) {
-        // An invalid FilterCriteria pattern: CreateEventSourceMapping would refuse the mapping.
-        context.warn(`${where}: ${(error as Error).message}; not run`);
-        return undefined;
-      }
-    case 'sqs':
-      context.warn(`${where}: SQS sources need the SQS service; ${mapping.eventSourceArn} is not read`);
-      return undefined;
+      case 'sqs':
+        return new SqsPoller(mapping, deps, context.services.sqs);
+    }
+  } catch (error) {
+    // An invalid FilterCriteria pattern: CreateEventSourceMapping would refuse the mapping.
+    context.warn(`${where}: ${(error as Error).message}; not run`);
+    return undefined;
   }
   context.warn(`${where}: the local runtime cannot read ${mapping.eventSourceArn}; not run`);
   return undefined;

@@ -1,14 +1,19 @@
 /**
  * `AWS::Lambda::EventSourceMapping` from a template fragment as CDK writes it
- * (a table with a stream, a function, a mapping with GetAtt StreamArn):
- * materialized with the table and function providers against a real
- * DynamoDB Local, the function then runs on the table's writes.
+ * (a table with a stream, queues, functions, mappings with GetAtt StreamArn
+ * and a queue ARN): materialized with the table, queue and function providers
+ * against a real DynamoDB Local and the local SQS, the functions then run on
+ * the table's writes and the queue's messages, and a discarded stream batch
+ * lands in the on-failure queue.
  */
 import { PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDynamoDbLocal, type DynamoDbLocal } from '../../../../local/aws/dynamodb/local-process.js';
 import { Clock } from '../../../../local/clock.js';
+import { startLocalAwsEndpoint, type LocalAwsEndpoint } from '../../../../local/aws/endpoint.js';
+import { SqsService, type SqsWireMessage } from '../../../../local/aws/sqs/service.js';
+import { registerSqsTarget } from '../../../../local/aws/sqs/target.js';
 import { Dispatcher } from '../../../../local/dispatch.js';
 import { LambdaService } from '../../../../local/lambda/service.js';
 import { dynamoDbTableProvider } from '../../../../local/providers/dynamodb-table.js';
@@ -20,12 +25,12 @@ import {
 } from '../../../../local/providers/event-source-mapping.js';
 import { lambdaFunctionProvider } from '../../../../local/providers/lambda-function.js';
 import { materializeTemplate, type LocalServices, type ProviderContext } from '../../../../local/providers/provider.js';
+import { sqsQueueProvider } from '../../../../local/providers/sqs-queue.js';
 import { TemplateResolver } from '../../../../local/template/resolver.js';
 import type { CfnTemplate } from '../../../../local/types.js';
 
 const FIXTURES = fileURLToPath(new URL('../../../fixtures/lambda/', import.meta.url));
 const ENV = { stackName: 'EsmStack', region: 'us-east-1', accountId: '000000000000' };
-const DLQ = 'arn:aws:sqs:us-east-1:000000000000:relay-failures';
 
 const template: CfnTemplate = {
   Resources: {
@@ -38,6 +43,17 @@ const template: CfnTemplate = {
         BillingMode: 'PAY_PER_REQUEST',
         StreamSpecification: { StreamViewType: 'NEW_AND_OLD_IMAGES' },
       },
+    },
+    RelayFailures: { Type: 'AWS::SQS::Queue', Properties: { QueueName: 'relay-failures' } },
+    Inbox: { Type: 'AWS::SQS::Queue', Properties: { QueueName: 'inbox' } },
+    InboxConsumer: {
+      Type: 'AWS::Lambda::Function',
+      Properties: { Handler: 'index.handler', Runtime: 'nodejs22.x', FunctionName: 'inbox-consumer' },
+      Metadata: { 'aws:asset:path': 'sqs-batch' },
+    },
+    InboxConsumerSqsEventSource: {
+      Type: 'AWS::Lambda::EventSourceMapping',
+      Properties: { FunctionName: { Ref: 'InboxConsumer' }, EventSourceArn: { 'Fn::GetAtt': ['Inbox', 'Arn'] } },
     },
     Relay: {
       Type: 'AWS::Lambda::Function',
@@ -54,52 +70,60 @@ const template: CfnTemplate = {
         BisectBatchOnFunctionError: true,
         MaximumRetryAttempts: 0,
         FunctionResponseTypes: ['ReportBatchItemFailures'],
-        DestinationConfig: { OnFailure: { Destination: DLQ } },
+        DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': ['RelayFailures', 'Arn'] } } },
       },
     },
   },
 };
 
 let dynamodb: DynamoDbLocal;
+let endpoint: LocalAwsEndpoint;
+let sqs: SqsService;
 let lambda: LambdaService;
 let provider: EventSourceMappingProvider;
 let resolver: TemplateResolver;
-const invoked: string[][] = [];
-const discarded: unknown[] = [];
+/** Events each function was invoked with. */
+const invoked: Record<string, Array<{ Records: Array<Record<string, unknown>> }>> = {};
+const streamKeys = () =>
+  (invoked.relay ?? []).flatMap((e) => e.Records.map((r) => (r.dynamodb as { Keys: { pk: { S: string } } }).Keys.pk.S));
 const stops: Array<() => Promise<void> | void> = [];
 const warnings: string[] = [];
 
 beforeAll(async () => {
   dynamodb = await startDynamoDbLocal();
+  const clock = new Clock(100);
+  endpoint = await startLocalAwsEndpoint({ services: [] });
+  sqs = await SqsService.start({ region: ENV.region, clock, endpoint: endpoint.endpoint });
+  endpoint.addService(sqs);
   lambda = new LambdaService([], { baseEnvironment: { AWS_REGION: 'us-east-1' }, maxConcurrencyPerFunction: 1 });
   const invoke = lambda.invoke.bind(lambda);
   lambda.invoke = async (name, event, options) => {
-    invoked.push((event as { Records: Array<{ dynamodb: { Keys: { pk: { S: string } } } }> }).Records.map((r) => r.dynamodb.Keys.pk.S));
+    // Pollers invoke by name or by ARN.
+    (invoked[name.split(':').at(-1) as string] ??= []).push(event as { Records: Array<Record<string, unknown>> });
     return invoke(name, event, options);
   };
   const dispatcher = new Dispatcher();
-  dispatcher.register('sqs', async (_arn, payload) => {
-    discarded.push(payload);
-    return {};
-  });
+  registerSqsTarget(dispatcher, sqs);
   provider = eventSourceMappingProvider();
   resolver = new TemplateResolver(template, ENV);
   const context: ProviderContext = {
     env: ENV,
     resolver,
-    clock: new Clock(100),
-    services: { dynamodb, lambda, dispatcher } as unknown as LocalServices,
+    clock,
+    services: { dynamodb, sqs, lambda, dispatcher } as unknown as LocalServices,
     assemblyDir: FIXTURES,
     warn: (message) => warnings.push(message),
     log: () => undefined,
     onStop: (stop) => stops.push(stop),
   };
-  await materializeTemplate([dynamoDbTableProvider, lambdaFunctionProvider, provider], context);
+  await materializeTemplate([dynamoDbTableProvider, sqsQueueProvider, lambdaFunctionProvider, provider], context);
 }, 120_000);
 
 afterAll(async () => {
   for (const stop of stops.reverse()) await stop();
   await lambda?.stop();
+  await sqs?.stop();
+  await endpoint?.stop();
   await dynamodb?.stop();
 });
 
@@ -114,10 +138,10 @@ describe('eventSourceMappingProvider', () => {
     expect(resolver.resolve({ Ref: 'RelayDynamoDBEventSource' })).toBe(uuid);
   });
 
-  it('runs the function on the table stream with the template’s settings, and registers its stop with the runtime', async () => {
+  it('runs the function on the table stream with the template’s settings; a discarded batch lands in the on-failure queue', async () => {
     expect(warnings).toEqual([]);
     expect(stops).toHaveLength(1);
-    const [poller] = provider.pollers();
+    const poller = provider.pollers().find((p) => p.mapping.eventSourceArn.includes('/stream/'));
     expect(poller?.mapping).toMatchObject({
       functionName: 'relay',
       functionArn: 'arn:aws:lambda:us-east-1:000000000000:function:relay',
@@ -128,7 +152,7 @@ describe('eventSourceMappingProvider', () => {
       maximumRetryAttempts: 0,
       maximumRecordAgeInSeconds: -1,
       reportBatchItemFailures: true,
-      onFailureDestination: DLQ,
+      onFailureDestination: 'arn:aws:sqs:us-east-1:000000000000:relay-failures',
       enabled: true,
     });
     for (const [pk, mode] of [
@@ -140,13 +164,37 @@ describe('eventSourceMappingProvider', () => {
         new PutItemCommand({ TableName: 'esm-provider-table', Item: { pk: { S: pk as string }, mode: { S: mode as string } } }),
       );
     }
+    const failures: SqsWireMessage[] = [];
     const deadline = Date.now() + 15_000;
-    while (discarded.length === 0 || !invoked.flat().includes('c') || (poller?.stats().records ?? 0) < 2) {
-      if (Date.now() > deadline) throw new Error(`timed out; invoked ${JSON.stringify(invoked)}`);
+    while (failures.length === 0 || (poller?.stats().records ?? 0) < 2) {
+      if (Date.now() > deadline) throw new Error(`timed out; the function saw ${JSON.stringify(streamKeys())}`);
+      const { Messages } = await sqs.call<{ Messages?: SqsWireMessage[] }>('ReceiveMessage', {
+        QueueUrl: sqs.queueUrl('relay-failures'),
+        MaxNumberOfMessages: 10,
+      });
+      failures.push(...(Messages ?? []));
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
-    expect(discarded).toEqual([expect.objectContaining({ DDBStreamBatchInfo: expect.objectContaining({ batchSize: 1 }) })]);
+    expect(failures.map((m) => JSON.parse(m.Body) as unknown)).toEqual([
+      expect.objectContaining({
+        requestContext: expect.objectContaining({ condition: 'RetryAttemptsExhausted', functionArn: poller?.mapping.functionArn }),
+        DDBStreamBatchInfo: expect.objectContaining({ batchSize: 1, streamArn: poller?.mapping.eventSourceArn }),
+      }),
+    ]);
+    expect(new Set(streamKeys())).toEqual(new Set(['a', 'b', 'c']));
     expect(poller?.stats()).toMatchObject({ records: 2, discarded: 1 });
+  });
+
+  it('runs the function on the queue’s messages with the SQS poller', async () => {
+    const poller = provider.pollers().find((p) => p.mapping.eventSourceArn.endsWith(':inbox'));
+    expect(poller?.mapping).toMatchObject({ functionName: 'inbox-consumer', batchSize: 10, reportBatchItemFailures: false });
+    await sqs.call('SendMessage', { QueueUrl: sqs.queueUrl('inbox'), MessageBody: 'hello' });
+    const deadline = Date.now() + 15_000;
+    while (!invoked['inbox-consumer']?.length) {
+      if (Date.now() > deadline) throw new Error('the queue’s function was not invoked');
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    expect(invoked['inbox-consumer'][0]?.Records).toEqual([expect.objectContaining({ body: 'hello', eventSource: 'aws:sqs' })]);
   });
 
   it('fills in Lambda’s defaults, and says why a mapping cannot run', () => {
