@@ -367,3 +367,136 @@ describe('StreamsPoller', () => {
     expect(delivered(second)).toEqual(['while-stopped', 'b']);
   });
 });
+
+/**
+ * A stand-in for the Streams API with a split shard, which DynamoDB Local
+ * cannot be made to produce on demand: parent `P` (closed, three records) and
+ * its child `C` (open, two records), listed child first, one shard per
+ * DescribeStream page. The parent's reads are slow, so a poller that read both
+ * at once would deliver the child's records first.
+ */
+async function splitShardStream(): Promise<{ endpoint: string; streamArn: string; close(): Promise<void> }> {
+  const streamArn = 'arn:aws:dynamodb:us-east-1:000000000000:table/split/stream/2026-01-01T00:00:00.000';
+  const record = (pk: string, sequenceNumber: string) => ({
+    eventID: `id-${sequenceNumber}`,
+    eventName: 'INSERT',
+    eventVersion: '1.1',
+    eventSource: 'aws:dynamodb',
+    awsRegion: 'ddblocal',
+    dynamodb: {
+      ApproximateCreationDateTime: Math.floor(Date.now() / 1000),
+      Keys: { pk: { S: pk } },
+      NewImage: { pk: { S: pk }, blob: { B: Buffer.from(`bytes of ${pk}`).toString('base64') } },
+      SequenceNumber: sequenceNumber,
+      SizeBytes: 20,
+      StreamViewType: 'NEW_AND_OLD_IMAGES',
+    },
+  });
+  const shards = [
+    { ShardId: 'shardId-C', ParentShardId: 'shardId-P', SequenceNumberRange: { StartingSequenceNumber: '400' } },
+    { ShardId: 'shardId-P', SequenceNumberRange: { StartingSequenceNumber: '100', EndingSequenceNumber: '300' } },
+  ];
+  const records: Record<string, ReturnType<typeof record>[]> = {
+    'shardId-P': [record('p1', '100'), record('p2', '200'), record('p3', '300')],
+    'shardId-C': [record('c1', '400'), record('c2', '500')],
+  };
+  const { createServer } = await import('node:http');
+  const server = createServer((request, response) => {
+    let body = '';
+    request.on('data', (chunk: Buffer) => (body += chunk.toString()));
+    request.on('end', () => {
+      const input = JSON.parse(body) as Record<string, string>;
+      const operation = String(request.headers['x-amz-target']).split('.')[1];
+      const answer = (output: unknown, delayMs = 0) =>
+        setTimeout(() => {
+          response.setHeader('content-type', 'application/x-amz-json-1.0');
+          response.end(JSON.stringify(output));
+        }, delayMs);
+      if (operation === 'DescribeStream') {
+        const start = input.ExclusiveStartShardId ? shards.findIndex((s) => s.ShardId === input.ExclusiveStartShardId) + 1 : 0;
+        const page = shards.slice(start, start + 1);
+        const more = start + 1 < shards.length;
+        return answer({
+          StreamDescription: {
+            StreamArn: streamArn,
+            StreamStatus: 'ENABLED',
+            StreamViewType: 'NEW_AND_OLD_IMAGES',
+            Shards: page,
+            ...(more ? { LastEvaluatedShardId: page[0]?.ShardId } : {}),
+          },
+        });
+      }
+      if (operation === 'GetShardIterator') {
+        const list = records[input.ShardId as string] ?? [];
+        const position =
+          input.ShardIteratorType === 'TRIM_HORIZON'
+            ? 0
+            : input.ShardIteratorType === 'LATEST'
+              ? list.length
+              : list.findIndex((r) => r.dynamodb.SequenceNumber === input.SequenceNumber) + 1;
+        return answer({ ShardIterator: `${input.ShardId}|${position}` });
+      }
+      if (operation === 'GetRecords') {
+        const [shardId, position] = String(input.ShardIterator).split('|') as [string, string];
+        const list = records[shardId] ?? [];
+        const from = Number(position);
+        // One record per read, so the reads interleave if both shards are read at once.
+        const page = list.slice(from, from + 1);
+        const closed = shardId === 'shardId-P' && from + page.length >= list.length;
+        return answer(
+          { Records: page, ...(closed ? {} : { NextShardIterator: `${shardId}|${from + page.length}` }) },
+          shardId === 'shardId-P' ? 30 : 0,
+        );
+      }
+      response.statusCode = 400;
+      response.end(JSON.stringify({ __type: 'UnknownOperationException' }));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    streamArn,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+}
+
+describe('StreamsPoller on a split shard', () => {
+  it('reads every page of shards, and a child only after its parent is read to its end', async () => {
+    const stream = await splitShardStream();
+    try {
+      const invocations: DynamoDBStreamEventRecord[][] = [];
+      const poller = new StreamsPoller(
+        mappingFor(stream.streamArn, { uuid: 'split' }),
+        {
+          lambda: {
+            async invoke(_name: string, event: { Records: DynamoDBStreamEventRecord[] }) {
+              invocations.push(event.Records);
+              return { ok: true, payload: null, requestId: 'r', durationMs: 1, logs: '' };
+            },
+          } as unknown as LambdaService,
+          dispatcher: new Dispatcher(),
+          clock: new Clock(),
+          env: ENV,
+          warn: (message) => {
+            throw new Error(message);
+          },
+          log: () => undefined,
+        },
+        stream,
+        { minPollIntervalMs: 10, maxPollIntervalMs: 20 },
+      );
+      pollers.push(poller);
+      poller.start();
+      await until(() => invocations.flat().length === 5);
+      const records = invocations.flat();
+      expect(records.map((r) => r.dynamodb.Keys.pk?.S)).toEqual(['p1', 'p2', 'p3', 'c1', 'c2']);
+      // Binary attributes travel as base64, as in the event Lambda sends.
+      expect(records[0]?.dynamodb.NewImage?.blob).toEqual({ B: Buffer.from('bytes of p1').toString('base64') });
+      expect(DynamoDBStreamSchema.safeParse({ Records: records }).success).toBe(true);
+    } finally {
+      await Promise.all(pollers.splice(0).map((p) => p.stop()));
+      await stream.close();
+    }
+  });
+});
