@@ -55,6 +55,15 @@ const template: CfnTemplate = {
       Type: 'AWS::Lambda::EventSourceMapping',
       Properties: { FunctionName: { Ref: 'InboxConsumer' }, EventSourceArn: { 'Fn::GetAtt': ['Inbox', 'Arn'] } },
     },
+    RelayWithBadFilter: {
+      Type: 'AWS::Lambda::EventSourceMapping',
+      Properties: {
+        FunctionName: { Ref: 'Relay' },
+        EventSourceArn: { 'Fn::GetAtt': ['Table', 'StreamArn'] },
+        StartingPosition: 'LATEST',
+        FilterCriteria: { Filters: [{ Pattern: '{"eventName":"INSERT"}' }] },
+      },
+    },
     Relay: {
       Type: 'AWS::Lambda::Function',
       Properties: { Handler: 'index.handler', Runtime: 'nodejs22.x', FunctionName: 'relay' },
@@ -139,7 +148,9 @@ describe('eventSourceMappingProvider', () => {
   });
 
   it('runs the function on the table stream with the template’s settings; a discarded batch lands in the on-failure queue', async () => {
-    expect(warnings).toEqual([]);
+    // A pattern CreateEventSourceMapping would refuse (a value that is not in an array) keeps its mapping from running.
+    expect(warnings).toEqual([expect.stringMatching(/^RelayWithBadFilter \(AWS::Lambda::EventSourceMapping\): .+; not run$/)]);
+    expect(provider.pollers()).toHaveLength(2);
     expect(stops).toHaveLength(1);
     const poller = provider.pollers().find((p) => p.mapping.eventSourceArn.includes('/stream/'));
     expect(poller?.mapping).toMatchObject({
