@@ -15,9 +15,15 @@ export interface ShardCheckpoint {
   finished?: boolean;
 }
 
-export interface StreamCheckpoint {
-  /** The stream these positions belong to (a table re-created in the data folder gets a new stream). */
+/** What the positions are relative to: another stream, or another starting position, starts the mapping afresh. */
+export interface CheckpointScope {
+  /** A table re-created in the data folder gets a new stream. */
   streamArn: string;
+  /** A new StartingPosition replaces the mapping on AWS (a new UUID); here the UUID stays, so the positions are dropped instead. */
+  startingPosition: string;
+}
+
+export interface StreamCheckpoint extends CheckpointScope {
   /**
    * The starting position has been applied to the shards that existed when the
    * mapping first started; any shard not listed since then is newer and is read
@@ -33,11 +39,11 @@ export class CheckpointStore {
   /** `file` undefined = in memory. */
   constructor(
     private readonly file: string | undefined,
-    streamArn: string,
+    scope: CheckpointScope,
   ) {
     const saved = file ? readCheckpoint(file) : undefined;
-    // Positions in another stream mean nothing here: start as a new mapping.
-    this.state = saved?.streamArn === streamArn ? saved : { streamArn, initialized: false, shards: {} };
+    const same = saved?.streamArn === scope.streamArn && saved.startingPosition === scope.startingPosition;
+    this.state = same ? saved : { ...scope, initialized: false, shards: {} };
   }
 
   get initialized(): boolean {
@@ -77,7 +83,12 @@ function readCheckpoint(file: string): StreamCheckpoint | undefined {
   try {
     const parsed = JSON.parse(readFileSync(file, 'utf8')) as Partial<StreamCheckpoint>;
     if (typeof parsed.streamArn !== 'string' || typeof parsed.shards !== 'object' || parsed.shards === null) return undefined;
-    return { streamArn: parsed.streamArn, initialized: parsed.initialized === true, shards: parsed.shards };
+    return {
+      streamArn: parsed.streamArn,
+      startingPosition: String(parsed.startingPosition),
+      initialized: parsed.initialized === true,
+      shards: parsed.shards,
+    };
   } catch {
     return undefined;
   }

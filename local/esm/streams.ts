@@ -152,6 +152,8 @@ export class StreamsPoller implements EventSourcePoller {
     dynamodb: { endpoint: string },
     private readonly options: StreamsPollerOptions = {},
   ) {
+    // Throws InvalidEventPatternError for a bad pattern, as CreateEventSourceMapping refuses it.
+    this.filter = compileFilterCriteria(mapping.filterPatterns, 'dynamodb');
     this.client = new DynamoDBStreamsClient({
       endpoint: dynamodb.endpoint,
       region: deps.env.region,
@@ -159,9 +161,10 @@ export class StreamsPoller implements EventSourcePoller {
       // The poll loop is the retry: the SDK's own back-off would only stall a shard while DynamoDB Local restarts.
       maxAttempts: 1,
     });
-    this.checkpoints = new CheckpointStore(deps.dataDir ? checkpointFile(deps.dataDir, mapping.uuid) : undefined, mapping.eventSourceArn);
-    // Throws InvalidEventPatternError for a bad pattern, as CreateEventSourceMapping refuses it.
-    this.filter = compileFilterCriteria(mapping.filterPatterns, 'dynamodb');
+    this.checkpoints = new CheckpointStore(deps.dataDir ? checkpointFile(deps.dataDir, mapping.uuid) : undefined, {
+      streamArn: mapping.eventSourceArn,
+      startingPosition: mapping.startingPosition ?? 'LATEST',
+    });
     this.minPollMs = options.minPollIntervalMs ?? 50;
     this.maxPollMs = Math.max(this.minPollMs, options.maxPollIntervalMs ?? 1000);
   }
@@ -293,9 +296,11 @@ export class StreamsPoller implements EventSourcePoller {
       const state: ShardState = { shard };
       this.shards.set(shardId, state);
       state.reader = this.readShard(shardId)
-        .catch((error: unknown) => {
-          if (!this.stopped) this.deps.warn(`${this.describe()}: shard ${shardId}: ${(error as Error).message}`);
-          // Read it again from its checkpoint at the next discovery.
+        .catch(async (error: unknown) => {
+          if (this.stopped) return;
+          this.deps.warn(`${this.describe()}: shard ${shardId}: ${(error as Error).message}`);
+          // Read it again from its checkpoint at the next discovery, after a pause (DynamoDB Local may be restarting).
+          await this.realSleep(this.maxPollMs * 5);
           this.shards.delete(shardId);
         })
         .finally(() => this.wakeDiscovery());

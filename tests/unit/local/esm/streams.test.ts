@@ -346,7 +346,7 @@ describe('StreamsPoller', () => {
     expect(h.discarded[0]?.requestContext.approximateInvokeCount).toBe(h.invocations.length);
   });
 
-  it('resumes from its checkpoint after a restart: nothing replayed, nothing skipped (LATEST too)', async () => {
+  it('resumes from its checkpoint after a restart: nothing replayed, nothing skipped (LATEST too); a new StartingPosition starts afresh', async () => {
     const { table, streamArn } = await streamTable();
     const dataDir = mkdtempSync(path.join(tmpdir(), 'streams-checkpoint-'));
     dirs.push(dataDir);
@@ -365,6 +365,12 @@ describe('StreamsPoller', () => {
     await until(() => delivered(second).length === 2);
     expect(delivered(first)).toEqual(['a']);
     expect(delivered(second)).toEqual(['while-stopped', 'b']);
+    await second.poller.stop();
+
+    // Another StartingPosition is another mapping (CloudFormation replaces it): its positions start afresh.
+    const third = poll({ ...mapping, startingPosition: 'TRIM_HORIZON' }, { dataDir });
+    await until(() => delivered(third).length === 4);
+    expect(delivered(third)).toEqual(['before-start', 'a', 'while-stopped', 'b']);
   });
 });
 
