@@ -205,15 +205,18 @@ export class StreamsPoller implements EventSourcePoller {
 
   private async run(): Promise<void> {
     let listed: Shard[] | undefined;
-    while (!this.stopped && !listed) {
-      listed = await this.describeShards().catch((error: unknown) => {
-        this.deps.warn(`${this.describe()}: cannot describe ${this.mapping.eventSourceArn}: ${(error as Error).message}`);
-        return undefined;
-      });
-      if (!listed) await this.realSleep(this.maxPollMs * 5);
+    // Until the stream can be read and the starting position applied (DynamoDB Local may still be busy or restarting).
+    while (!this.stopped && !(listed && this.checkpoints.initialized)) {
+      try {
+        listed = await this.describeShards();
+        if (!this.checkpoints.initialized) await this.applyStartingPosition(listed);
+      } catch (error) {
+        if (this.stopped) break;
+        this.deps.warn(`${this.describe()}: cannot read ${this.mapping.eventSourceArn}: ${(error as Error).message}`);
+        await this.realSleep(this.maxPollMs * 5);
+      }
     }
     if (!listed) return;
-    if (!this.checkpoints.initialized) await this.applyStartingPosition(listed);
     while (!this.stopped) {
       this.startReadyShards(listed);
       this.markReading();

@@ -467,6 +467,16 @@ async function splitShardStream(): Promise<{ endpoint: string; streamArn: string
   };
 }
 
+describe('StreamsPoller on a stream it cannot read', () => {
+  it('says so, keeps trying, and stops when asked', async () => {
+    const h = poll(mappingFor('arn:aws:dynamodb:ddblocal:000000000000:table/none/stream/2026-01-01T00:00:00.000'));
+    await until(() => h.warnings.length > 0);
+    expect(h.warnings[0]).toMatch(/cannot read arn:aws:dynamodb:.*table\/none\/stream/);
+    await h.poller.stop();
+    expect(h.invocations).toEqual([]);
+  });
+});
+
 describe('StreamsPoller on a split shard', () => {
   it('reads every page of shards, and a child only after its parent is read to its end', async () => {
     const stream = await splitShardStream();
