@@ -16,8 +16,21 @@ export interface DispatchOptions {
   traceHeader?: string;
   /** Who delivers (for errors and logs), e.g. `rule switchyard/webhooks`. */
   source?: string;
-  /** SQS targets: attributes of the message sent (EventBridge's dead-letter messages carry RULE_ARN, ERROR_CODE…). */
-  messageAttributes?: Record<string, { DataType: 'String' | 'Number'; StringValue: string }>;
+  /**
+   * SQS targets only: what SendMessage carries besides the body, e.g. the
+   * ERROR_CODE, ERROR_MESSAGE, RULE_ARN… attributes EventBridge sets on a
+   * dead-letter message, or a FIFO target's MessageGroupId. The payload stays
+   * the body alone (a string as is, anything else as JSON).
+   */
+  sqs?: SqsDeliveryOptions;
+}
+
+/** SendMessage's fields besides the body, in the SQS JSON protocol's form (BinaryValue base64). */
+export interface SqsDeliveryOptions {
+  messageAttributes?: Record<string, { DataType: string; StringValue?: string; BinaryValue?: string }>;
+  messageGroupId?: string;
+  messageDeduplicationId?: string;
+  delaySeconds?: number;
 }
 
 /** What a target answered: the payload for a synchronous invocation, nothing for a queued one. */

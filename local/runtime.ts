@@ -20,16 +20,20 @@ import { EventBridgeService } from './aws/events/service.js';
 import { AsyncLambdaInvoker } from './aws/lambda/async-invoke.js';
 import { registerLambdaApi } from './aws/lambda/api.js';
 import { SecretsManagerService } from './aws/secrets-manager/service.js';
+import { SqsService } from './aws/sqs/service.js';
+import { registerSqsTarget } from './aws/sqs/target.js';
 import { clockFromContext, type Clock } from './clock.js';
 import { DispatchError, Dispatcher } from './dispatch.js';
 import { LambdaService } from './lambda/service.js';
 import { apiGatewayProvider, iamProvider, lambdaPermissionProvider, logGroupProvider } from './providers/accepted.js';
 import { customResourceProvider } from './providers/custom-resource.js';
 import { dynamoDbTableProvider } from './providers/dynamodb-table.js';
+import { eventSourceMappingProvider } from './providers/event-source-mapping.js';
 import { eventsProviders } from './providers/events.js';
 import { eventInvokeConfigProvider, lambdaFunctionProvider } from './providers/lambda-function.js';
 import { materializeTemplate, type LocalServices, type MaterializeReport, type ProviderContext } from './providers/provider.js';
 import { secretProvider, VALUE_FROM_ENV_METADATA } from './providers/secret.js';
+import { sqsQueuePolicyProvider, sqsQueueProvider } from './providers/sqs-queue.js';
 import { TemplateResolver } from './template/resolver.js';
 import type { CfnTemplate, LocalFunctionDefinition } from './types.js';
 
@@ -110,8 +114,11 @@ function providers() {
   return [
     dynamoDbTableProvider,
     secretProvider(),
+    sqsQueueProvider,
+    sqsQueuePolicyProvider,
     lambdaFunctionProvider,
     eventInvokeConfigProvider,
+    eventSourceMappingProvider(),
     customResourceProvider(),
     ...eventsProviders,
     iamProvider,
@@ -238,6 +245,12 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     });
     registerLambdaApi(endpoint, lambda, asyncInvoker);
 
+    // SQS (fauxqs, in this process): queues on the endpoint, a dispatcher target, the clock's time.
+    const sqs = await SqsService.start({ region: LOCAL_REGION, clock, endpoint: endpoint.endpoint });
+    lifecycle.onStop(() => sqs.stop());
+    endpoint.addService(sqs);
+    registerSqsTarget(dispatcher, sqs);
+
     // EventBridge registers itself with the dispatcher (a rule target that is a bus).
     const events = new EventBridgeService({ region: LOCAL_REGION, accountId: LOCAL_ACCOUNT, clock, dispatcher });
     endpoint.addService(events);
@@ -245,7 +258,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
 
     const env = { stackName: synthesized.stackName, region: LOCAL_REGION, accountId: LOCAL_ACCOUNT };
     const resolver = new TemplateResolver(synthesized.template, env, (message) => warnings.push(message));
-    const services: LocalServices = { endpoint, dynamodb, secrets, lambda, dispatcher, asyncInvoker, events };
+    const services: LocalServices = { endpoint, dynamodb, secrets, sqs, lambda, dispatcher, asyncInvoker, events };
     const providerContext: ProviderContext = {
       env,
       resolver,
@@ -255,6 +268,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       ...(options.dataDir ? { dataDir: options.dataDir } : {}),
       warn: (message) => warnings.push(message),
       log: progress,
+      // Pollers stop before the functions and DynamoDB Local they use (stops run last first).
+      onStop: (stop) => lifecycle.onStop(stop),
     };
     const materializing = performance.now();
     const report = await materializeTemplate(providers(), providerContext);

@@ -11,6 +11,7 @@ import type { LocalAwsEndpoint } from '../aws/endpoint.js';
 import type { DynamoDbLocal } from '../aws/dynamodb/local-process.js';
 import type { EventBridgeService } from '../aws/events/service.js';
 import type { SecretsManagerService } from '../aws/secrets-manager/service.js';
+import type { SqsService } from '../aws/sqs/service.js';
 import type { AsyncLambdaInvoker } from '../aws/lambda/async-invoke.js';
 import type { LambdaService } from '../lambda/service.js';
 import { creationOrder } from '../template/graph.js';
@@ -22,6 +23,7 @@ export interface LocalServices {
   endpoint: LocalAwsEndpoint;
   dynamodb: DynamoDbLocal;
   secrets: SecretsManagerService;
+  sqs: SqsService;
   lambda: LambdaService;
   asyncInvoker: AsyncLambdaInvoker;
   dispatcher: Dispatcher;
@@ -39,6 +41,8 @@ export interface ProviderContext {
   dataDir?: string;
   warn(message: string): void;
   log(message: string): void;
+  /** Registers what must stop with the runtime (pollers, timers a provider started); stopped in reverse order. */
+  onStop?(stop: () => Promise<void> | void): void;
 }
 
 export interface ResourceProvider {

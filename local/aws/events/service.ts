@@ -816,13 +816,15 @@ export class EventBridgeService implements AwsJsonService {
       await this.options.dispatcher.deliver(dlq, event, {
         invocationType: 'Event',
         source: `dead-letter queue of rule ${rule.busName}/${rule.name}`,
-        messageAttributes: {
-          RULE_ARN: attribute(rule.arn),
-          TARGET_ARN: attribute(target.Arn),
-          ERROR_CODE: attribute(NOT_RETRIED.has(failure.code) ? 'RESOURCE_NOT_FOUND' : 'SDK_CLIENT_ERROR'),
-          ERROR_MESSAGE: attribute(failure.message.slice(0, 1024)),
-          EXHAUSTED_RETRY_CONDITION: attribute(exhausted),
-          RETRY_ATTEMPTS: attribute(String(retries), 'Number'),
+        sqs: {
+          messageAttributes: {
+            RULE_ARN: attribute(rule.arn),
+            TARGET_ARN: attribute(target.Arn),
+            ERROR_CODE: attribute(NOT_RETRIED.has(failure.code) ? 'RESOURCE_NOT_FOUND' : 'SDK_CLIENT_ERROR'),
+            ERROR_MESSAGE: attribute(failure.message.slice(0, 1024)),
+            EXHAUSTED_RETRY_CONDITION: attribute(exhausted),
+            RETRY_ATTEMPTS: attribute(String(retries), 'Number'),
+          },
         },
       });
       stats.deadLettered++;

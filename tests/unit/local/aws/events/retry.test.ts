@@ -44,7 +44,7 @@ describe('retries and dead-letter queues', () => {
     const [letter] = deadLetters();
     // The dead letter is the event itself, not the transformed input.
     expect(expectEventBridgeEvent(letter!.payload).id).toBe(eventId);
-    expect(letter!.options.messageAttributes).toEqual({
+    expect(letter!.options.sqs?.messageAttributes).toEqual({
       RULE_ARN: { DataType: 'String', StringValue: RULE_ARN },
       TARGET_ARN: { DataType: 'String', StringValue: TARGET },
       ERROR_CODE: { DataType: 'String', StringValue: 'SDK_CLIENT_ERROR' },
@@ -61,7 +61,7 @@ describe('retries and dead-letter queues', () => {
     h.failing.set(TARGET, 'ServiceException');
     await putOrderTo({ RetryPolicy: { MaximumRetryAttempts: 185, MaximumEventAgeInSeconds: 60 }, DeadLetterConfig: { Arn: DLQ } });
     const [letter] = deadLetters();
-    expect(letter!.options.messageAttributes?.EXHAUSTED_RETRY_CONDITION?.StringValue).toBe('MaximumEventAgeInSeconds');
+    expect(letter!.options.sqs?.messageAttributes?.EXHAUSTED_RETRY_CONDITION?.StringValue).toBe('MaximumEventAgeInSeconds');
     const last = attempts().at(-1)!;
     expect(last.at - attempts()[0]!.at).toBeLessThanOrEqual(60_000);
     // Retried until the age ran out (how many times depends on the jitter and on late timers).
@@ -88,7 +88,7 @@ describe('retries and dead-letter queues', () => {
     await h.client.send(new PutEventsCommand({ Entries: [{ Source: 'shop.orders', DetailType: 'order.created', Detail: '{}' }] }));
     await h.events.drain();
     expect(attempts()).toHaveLength(1);
-    expect(deadLetters()[0]!.options.messageAttributes).toMatchObject({
+    expect(deadLetters()[0]!.options.sqs?.messageAttributes).toMatchObject({
       ERROR_CODE: { StringValue: 'RESOURCE_NOT_FOUND' },
       RETRY_ATTEMPTS: { StringValue: '0' },
     });
