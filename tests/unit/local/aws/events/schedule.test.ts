@@ -64,6 +64,42 @@ describe('schedule expressions', () => {
     ]);
   });
 
+  // The cases aws-cron-parser 1.1.12 gets wrong (see the header of schedule.ts).
+  it('cron: days a month lacks are skipped, not rolled into the next month', () => {
+    expect(firings('cron(0 0 29 FEB ? *)', '2026-03-01T00:00:00.000Z', 2)).toEqual([
+      '2028-02-29T00:00:00.000Z',
+      '2032-02-29T00:00:00.000Z',
+    ]);
+    expect(firings('cron(0 0 31 * ? *)', '2026-03-31T00:00:00.000Z', 2)).toEqual(['2026-05-31T00:00:00.000Z', '2026-07-31T00:00:00.000Z']);
+    expect(firings('cron(0 0 30 * ? *)', '2026-01-30T00:00:00.000Z', 1)).toEqual(['2026-03-30T00:00:00.000Z']);
+  });
+
+  it('cron: LW and a bare L in day-of-week (Saturday)', () => {
+    // Last weekday: 2026-01-31 and 2026-02-28 are Saturdays.
+    expect(firings('cron(0 0 LW * ? *)', '2026-01-01T00:00:00.000Z')).toEqual([
+      '2026-01-30T00:00:00.000Z',
+      '2026-02-27T00:00:00.000Z',
+      '2026-03-31T00:00:00.000Z',
+    ]);
+    expect(firings('cron(0 0 ? * L *)', '2026-01-01T00:00:00.000Z', 2)).toEqual(['2026-01-31T00:00:00.000Z', '2026-02-28T00:00:00.000Z']);
+  });
+
+  it('cron: UTC whatever the process time zone, across a DST change', () => {
+    const tz = process.env.TZ;
+    process.env.TZ = 'Europe/Berlin';
+    try {
+      // Last Sunday of October 2026 is the day Berlin leaves summer time.
+      expect(firings('cron(0 12 ? 10 1L *)', '2026-10-01T00:00:00.000Z', 1)).toEqual(['2026-10-25T12:00:00.000Z']);
+      expect(firings('cron(0 0 ? * 2#1 *)', '2026-03-01T00:00:00.000Z', 2)).toEqual([
+        '2026-03-02T00:00:00.000Z',
+        '2026-04-06T00:00:00.000Z',
+      ]);
+    } finally {
+      if (tz === undefined) delete process.env.TZ;
+      else process.env.TZ = tz;
+    }
+  });
+
   it('refuses what EventBridge refuses', () => {
     for (const bad of [
       'rate(1 minutes)',
@@ -73,6 +109,8 @@ describe('schedule expressions', () => {
       'cron(0 12 * * * *)',
       'cron(0 12 ? * ? *)',
       'cron(60 * * * ? *)',
+      'cron(x 12 * * ? *)',
+      'cron(0 12 ? * 3#6 *)',
       'every(5)',
     ]) {
       expect(() => parseScheduleExpression(bad, 0), bad).toThrow(InvalidScheduleExpressionError);
