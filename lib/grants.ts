@@ -25,9 +25,10 @@ export const ITEM_KEYS = {
   audit: 'AUDIT#*',
   rateCount: 'RATE#*',
   idempotency: 'IDEMPOTENCY',
+  outbox: 'OUTBOX#*',
 } as const;
 
-const { health, user, username, apiKey, apiKeyHash, refreshFamily, revokedToken, audit, rateCount, idempotency } = ITEM_KEYS;
+const { health, user, username, apiKey, apiKeyHash, refreshFamily, revokedToken, audit, rateCount, idempotency, outbox } = ITEM_KEYS;
 
 /** Items only the identity functions (users, API keys, sessions) may change: whoever writes them can mint credentials. */
 export const IDENTITY_ITEMS = [user, username, apiKey, apiKeyHash, refreshFamily, revokedToken];
@@ -35,7 +36,7 @@ export const IDENTITY_ITEMS = [user, username, apiKey, apiKeyHash, refreshFamily
 export interface TableAccess {
   /**
    * `table`: every read action on the table and its indexes (Query, GetItem…);
-   * a list: GetItem only, of items with these partition keys.
+   * a list: GetItem and BatchGetItem only, of items with these partition keys.
    */
   read: 'table' | readonly string[];
   /**
@@ -49,22 +50,28 @@ export interface TableAccess {
 /** Every API function writes rate-limit counters (health is never limited); functions serving writes add audit and idempotency. */
 const servesWrites = [rateCount, audit, idempotency];
 
-export const TABLE_ACCESS: Record<ApiFunctionName | 'authorizer' | 'bootstrap', TableAccess> = {
+/** Every change writes its audit record and its outbox event in the same transaction (shared/store/table-store.ts commit). */
+const changes = [audit, outbox];
+export const TABLE_ACCESS: Record<ApiFunctionName | 'authorizer' | 'bootstrap' | 'relay' | 'outbox-sweeper', TableAccess> = {
   // GET /health/ready reads one item; health routes are never rate limited.
   health: { read: [health], write: [] },
   // GET only: its one write is the caller's rate-limit counter.
   audit: { read: 'table', write: [rateCount] },
   // Login, refresh and logout: refresh families and revoked token ids.
   auth: { read: 'table', write: [refreshFamily, revokedToken, ...servesWrites] },
-  users: { read: 'table', write: [user, username, ...servesWrites] },
-  apikeys: { read: 'table', write: [apiKey, apiKeyHash, ...servesWrites] },
+  users: { read: 'table', write: [user, username, outbox, ...servesWrites] },
+  apikeys: { read: 'table', write: [apiKey, apiKeyHash, outbox, ...servesWrites] },
   receivers: { read: 'table', write: 'all-but-identity' },
   groups: { read: 'table', write: 'all-but-identity' },
   events: { read: 'table', write: 'all-but-identity' },
   // Per decision: the key by hash, the revoked-token id and the user (its session generation). Never writes.
   authorizer: { read: [user, revokedToken, apiKeyHash], write: [] },
   // Creates the admin user and API key (with their audit lines) on deploy.
-  bootstrap: { read: 'table', write: [user, username, apiKey, apiKeyHash, audit] },
+  bootstrap: { read: 'table', write: [user, username, apiKey, apiKeyHash, ...changes] },
+  // Reads outbox items by key (already relayed?) and marks them relayed.
+  relay: { read: [outbox], write: [outbox] },
+  // Queries the pending index, then does what the relay does.
+  'outbox-sweeper': { read: 'table', write: [outbox] },
 };
 
 const WRITE_ACTIONS = ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem'];
@@ -76,7 +83,11 @@ export function grantTableAccess(table: ITable, grantee: IGrantable, access: Tab
     table.grantReadData(grantee);
   } else {
     grantee.grantPrincipal.addToPrincipalPolicy(
-      new PolicyStatement({ actions: ['dynamodb:GetItem'], resources: [table.tableArn], conditions: leadingKeys(access.read) }),
+      new PolicyStatement({
+        actions: ['dynamodb:GetItem', 'dynamodb:BatchGetItem'],
+        resources: [table.tableArn],
+        conditions: leadingKeys(access.read),
+      }),
     );
   }
   if (access.write === 'all-but-identity') {

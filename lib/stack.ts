@@ -6,6 +6,7 @@ import type { ApiFunctionName } from '../shared/http/route.js';
 import { SwitchyardApi } from './api.js';
 import { Auth } from './auth.js';
 import { DataTable } from './data.js';
+import { EventBackbone } from './events.js';
 import { SwitchyardFunction } from './function.js';
 import { grantTableAccess, TABLE_ACCESS } from './grants.js';
 import { acknowledgeNagFindings } from './nag.js';
@@ -98,8 +99,11 @@ export class SwitchyardStack extends Stack {
       authorizerFunction: auth.authorizerFunction,
     });
 
+    const events = new EventBackbone(this, 'Events', { table: data.table, serviceVersion: props.serviceVersion });
+
     new CfnOutput(this, 'ApiUrl', { value: api.api.url, description: 'Base URL of the REST API' });
     new CfnOutput(this, 'TableName', { value: data.table.tableName });
+    new CfnOutput(this, 'EventBusName', { value: events.bus.eventBusName, description: 'The bus every Switchyard CloudEvent is put on' });
     acknowledgeNagFindings(this, data.table);
   }
 }

@@ -5,15 +5,13 @@
  * builds each change's event from here, and `npm run openapi` generates
  * docs/events.md from it, so the list cannot drift from the code.
  *
- * `data` is parsed with the schema before it is stored: the API's entity
- * schemas are zod objects that drop unknown keys, so a stored-only field (a
- * password hash, a key hash) can never ride along in an event.
+ * The write path keeps to the zod-free field lists of ./types.ts (so the
+ * authorizer's bundle stays without zod); tests/unit/events holds each
+ * list to its schema here.
  */
 import * as z from 'zod';
+import { EVENT_TYPE_FIELDS, type SwitchyardEventType } from './types.js';
 import { ApiKeySchema, EventSchema, GroupSchema, MembershipSchema, ReceiverSchema, UserSchema } from '../api/schemas.js';
-
-/** What a change did to its entity. */
-export type ChangeKind = 'created' | 'updated' | 'deleted';
 
 /** The data of a `*.deleted` event: the entity is gone, its id remains. */
 export const DeletedSchema = z.object({ id: z.string() }).meta({ id: 'Deleted' });
@@ -44,23 +42,12 @@ export const EVENT_TYPES = {
   'user.deleted': { area: 'users', when: 'a user was deleted (DELETE /users/{id})', data: DeletedSchema },
   'apikey.created': { area: 'apikeys', when: 'an API key was issued (its metadata: never the key)', data: ApiKeySchema },
   'apikey.revoked': { area: 'apikeys', when: 'an API key was revoked (DELETE /api-keys/{id})', data: ApiKeySchema },
-} as const satisfies Record<string, EventTypeSpec>;
+} as const satisfies Record<SwitchyardEventType, EventTypeSpec>;
 
-export type SwitchyardEventType = keyof typeof EVENT_TYPES;
-
-/** The event type of each change a store makes, by entity and change. */
-const TYPE_OF_CHANGE: Record<string, Partial<Record<ChangeKind, SwitchyardEventType>>> = {
-  Receiver: { created: 'receiver.created', updated: 'receiver.updated', deleted: 'receiver.deleted' },
-  Group: { created: 'group.created', updated: 'group.updated', deleted: 'group.deleted' },
-  Membership: { created: 'group.member_added', deleted: 'group.member_removed' },
-  Event: { created: 'event.created' },
-  User: { created: 'user.created', updated: 'user.updated', deleted: 'user.deleted' },
-  ApiKey: { created: 'apikey.created', deleted: 'apikey.revoked' },
-};
-
-/** The event type of a change; a change no event type covers is a programming error, and is not written. */
-export function eventTypeOf(entity: string, change: ChangeKind): SwitchyardEventType {
-  const type = TYPE_OF_CHANGE[entity]?.[change];
-  if (!type) throw new Error(`No event type for ${entity} ${change}: add it to shared/events/catalog.ts before writing such a change`);
-  return type;
+/** Areas agree with the write path's table (./types.ts); a test holds their fields to the same list. */
+for (const [type, spec] of Object.entries(EVENT_TYPES)) {
+  if (EVENT_TYPE_FIELDS[type as SwitchyardEventType].area !== spec.area)
+    throw new Error(`${type}: area differs from shared/events/types.ts`);
 }
+
+export type { SwitchyardEventType };

@@ -2,7 +2,7 @@
  * The CloudEvent 1.0 envelope of every Switchyard event (DESIGN.md §5), with
  * the W3C `traceparent` extension so the trace crosses the bus.
  */
-import { EVENT_TYPES, type SwitchyardEventType } from './catalog.js';
+import { EVENT_TYPE_FIELDS, eventData, type SwitchyardEventType } from './types.js';
 
 export interface SwitchyardCloudEvent {
   specversion: '1.0';
@@ -31,9 +31,9 @@ export interface CloudEventInput {
   traceparent?: string;
 }
 
-/** Builds the envelope; `data` is parsed with the type's schema, which keeps only the fields the schema names. */
+/** Builds the envelope; `data` keeps only the fields the type lists (./types.ts). */
 export function cloudEvent(input: CloudEventInput): SwitchyardCloudEvent {
-  const spec = EVENT_TYPES[input.type];
+  const spec = EVENT_TYPE_FIELDS[input.type];
   return {
     specversion: '1.0',
     id: input.id,
@@ -42,7 +42,7 @@ export function cloudEvent(input: CloudEventInput): SwitchyardCloudEvent {
     subject: input.subject,
     time: input.time,
     datacontenttype: 'application/json',
-    data: spec.data.parse(input.data),
+    data: eventData(input.type, input.data),
     ...(input.traceparent ? { traceparent: input.traceparent } : {}),
   };
 }

@@ -25,7 +25,7 @@ import type { Page, PageRequest } from '../domain/model.js';
 import type { AuditContext } from '../domain/ports.js';
 import { currentAudit, rememberAudited } from './audit-scope.js';
 import { cursorKeyFromEnv, decodeCursor, encodeCursor, queryFingerprint } from './cursor.js';
-import { eventTypeOf, type ChangeKind } from '../events/catalog.js';
+import { eventTypeOf, type ChangeKind } from '../events/types.js';
 import { cloudEvent, traceparentFromXRay, type SwitchyardCloudEvent } from '../events/cloudevent.js';
 import { GSI2, GSI2_KEY, keys, LIST_SHARDS } from './keys.js';
 import { mergeShardReads, sortKeyCondition, type ShardRead } from './sharded-page.js';

@@ -54,14 +54,14 @@ describe('table access per function', () => {
     const statements = tableStatements('health');
     expect(writablePatterns('health')).toEqual([]);
     expect(statements).toHaveLength(1);
-    expect(actionsOf(statements[0] as Statement)).toEqual(['dynamodb:GetItem']);
+    expect(actionsOf(statements[0] as Statement)).toEqual(['dynamodb:GetItem', 'dynamodb:BatchGetItem']);
     expect(leadingKeys(statements[0] as Statement)).toEqual([keys.health.pk]);
   });
 
   it('the authorizer only gets the user, key-hash and revoked-token items, and writes nothing', () => {
     const statements = tableStatements('authorizer');
     expect(writablePatterns('authorizer')).toEqual([]);
-    expect(statements.flatMap(actionsOf)).toEqual(['dynamodb:GetItem']);
+    expect(statements.flatMap(actionsOf)).toEqual(['dynamodb:GetItem', 'dynamodb:BatchGetItem']);
     expect(leadingKeys(statements[0] as Statement)?.sort()).toEqual(['APIKEYHASH#*', 'REVOKED#*', 'USER#*']);
   });
 
@@ -72,14 +72,25 @@ describe('table access per function', () => {
 
   it.each([
     ['auth', ['REFRESH#*', 'REVOKED#*']],
-    ['users', ['USER#*', 'USERNAME#*']],
-    ['apikeys', ['APIKEY#*', 'APIKEYHASH#*']],
+    // Their changes (users, keys) write their outbox events in the same transaction.
+    ['users', ['USER#*', 'USERNAME#*', 'OUTBOX#*']],
+    ['apikeys', ['APIKEY#*', 'APIKEYHASH#*', 'OUTBOX#*']],
   ])('%s writes its own items plus rate counters, audit lines and idempotency records only', (name, own) => {
     expect(writablePatterns(name)).toEqual([...own, 'AUDIT#*', 'IDEMPOTENCY', 'RATE#*'].sort());
   });
 
-  it('bootstrap writes only the admin user and API key items and their audit lines', () => {
-    expect(writablePatterns('bootstrap')).toEqual(['APIKEY#*', 'APIKEYHASH#*', 'AUDIT#*', 'USER#*', 'USERNAME#*']);
+  it('bootstrap writes only the admin user and API key items, their audit lines and events', () => {
+    expect(writablePatterns('bootstrap')).toEqual(['APIKEY#*', 'APIKEYHASH#*', 'AUDIT#*', 'OUTBOX#*', 'USER#*', 'USERNAME#*']);
+  });
+
+  it('the relay gets and marks outbox items only; the sweeper reads the table (the pending index) and marks outbox items only', () => {
+    expect(writablePatterns('relay')).toEqual(['OUTBOX#*']);
+    // Besides the stream reads its event source mapping needs (scoped to the stream's ARN).
+    const STREAM_READS = ['dynamodb:DescribeStream', 'dynamodb:GetRecords', 'dynamodb:GetShardIterator', 'dynamodb:ListStreams'];
+    expect(tableStatements('relay').flatMap(actionsOf).sort()).toEqual(['dynamodb:BatchGetItem', 'dynamodb:GetItem', ...WRITES, ...STREAM_READS].sort());
+    expect(allows(tableStatements('relay'), ['dynamodb:BatchGetItem']).map(leadingKeys)).toEqual([['OUTBOX#*']]);
+    expect(writablePatterns('outbox-sweeper')).toEqual(['OUTBOX#*']);
+    expect(allows(tableStatements('outbox-sweeper'), ['dynamodb:Query']).length).toBeGreaterThan(0);
   });
 
   it.each(['receivers', 'groups', 'events'])('%s writes its entities but is denied every identity item', (name) => {
@@ -92,7 +103,7 @@ describe('table access per function', () => {
   });
 
   it('no function but the release ones has an unconditioned write grant', () => {
-    const names = ['health', 'audit', 'auth', 'users', 'apikeys', 'authorizer', 'bootstrap'];
+    const names = ['health', 'audit', 'auth', 'users', 'apikeys', 'authorizer', 'bootstrap', 'relay', 'outbox-sweeper'];
     for (const name of names) expect(writablePatterns(name), name).not.toBe('any');
   });
 });
@@ -111,6 +122,7 @@ describe('the key patterns', () => {
       'AUDIT#*': keys.audit('a').pk,
       'RATE#*': keys.rate('admin:u1', 60).pk,
       IDEMPOTENCY: keys.idempotencyPartition,
+      'OUTBOX#*': keys.outbox('e1').pk,
     };
     for (const [pattern, key] of Object.entries(samples)) {
       expect(key, pattern).toMatch(glob(pattern));

@@ -44,7 +44,7 @@ describe('the stack', () => {
   it('runs every function on Node 22 arm64 with X-Ray and Powertools configured', () => {
     const functions = template.findResources('AWS::Lambda::Function');
     // 8 API functions, the authorizer and the bootstrap custom resource.
-    expect(Object.keys(functions)).toHaveLength(10);
+    expect(Object.keys(functions)).toHaveLength(12);
     for (const fn of Object.values(functions)) {
       expect(fn.Properties).toMatchObject({
         Runtime: 'nodejs22.x',

@@ -1,0 +1,78 @@
+/**
+ * The event types and what each one's `data` may carry, without zod: the
+ * write path (TableStore.commit) needs only this, and functions that never
+ * write (the authorizer) stay free of the schema library. The schemas that
+ * describe each type's data for the docs live in ./catalog.ts, and a test
+ * holds the two to the same fields.
+ */
+
+/** What a change did to its entity. */
+export type ChangeKind = 'created' | 'updated' | 'deleted';
+
+const RECEIVER = ['id', 'name', 'type', 'version', 'description', 'schema', 'revision', 'createdAt', 'updatedAt'] as const;
+const GROUP = ['id', 'name', 'description', 'enabled', 'memberCount', 'revision', 'createdAt', 'updatedAt'] as const;
+const MEMBERSHIP = ['groupId', 'receiverId', 'addedAt'] as const;
+const MEMBERSHIP_REMOVED = ['groupId', 'receiverId', 'removedAt'] as const;
+const EVENT = [
+  'id',
+  'receiverId',
+  'name',
+  'version',
+  'release',
+  'platformId',
+  'package',
+  'description',
+  'payload',
+  'success',
+  'eventStart',
+  'eventEnd',
+  'createdAt',
+] as const;
+const USER = ['id', 'username', 'roles', 'disabled', 'revision', 'createdAt', 'updatedAt'] as const;
+const API_KEY = ['id', 'name', 'role', 'prefix', 'createdAt', 'createdBy', 'revokedAt'] as const;
+const DELETED = ['id'] as const;
+
+/** Each event type: the area that emits it (`source` = `switchyard/<area>`) and the only fields its `data` carries. */
+export const EVENT_TYPE_FIELDS = {
+  'receiver.created': { area: 'receivers', fields: RECEIVER },
+  'receiver.updated': { area: 'receivers', fields: RECEIVER },
+  'receiver.deleted': { area: 'receivers', fields: DELETED },
+  'group.created': { area: 'groups', fields: GROUP },
+  'group.updated': { area: 'groups', fields: GROUP },
+  'group.deleted': { area: 'groups', fields: DELETED },
+  'group.member_added': { area: 'groups', fields: MEMBERSHIP },
+  'group.member_removed': { area: 'groups', fields: MEMBERSHIP_REMOVED },
+  'event.created': { area: 'events', fields: EVENT },
+  'user.created': { area: 'users', fields: USER },
+  'user.updated': { area: 'users', fields: USER },
+  'user.deleted': { area: 'users', fields: DELETED },
+  'apikey.created': { area: 'apikeys', fields: API_KEY },
+  'apikey.revoked': { area: 'apikeys', fields: API_KEY },
+} as const satisfies Record<string, { area: string; fields: readonly string[] }>;
+
+export type SwitchyardEventType = keyof typeof EVENT_TYPE_FIELDS;
+
+/** The event type of each change a store makes, by entity and change. */
+const TYPE_OF_CHANGE: Record<string, Partial<Record<ChangeKind, SwitchyardEventType>>> = {
+  Receiver: { created: 'receiver.created', updated: 'receiver.updated', deleted: 'receiver.deleted' },
+  Group: { created: 'group.created', updated: 'group.updated', deleted: 'group.deleted' },
+  Membership: { created: 'group.member_added', deleted: 'group.member_removed' },
+  Event: { created: 'event.created' },
+  User: { created: 'user.created', updated: 'user.updated', deleted: 'user.deleted' },
+  ApiKey: { created: 'apikey.created', deleted: 'apikey.revoked' },
+};
+
+/** The event type of a change; a change no event type covers is a programming error, and is not written. */
+export function eventTypeOf(entity: string, change: ChangeKind): SwitchyardEventType {
+  const type = TYPE_OF_CHANGE[entity]?.[change];
+  if (!type) throw new Error(`No event type for ${entity} ${change}: add it to shared/events/types.ts before writing such a change`);
+  return type;
+}
+
+/** The public part of an entity for an event of this type: its listed fields only (a password hash or key hash never rides along). */
+export function eventData(type: SwitchyardEventType, entity: unknown): Record<string, unknown> {
+  const source = (entity ?? {}) as Record<string, unknown>;
+  const data: Record<string, unknown> = {};
+  for (const field of EVENT_TYPE_FIELDS[type].fields) if (source[field] !== undefined) data[field] = source[field];
+  return data;
+}
