@@ -14,7 +14,7 @@ import { DynamoDBStreamChangeRecordBase, DynamoDBStreamRecord } from '@aws-lambd
 import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy from '@middy/core';
 import type { Context, DynamoDBStreamEvent } from 'aws-lambda';
-import * as z from 'zod';
+import type * as z from 'zod';
 import { busPutter } from '../../shared/events/bus.js';
 import { OutboxItemSchema } from '../../shared/events/outbox-schema.js';
 import { RelayBatcher } from '../../shared/events/relay.js';
