@@ -76,4 +76,22 @@ export interface PollerDependencies {
   dataDir?: string;
   warn(message: string): void;
   log(message: string): void;
+  /**
+   * Faults on demand (local/aws/chaos): consulted before each invocation as
+   * the call `lambda:Invoke`, so `lambda:Invoke` rules fail a poller's
+   * invocations as Lambda's service would (the batch is retried).
+   */
+  fault?(call: { service: string; operation: string }): { code: string; message: string } | undefined;
+}
+
+/** Invokes the mapping's function through the pollers' one door, where chaos rules can fail it. */
+export async function invokeFunction(
+  deps: PollerDependencies,
+  functionName: string,
+  event: unknown,
+  options: { traceHeader?: string } = {},
+): ReturnType<PollerDependencies['lambda']['invoke']> {
+  const fault = deps.fault?.({ service: 'lambda', operation: 'Invoke' });
+  if (fault) throw Object.assign(new Error(`${fault.code}: ${fault.message} (injected)`), { name: fault.code });
+  return deps.lambda.invoke(functionName, event, options);
 }

@@ -26,7 +26,7 @@ import { AwsServiceError } from '../aws/endpoint.js';
 import type { SqsMessageAttributeValue, SqsService, SqsWireMessage } from '../aws/sqs/service.js';
 import { compileFilterCriteria } from '../patterns/index.js';
 import type { ClockTimer } from '../clock.js';
-import type { EventSourceMapping, EventSourcePoller, PollerDependencies, PollerStats } from './mapping.js';
+import { invokeFunction, type EventSourceMapping, type EventSourcePoller, type PollerDependencies, type PollerStats } from './mapping.js';
 
 /** Batches in flight when the mapping sets no ScalingConfig.MaximumConcurrency. */
 export const DEFAULT_SQS_CONCURRENCY = 2;
@@ -253,7 +253,7 @@ export class SqsPoller implements EventSourcePoller {
     try {
       // The trace continues from the first traced message (Lambda links a batch's traces; one local trace header carries one).
       const traceHeader = kept.find((record) => record.attributes.AWSTraceHeader)?.attributes.AWSTraceHeader;
-      const result = await this.deps.lambda.invoke(this.mapping.functionArn, { Records: kept }, traceHeader ? { traceHeader } : {});
+      const result = await invokeFunction(this.deps, this.mapping.functionArn, { Records: kept }, traceHeader ? { traceHeader } : {});
       if (!result.ok) failed = 'all';
       else if (!this.mapping.reportBatchItemFailures) failed = new Set();
       else failed = reportedFailures(result.payload, new Set(kept.map((record) => record.messageId)));

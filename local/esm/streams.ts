@@ -40,7 +40,7 @@ import { LOCAL_CREDENTIALS } from '../aws/dynamodb/local-process.js';
 import { compileFilterCriteria } from '../patterns/index.js';
 import type { InvokeResult } from '../types.js';
 import { CheckpointStore, checkpointFile } from './checkpoints.js';
-import type { EventSourceMapping, EventSourcePoller, PollerDependencies, PollerStats } from './mapping.js';
+import { invokeFunction, type EventSourceMapping, type EventSourcePoller, type PollerDependencies, type PollerStats } from './mapping.js';
 
 /** An attribute value as it travels in JSON (binary as base64), which is what Lambda hands a function. */
 export type WireAttributeValue = Record<string, unknown>;
@@ -487,7 +487,7 @@ export class StreamsPoller implements EventSourcePoller {
       }
       let result: InvokeResult;
       try {
-        result = await this.deps.lambda.invoke(mapping.functionName, { Records: records.map((entry) => entry.event) });
+        result = await invokeFunction(this.deps, mapping.functionName, { Records: records.map((entry) => entry.event) });
       } catch (error) {
         // Lambda could not invoke at all (no such function, the service stopping): retried until the records expire, no retry used up.
         if (this.stopped) return false;

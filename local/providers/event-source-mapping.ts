@@ -114,6 +114,7 @@ function pollerFor(mapping: EventSourceMapping, logicalId: string, context: Prov
     // Pollers warn long after start-up, when the start-up warnings list has been printed.
     warn: (message) => console.warn(`switchyard: ${message}`),
     log: context.log,
+    fault: (call) => context.services.endpoint.chaos.intercept(call),
   };
   const where = `${logicalId} (${EVENT_SOURCE_MAPPING_TYPE})`;
   try {

@@ -29,6 +29,8 @@ export interface ChaosRule {
   probability: number;
   /** The AWS error code; default `InternalFailure`. */
   error: string;
+  /** Fail at most this many calls, then let the rest through (e.g. 1: only the first attempt fails). */
+  times?: number;
 }
 
 export interface ChaosRuleStatus extends ChaosRule {
@@ -43,7 +45,7 @@ export class ChaosRulesError extends Error {
   override readonly name = 'ChaosRulesError';
 }
 
-const RULE_KEYS = new Set(['service', 'operation', 'probability', 'error']);
+const RULE_KEYS = new Set(['service', 'operation', 'probability', 'error', 'times']);
 
 function validateRule(input: unknown, where: string): ChaosRule {
   if (typeof input !== 'object' || input === null || Array.isArray(input)) throw new ChaosRulesError(`${where}: a rule is a JSON object`);
@@ -51,7 +53,10 @@ function validateRule(input: unknown, where: string): ChaosRule {
   const unknown = Object.keys(rule).filter((key) => !RULE_KEYS.has(key));
   if (unknown.length > 0)
     throw new ChaosRulesError(`${where}: unknown field ${unknown.join(', ')} (a rule has ${[...RULE_KEYS].join(', ')})`);
-  const { service, operation = '*', probability, error = 'InternalFailure' } = rule;
+  const { service, operation = '*', probability, error = 'InternalFailure', times } = rule;
+  if (times !== undefined && (typeof times !== 'number' || !Number.isInteger(times) || times < 1)) {
+    throw new ChaosRulesError(`${where}: times must be a whole number of at least 1, got ${JSON.stringify(times)}`);
+  }
   if (typeof service !== 'string' || (service !== '*' && !CHAOS_SERVICES.includes(service))) {
     throw new ChaosRulesError(`${where}: service must be one of ${CHAOS_SERVICES.join(', ')} or *, got ${JSON.stringify(service)}`);
   }
@@ -67,7 +72,7 @@ function validateRule(input: unknown, where: string): ChaosRule {
   if (typeof error !== 'string' || !codes.includes(error)) {
     throw new ChaosRulesError(`${where}: error for ${service} must be one of ${codes.join(', ')}, got ${JSON.stringify(error)}`);
   }
-  return { service, operation, probability, error };
+  return { service, operation, probability, error, ...(times === undefined ? {} : { times: times as number }) };
 }
 
 /** A PUT body: an array of rules, or `{ "rules": [...], "seed": n }`. */
@@ -159,6 +164,7 @@ export class ChaosRoom {
         continue;
       rule.calls++;
       // 0 and 1 draw nothing, so they do not shift a seeded sequence.
+      if (rule.times !== undefined && rule.faults >= rule.times) continue;
       if (!fired && rule.probability > 0 && (rule.probability >= 1 || this.random() < rule.probability)) {
         rule.faults++;
         fired = rule;

@@ -104,6 +104,18 @@ describe('chaos on a JSON-protocol service (EventBridge)', () => {
     ]);
   });
 
+  it('a rule with `times` fails only that many calls (the first attempt), then lets the rest through', async () => {
+    const { endpoint, served } = await endpointWith();
+    await putChaos(endpoint, [{ service: 'events', operation: 'PutEvents', probability: 1, times: 1 }]);
+    const error = await rejection(eventBridge(endpoint, 1).send(putEvents));
+    expect(error.name).toBe('InternalFailure');
+    await eventBridge(endpoint, 1).send(putEvents);
+    await eventBridge(endpoint, 1).send(putEvents);
+    expect(served).toEqual(['PutEvents', 'PutEvents']);
+    expect((await getChaos(endpoint)).rules[0]).toMatchObject({ times: 1, calls: 3, faults: 1 });
+    expect((await putChaos(endpoint, [{ service: 'events', probability: 1, times: 0 }])).status).toBe(400);
+  });
+
   it('the SDK retries a retryable fault as it would the real one: every attempt is counted', async () => {
     const { endpoint, served } = await endpointWith();
     await putChaos(endpoint, [{ service: 'events', operation: 'PutEvents', probability: 1, error: 'ThrottlingException' }]);
