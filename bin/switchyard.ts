@@ -147,7 +147,13 @@ Look inside with the AWS CLI or any SDK (any credentials):
   aws --endpoint-url ${runtime.awsEndpoint} --region us-east-1 lambda list-functions
   aws --endpoint-url ${runtime.awsEndpoint} --region us-east-1 dynamodb list-tables
 
-API reference: docs/openapi.json, docs/auth.md · local runtime: docs/local-runtime.md · Ctrl-C stops everything.
+Read the event bus through a queue of your own (every Switchyard event, as EventBridge delivers it):
+  aws --endpoint-url ${runtime.awsEndpoint} --region us-east-1 sqs create-queue --queue-name bus-tap
+  aws --endpoint-url ${runtime.awsEndpoint} --region us-east-1 events put-rule --name bus-tap --event-bus-name switchyard --event-pattern '{"source":[{"prefix":"switchyard."}]}'
+  aws --endpoint-url ${runtime.awsEndpoint} --region us-east-1 events put-targets --rule bus-tap --event-bus-name switchyard --targets Id=tap,Arn=arn:aws:sqs:us-east-1:000000000000:bus-tap
+  aws --endpoint-url ${runtime.awsEndpoint} --region us-east-1 sqs receive-message --queue-url ${runtime.awsEndpoint}/000000000000/bus-tap --wait-time-seconds 10
+
+API reference: docs/openapi.json, docs/auth.md, docs/events.md · local runtime: docs/local-runtime.md · Ctrl-C stops everything.
 `);
   for (const warning of runtime.warnings) console.warn(`warning: ${warning}`);
   // Loaded only with --watch: the bundler's options come with aws-cdk-lib, which a cached start never loads.
@@ -178,17 +184,16 @@ API reference: docs/openapi.json, docs/auth.md · local runtime: docs/local-runt
   return new Promise<number>(() => undefined); // runs until a signal
 }
 
-/** `health`, a logical id or a physical name → the function. */
+/** `health`, `outbox-sweeper`, a logical id or a physical name → the function. */
 function findFunction(functions: Array<Pick<LocalFunctionDefinition, 'functionName' | 'logicalId'>>, name: string) {
-  const wanted = name.toLowerCase();
+  const wanted = name.toLowerCase().replace(/-/g, '');
+  // CDK logical ids end in an 8-hex-digit hash; API functions are `<Name>Function`, others `<Construct><Name>`.
+  const stem = (f: Pick<LocalFunctionDefinition, 'functionName' | 'logicalId'>) =>
+    (f.logicalId || f.functionName).toLowerCase().replace(/[0-9a-f]{8}$/i, '');
   return (
     functions.find((f) => f.logicalId === name || f.functionName === name) ??
-    functions.find((f) =>
-      (f.logicalId || f.functionName)
-        .toLowerCase()
-        .replace(/[0-9a-f]{8}$/i, '')
-        .endsWith(`${wanted}function`),
-    )
+    functions.find((f) => stem(f).endsWith(`${wanted}function`)) ??
+    functions.find((f) => stem(f).endsWith(wanted))
   );
 }
 
@@ -197,7 +202,10 @@ function functionList(functions: Array<Pick<LocalFunctionDefinition, 'functionNa
     .map((f) =>
       (f.logicalId || f.functionName)
         .replace(/^Switchyard-/, '')
+        .replace(/[0-9A-F]{8}$/, '')
         .replace(/Function.*$/, '')
+        .replace(/^Events(?=Relay|OutboxSweeper)/, '')
+        .replace(/(?<=[a-z])(?=[A-Z])/g, '-')
         .toLowerCase(),
     )
     .join(', ');
