@@ -3,7 +3,7 @@
  * The Switchyard CLI:
  *   local    the embedded runtime (`npm start`)
  *   invoke   run one function once with an event file, SAM-style (`npm run invoke`)
- *   openapi  regenerate docs/openapi.json from the route contract
+ *   openapi  regenerate docs/openapi.json from the route contract, and docs/events.md from the event catalog
  */
 // Lambda runs in UTC. The time zone is per process (worker threads cannot set their own), so set it before any function runs.
 process.env.TZ = 'UTC';
@@ -290,6 +290,13 @@ async function main(argv: string[]): Promise<number> {
       const target = path.join(PROJECT_ROOT, 'docs', 'openapi.json');
       writeFileSync(target, `${JSON.stringify(generateOpenApi(version), null, 2)}\n`);
       console.log(`wrote ${path.relative(process.cwd(), target)}`);
+      const { eventsMarkdown } = await import('../shared/events/docs.js');
+      const events = path.join(PROJECT_ROOT, 'docs', 'events.md');
+      const prettier = await import('prettier');
+      // Formatted as the repository formats Markdown, so the file `npm run format` leaves alone is the one generated.
+      const options = (await prettier.resolveConfig(events)) ?? {};
+      writeFileSync(events, await prettier.format(eventsMarkdown(), { ...options, parser: 'markdown' }));
+      console.log(`wrote ${path.relative(process.cwd(), events)}`);
       return 0;
     }
     default:
