@@ -278,7 +278,10 @@ export const eventRoutes = {
     query: NoQuery,
     responses: {
       201: { description: 'Recorded', schema: EventSchema },
-      200: { description: 'A CloudEvent already recorded (same source and id): the first event, nothing new recorded', schema: EventSchema },
+      200: {
+        description: 'A CloudEvent already recorded (same source and id): the first event, nothing new recorded',
+        schema: EventSchema,
+      },
     },
   }),
   list: defineRoute({

@@ -69,7 +69,11 @@ export function parsePackageUrl(value: string): PackageUrl | undefined {
   const segments = path.split('/').filter(Boolean);
   const name = segments.at(-1);
   if (!name) return undefined;
-  return { package: `pkg:${type.toLowerCase()}/${segments.join('/')}`, name: decode(name), ...(version ? { version: decode(version) } : {}) };
+  return {
+    package: `pkg:${type.toLowerCase()}/${segments.join('/')}`,
+    name: decode(name),
+    ...(version ? { version: decode(version) } : {}),
+  };
 }
 
 const SUBJECT_ID = 'body.data.subject.id';
@@ -164,7 +168,8 @@ export const SUPPORTED_CDEVENT_TYPES: readonly string[] = Object.keys(MAPPINGS).
 function mappingOf(type: string): Mapping {
   const match = TYPE.exec(type);
   const supported = `supported: ${SUPPORTED_CDEVENT_TYPES.join(', ')}`;
-  if (!match) throw invalid([{ path: 'body.type', message: `is not a CDEvent type (dev.cdevents.<subject>.<predicate>.<version>); ${supported}` }]);
+  if (!match)
+    throw invalid([{ path: 'body.type', message: `is not a CDEvent type (dev.cdevents.<subject>.<predicate>.<version>); ${supported}` }]);
   const [, subject, predicate, major, minor] = match as unknown as [string, string, string, string, string];
   const mapping = MAPPINGS[`${subject}.${predicate}`];
   if (!mapping) throw invalid([{ path: 'body.type', message: `${subject}.${predicate} is not a supported CDEvent; ${supported}` }]);
@@ -208,7 +213,9 @@ export function releaseEventFromCdEvent(event: IncomingCloudEvent): { input: Cre
 
   const derived = mapping({ id: subjectId as string, content: content as JsonObject }, read);
   const pick = (key: Override, fallback: Sourced<unknown> | undefined): Sourced<unknown> =>
-    custom[key] !== undefined ? { value: custom[key], path: `body.data.customData.${key}` } : (fallback ?? { value: undefined, path: 'body.data' });
+    custom[key] !== undefined
+      ? { value: custom[key], path: `body.data.customData.${key}` }
+      : (fallback ?? { value: undefined, path: 'body.data' });
   const name = pick('name', derived.name);
   const version = pick('version', derived.version);
   const release = pick('release', version);
@@ -226,7 +233,8 @@ export function releaseEventFromCdEvent(event: IncomingCloudEvent): { input: Cre
     release: text(release, 100),
     platformId: text(platformId, 255),
     package: text(pkg, 255),
-    success: success.value === undefined ? read.fail(success.path, success.missing ?? 'is required') : read.boolean(success.value, success.path),
+    success:
+      success.value === undefined ? read.fail(success.path, success.missing ?? 'is required') : read.boolean(success.value, success.path),
     eventStart: read.instant(eventStart.value, eventStart.path),
   };
   if (typeof description.value !== 'string') read.fail(description.path, 'must be a string');

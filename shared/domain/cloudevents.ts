@@ -95,13 +95,19 @@ export function readCloudEvent(raw: unknown): IncomingCloudEvent {
     } else if (name === 'schemaurl') {
       errors.push({ path: 'body.schemaurl', message: 'is a CloudEvents 0.3 attribute; 1.0 has dataschema' });
     } else if (!ATTRIBUTE_NAME.test(name)) {
-      errors.push({ path: `body.${name.slice(0, 40)}`, message: 'is not a valid attribute name: use lower-case letters a-z and digits 0-9' });
+      errors.push({
+        path: `body.${name.slice(0, 40)}`,
+        message: 'is not a valid attribute name: use lower-case letters a-z and digits 0-9',
+      });
     } else if (!CONTEXT_ATTRIBUTES.has(name) && !isExtensionValue(value)) {
       errors.push({ path: `body.${name}`, message: 'must be a string, an integer or a boolean (an extension attribute)' });
     }
   }
   const { datacontenttype, data } = raw;
-  if (datacontenttype !== undefined && (typeof datacontenttype !== 'string' || !JSON_MEDIA_TYPE.test(datacontenttype.split(';')[0]?.trim() ?? ''))) {
+  if (
+    datacontenttype !== undefined &&
+    (typeof datacontenttype !== 'string' || !JSON_MEDIA_TYPE.test(datacontenttype.split(';')[0]?.trim() ?? ''))
+  ) {
     errors.push({ path: 'body.datacontenttype', message: 'must be application/json (or absent)' });
   }
   if (!isJsonObject(data)) errors.push({ path: 'body.data', message: 'must be a JSON object (the release event)' });
@@ -131,7 +137,10 @@ const NAMESPACE = Buffer.from('5c1e6f0a7d3b4e2a9f8c1b0d2e3f4a5b', 'hex');
 
 /** The release event id for a CloudEvent: UUID v5 of its `source` and `id`, the pair CloudEvents makes unique. */
 export function releaseEventIdOf(source: string, id: string): string {
-  const hash = createHash('sha1').update(NAMESPACE).update(JSON.stringify([source, id])).digest();
+  const hash = createHash('sha1')
+    .update(NAMESPACE)
+    .update(JSON.stringify([source, id]))
+    .digest();
   hash[6] = ((hash[6] ?? 0) & 0x0f) | 0x50;
   hash[8] = ((hash[8] ?? 0) & 0x3f) | 0x80;
   const hex = hash.subarray(0, 16).toString('hex');
@@ -169,7 +178,8 @@ function releaseEventFromData(event: IncomingCloudEvent): CloudEventIngest {
   let receiverPath = `body.${RECEIVER_ATTRIBUTE}`;
   if (data.receiverId !== undefined) {
     if (typeof data.receiverId !== 'string' || !UUID.test(data.receiverId)) read.fail('body.data.receiverId', 'must be a UUID');
-    else if (receiverId && receiverId !== data.receiverId.toLowerCase()) read.fail('body.data.receiverId', `differs from the ${RECEIVER_ATTRIBUTE} attribute`);
+    else if (receiverId && receiverId !== data.receiverId.toLowerCase())
+      read.fail('body.data.receiverId', `differs from the ${RECEIVER_ATTRIBUTE} attribute`);
     else {
       receiverId = data.receiverId.toLowerCase();
       receiverPath = 'body.data.receiverId';

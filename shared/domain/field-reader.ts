@@ -18,8 +18,7 @@ export const invalid = (errors: FieldError[]): ValidationError => {
   return new ValidationError(`The CloudEvent is invalid: ${first.join('; ')}${more}`, reported, 'INVALID_CLOUDEVENT');
 };
 
-export const isJsonObject = (value: unknown): value is JsonObject =>
-  typeof value === 'object' && value !== null && !Array.isArray(value);
+export const isJsonObject = (value: unknown): value is JsonObject => typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /** Collects field errors while reading untrusted values. */
 export class FieldReader {
@@ -63,4 +62,3 @@ export class FieldReader {
     if (this.errors.length > 0) throw invalid(this.errors);
   }
 }
-

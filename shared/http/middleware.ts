@@ -26,7 +26,16 @@ import type { IdentityStore } from '../domain/identity.js';
 import { auditTrail, rateLimiter, rateLimitHeadersOf, type Middleware } from './guards.js';
 import { HttpError, PROBLEM_CONTENT_TYPE, toProblem } from './problem.js';
 import { findJsonSyntaxError } from './json-syntax.js';
-import { bodySchemaFor, lowerCaseHeaders, mediaTypeOf, routeKey, type BoundRoute, type HttpResult, type RouteInput, type RouteSpec } from './route.js';
+import {
+  bodySchemaFor,
+  lowerCaseHeaders,
+  mediaTypeOf,
+  routeKey,
+  type BoundRoute,
+  type HttpResult,
+  type RouteInput,
+  type RouteSpec,
+} from './route.js';
 
 export interface HttpConfig {
   allowedOrigins: string[];

@@ -39,7 +39,11 @@ const cloudEvent = (over: JsonObject = {}): JsonObject => ({
 });
 
 /** A CDEvent 0.5 in a CloudEvent, as the CDEvents CloudEvents binding has it. */
-const cdEvent = (type: string, subject: JsonObject, over: { context?: JsonObject; customData?: JsonObject; envelope?: JsonObject } = {}) => {
+const cdEvent = (
+  type: string,
+  subject: JsonObject,
+  over: { context?: JsonObject; customData?: JsonObject; envelope?: JsonObject } = {},
+) => {
   const id = `cd-${type}`;
   const source = '/staging/tekton/';
   return {
@@ -360,7 +364,11 @@ describe('ingesting a CloudEvent', () => {
   });
 
   it("names the data field that breaks the receiver's schema", async () => {
-    const { service: svc } = service({ type: 'object', required: ['commit'], properties: { commit: { type: 'string', pattern: '^[0-9a-f]{7}$' } } });
+    const { service: svc } = service({
+      type: 'object',
+      required: ['commit'],
+      properties: { commit: { type: 'string', pattern: '^[0-9a-f]{7}$' } },
+    });
     const { input, eventId, paths } = releaseEventFromCloudEvent(
       cloudEvent({ data: { ...(cloudEvent().data as JsonObject), payload: { commit: 'nope' } } }),
     );
