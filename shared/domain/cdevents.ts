@@ -253,6 +253,7 @@ export function releaseEventFromCdEvent(event: IncomingCloudEvent): { input: Cre
       eventStart: out.eventStart as string,
       eventEnd: timestamp as string,
     },
-    paths: { receiverId: 'body.receiverid', payload: 'body.data' },
+    // eventEnd is the timestamp: an explicit customData.eventStart after it is the one at fault.
+    paths: { receiverId: 'body.receiverid', payload: 'body.data', eventEnd: eventStart.path },
   };
 }

@@ -50,6 +50,7 @@ export interface IncomingCloudEvent {
 export interface IngestPaths {
   receiverId: string;
   payload: string;
+  eventEnd: string;
 }
 
 export interface CloudEventIngest {
@@ -215,7 +216,11 @@ function releaseEventFromData(event: IncomingCloudEvent): CloudEventIngest {
       eventStart: eventStart as string,
       eventEnd: eventEnd as string,
     },
-    paths: { receiverId: receiverPath, payload: 'body.data.payload' },
+    paths: {
+      receiverId: receiverPath,
+      payload: 'body.data.payload',
+      eventEnd: data.eventEnd === undefined ? 'body.time' : 'body.data.eventEnd',
+    },
   };
 }
 

@@ -22,8 +22,8 @@ export interface CreateEventInput {
 export interface IngestOptions {
   /** The event's id (default: a new one). */
   id?: string;
-  /** Where the caller sent the receiver id and the payload, for the problems (default `body.receiverId`, `body.payload`). */
-  paths?: { receiverId: string; payload: string };
+  /** Where the caller sent the receiver id, the payload and eventEnd, for the problems (default `body.receiverId`, …). */
+  paths?: { receiverId: string; payload: string; eventEnd?: string };
 }
 
 /** What ingestOnce answers: the event, and whether it already existed. */
@@ -44,7 +44,9 @@ export class EventService {
     const eventStart = normalizeInstant(input.eventStart);
     const eventEnd = normalizeInstant(input.eventEnd);
     if (eventEnd < eventStart) {
-      throw new ValidationError('eventEnd is before eventStart', [{ path: 'body.eventEnd', message: 'must not be before eventStart' }]);
+      throw new ValidationError('eventEnd is before eventStart', [
+        { path: paths.eventEnd ?? 'body.eventEnd', message: 'must not be before eventStart' },
+      ]);
     }
     const receiver = await this.store.getReceiver(input.receiverId);
     if (!receiver) {

@@ -90,7 +90,7 @@ describe('a plain CloudEvent', () => {
       eventEnd: TIME, // absent in data: the CloudEvent's time
     });
     expect(eventId).toBe(releaseEventIdOf('https://ci.example/pipelines/api-server', 'run-4711'));
-    expect(paths).toEqual({ receiverId: 'body.receiverid', payload: 'body.data.payload' });
+    expect(paths).toEqual({ receiverId: 'body.receiverid', payload: 'body.data.payload', eventEnd: 'body.time' });
   });
 
   it('gets one stable event id per source + id', () => {
@@ -185,7 +185,7 @@ describe('CDEvents 0.5', () => {
     expect(receiverId).toBe(RECEIVER);
     expect(eventEnd).toBe(TIME);
     expect(input.payload).toEqual((body as JsonObject).data); // the receiver's schema sees the CDEvent
-    expect(paths).toEqual({ receiverId: 'body.receiverid', payload: 'body.data' });
+    expect(paths).toMatchObject({ receiverId: 'body.receiverid', payload: 'body.data' });
     return { name, version, release, platformId, package: pkg, success, eventStart };
   };
 
@@ -351,6 +351,20 @@ describe('ingesting a CloudEvent', () => {
     expect(once).toMatchObject({ replayed: false, event: { id: first.eventId, version: '2.3.0' } });
     expect(twice).toEqual({ replayed: true, event: once.event });
     expect(events.size).toBe(1);
+  });
+
+  it('names the field that puts eventEnd before eventStart', async () => {
+    const { service: svc } = service();
+    const late = { ...(cloudEvent().data as JsonObject), eventStart: '2026-11-23T11:00:00Z' };
+    const plain = releaseEventFromCloudEvent(cloudEvent({ data: late }));
+    await expect(svc.ingestOnce(plain.input, plain.eventId, plain.paths)).rejects.toMatchObject({ errors: [{ path: 'body.time' }] });
+    const run = { id: 'run-1', content: { pipelineName: 'p' } };
+    const cd = releaseEventFromCloudEvent(
+      cdEvent('dev.cdevents.pipelinerun.started.0.3.0', run, { customData: { eventStart: '2026-11-23T11:00:00Z' } }),
+    );
+    await expect(svc.ingestOnce(cd.input, cd.eventId, cd.paths)).rejects.toMatchObject({
+      errors: [{ path: 'body.data.customData.eventStart' }],
+    });
   });
 
   it('names the receiverid attribute for an unknown receiver', async () => {
