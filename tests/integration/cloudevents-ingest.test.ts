@@ -181,4 +181,15 @@ describe('POST /api/v1/events with application/cloudevents+json', () => {
     expect(mislabelled.statusCode).toBe(400);
     expect(JSON.parse(mislabelled.body)).toMatchObject({ code: 'VALIDATION_FAILED' });
   });
+
+  it('takes a charset parameter, and names both media types when refusing another', async () => {
+    const withCharset = await post(cloudEvent(strictReceiver), 'application/cloudevents+json; charset=utf-8');
+    expect(withCharset.statusCode).toBe(201);
+    const text = await post(cloudEvent(strictReceiver), 'text/plain');
+    expect(text.statusCode).toBe(415);
+    expect(JSON.parse(text.body)).toMatchObject({
+      code: 'UNSUPPORTED_MEDIA_TYPE',
+      detail: 'Send the body as application/json or application/cloudevents+json (got text/plain)',
+    });
+  });
 });
