@@ -11,11 +11,13 @@ export const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\
 /** At most this many findings are reported (a body of 10 000 bad keys gets a bounded answer). */
 const MAX_FINDINGS = 20;
 
+/**
+ * The 400 for a bad CloudEvent. The detail quotes nothing the caller sent (as
+ * for malformed JSON: a body may hold secrets); `errors` names each attribute.
+ */
 export const invalid = (errors: FieldError[]): ValidationError => {
-  const reported = errors.slice(0, MAX_FINDINGS);
-  const first = reported.slice(0, 3).map((e) => `${e.path.replace(/^body\./, '')} ${e.message}`);
-  const more = errors.length > 3 ? ` (and ${errors.length - 3} more)` : '';
-  return new ValidationError(`The CloudEvent is invalid: ${first.join('; ')}${more}`, reported, 'INVALID_CLOUDEVENT');
+  const count = errors.length === 1 ? '1 problem' : `${errors.length} problems`;
+  return new ValidationError(`The CloudEvent is invalid (${count}; see errors)`, errors.slice(0, MAX_FINDINGS), 'INVALID_CLOUDEVENT');
 };
 
 export const isJsonObject = (value: unknown): value is JsonObject => typeof value === 'object' && value !== null && !Array.isArray(value);

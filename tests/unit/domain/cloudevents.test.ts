@@ -5,6 +5,7 @@
  * versions, unknown receivers, and a redelivered CloudEvent recorded once.
  */
 import { randomUUID } from 'node:crypto';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { SUPPORTED_CDEVENT_TYPES, parsePackageUrl } from '../../../shared/domain/cdevents.js';
 import { releaseEventFromCloudEvent, releaseEventIdOf } from '../../../shared/domain/cloudevents.js';
@@ -313,6 +314,47 @@ describe('CDEvents 0.5', () => {
     expect(findings(() => releaseEventFromCloudEvent(noTime))).toHaveProperty(['body.data.context.timestamp']);
     const { receiverid: _r, ...noReceiver } = cdEvent('dev.cdevents.pipelinerun.started.0.3.0', run);
     expect(findings(() => releaseEventFromCloudEvent(noReceiver))).toHaveProperty(['body.receiverid']);
+  });
+});
+
+describe('any JSON', () => {
+  /** A valid CloudEvent or CDEvent with attributes and data fields replaced, added or dropped at random. */
+  const mutated = fc
+    .record({
+      base: fc.constantFrom(
+        cloudEvent(),
+        cdEvent('dev.cdevents.service.deployed.0.3.0', { id: 'svc', content: { environment: { id: 'e' }, artifactId: 'pkg:oci/a@1' } }),
+      ),
+      top: fc.dictionary(
+        fc.constantFrom('specversion', 'id', 'source', 'type', 'time', 'receiverid', 'data', 'datacontenttype', 'dataschema', 'Bad', 'x'),
+        fc.jsonValue({ maxDepth: 2 }),
+        { maxKeys: 3 },
+      ),
+      inData: fc.dictionary(
+        fc.constantFrom('name', 'version', 'success', 'eventStart', 'payload', 'context', 'subject', 'customData', '__proto__'),
+        fc.jsonValue({ maxDepth: 3 }),
+        { maxKeys: 3 },
+      ),
+    })
+    .map(({ base, top, inData }) => {
+      const data = { ...(base.data as JsonObject), ...inData };
+      return JSON.parse(JSON.stringify({ ...base, data, ...top })) as unknown;
+    });
+
+  it('maps to a release event or is a 400 that quotes nothing it was sent', () => {
+    fc.assert(
+      fc.property(mutated, (body) => {
+        try {
+          releaseEventFromCloudEvent(body);
+        } catch (error) {
+          expect(error).toBeInstanceOf(ValidationError);
+          const { detail, errors } = { detail: (error as ValidationError).message, errors: (error as ValidationError).errors ?? [] };
+          expect(errors.length).toBeGreaterThan(0);
+          expect(detail).toMatch(/^The CloudEvent is invalid \(\d+ problems?; see errors\)$/);
+        }
+      }),
+      { numRuns: 1000 },
+    );
   });
 });
 
