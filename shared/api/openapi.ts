@@ -14,7 +14,7 @@ const ERROR_RESPONSES: Record<number, string> = {
   409: 'Version conflict: the revision you sent is stale, or the resource already exists',
   412: 'If-Match does not match the current revision',
   413: 'Body larger than the limit (1 MiB by default)',
-  415: 'Body is not application/json',
+  415: 'Body is not application/json (or another media type the operation lists)',
   422: 'Well-formed but breaks a business rule (e.g. payload does not match the receiver schema)',
   500: 'Unexpected failure (quote requestId)',
 };
@@ -30,6 +30,14 @@ function errorStatuses(route: RouteSpec): number[] {
   if (route.ifMatch) statuses.push(409, 412);
   if (route.method === 'POST' || route.method === 'PUT') statuses.push(409, 422);
   return [...new Set(statuses)].sort();
+}
+
+/** application/json, then each further media type the route declares with its schema. */
+function requestContent(route: RouteSpec): Record<string, { schema: z.ZodType }> {
+  const content: Record<string, { schema: z.ZodType }> = {};
+  if (route.body) content['application/json'] = { schema: route.body };
+  for (const [mediaType, schema] of Object.entries(route.mediaBodies ?? {})) content[mediaType] = { schema };
+  return content;
 }
 
 export function generateOpenApi(version: string): Record<string, unknown> {
@@ -59,7 +67,7 @@ export function generateOpenApi(version: string): Record<string, unknown> {
         ...(route.params ? { params: route.params as z.ZodObject } : {}),
         ...(route.query ? { query: route.query as z.ZodObject } : {}),
         ...(route.ifMatch ? { headers: IfMatchHeader } : {}),
-        ...(route.body ? { body: { required: true, content: { 'application/json': { schema: route.body } } } } : {}),
+        ...(route.body ? { body: { required: true, content: requestContent(route) } } : {}),
       } as never,
       responses,
     });

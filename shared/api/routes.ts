@@ -19,6 +19,7 @@ import {
   TokenPairSchema,
   UpdateUserBody,
   UserSchema,
+  CloudEventBody,
   CreateEventBody,
   CreateGroupBody,
   CreateReceiverBody,
@@ -270,9 +271,18 @@ export const eventRoutes = {
     access: 'developer',
     tags: ['events'],
     summary: "Record a release event; its payload must satisfy the receiver's schema",
+    description:
+      'Send the release event as application/json, or as a structured CloudEvent 1.0 (application/cloudevents+json) whose data is the release event or a CDEvent 0.5. A CloudEvent sent again (same source and id) answers 200 with the first event and records nothing.',
     body: CreateEventBody,
+    mediaBodies: { 'application/cloudevents+json': CloudEventBody },
     query: NoQuery,
-    responses: { 201: { description: 'Recorded', schema: EventSchema } },
+    responses: {
+      201: { description: 'Recorded', schema: EventSchema },
+      200: {
+        description: 'A CloudEvent already recorded (same source and id): the first event, nothing new recorded',
+        schema: EventSchema,
+      },
+    },
   }),
   list: defineRoute({
     operationId: 'listEvents',

@@ -133,6 +133,39 @@ export const CreateEventBody = z
   })
   .meta({ id: 'CreateEvent' });
 
+/**
+ * A structured CloudEvent 1.0 (`Content-Type: application/cloudevents+json`). The
+ * envelope is checked further by the CloudEvents SDK (shared/domain/cloudevents.ts).
+ * Extension attributes are kept; `receiverid` names the receiver.
+ */
+export const CloudEventBody = z
+  .looseObject({
+    specversion: z.string().min(1).meta({ description: 'CloudEvents version: 1.0', example: '1.0' }),
+    id: z.string().min(1).meta({ description: 'Unique per source; a redelivery (same source and id) answers the first event' }),
+    source: z.string().min(1).meta({ description: 'URI-reference of the producer', example: 'https://ci.example/pipelines/api' }),
+    type: z.string().min(1).meta({
+      description:
+        'Any type: data is the release event. `dev.cdevents.<subject>.<predicate>.<version>`: data is a CDEvents 0.5 event (see docs/api.md for the supported types)',
+      example: 'com.example.release.finished',
+    }),
+    receiverid: z.uuid().optional().meta({ description: 'Extension attribute: the receiver the event is for' }),
+    time: instant.optional().meta({ description: 'When it happened; the default of eventStart / eventEnd' }),
+    subject: z.string().optional(),
+    datacontenttype: z.string().optional().meta({ description: 'application/json if present' }),
+    dataschema: z.string().optional(),
+    data: jsonObject.meta({
+      description:
+        'The release event (the application/json body; receiverId may be the receiverid attribute instead, eventStart/eventEnd default to time), or a CDEvent (context, subject, customData)',
+    }),
+  })
+  .meta({ id: 'CloudEvent', description: 'A structured-mode CloudEvent 1.0 whose data is a release event or a CDEvent 0.5' });
+
+export type CloudEventBodyType = z.output<typeof CloudEventBody>;
+
+/** The body is a structured CloudEvent (it came as application/cloudevents+json). */
+export const isCloudEventBody = (body: z.output<typeof CreateEventBody> | CloudEventBodyType): body is CloudEventBodyType =>
+  'specversion' in body;
+
 const booleanText = z.enum(['true', 'false']).transform((v) => v === 'true');
 
 export const EventQuery = PageQuery.extend({

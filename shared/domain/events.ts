@@ -1,4 +1,4 @@
-import { NotFoundError, RuleViolationError, ValidationError } from './errors.js';
+import { AlreadyExistsError, NotFoundError, RuleViolationError, ValidationError } from './errors.js';
 import { normalizeInstant } from './instants.js';
 import { UnusableSchemaError, validatePayload } from './json-schema.js';
 import type { JsonObject, Page, ReleaseEvent } from './model.js';
@@ -18,6 +18,20 @@ export interface CreateEventInput {
   eventEnd: string;
 }
 
+/** Options of EventService.ingest for events that arrive in another shape (a CloudEvent). */
+export interface IngestOptions {
+  /** The event's id (default: a new one). */
+  id?: string;
+  /** Where the caller sent the receiver id, the payload and eventEnd, for the problems (default `body.receiverId`, …). */
+  paths?: { receiverId: string; payload: string; eventEnd?: string };
+}
+
+/** What ingestOnce answers: the event, and whether it already existed. */
+export interface IngestOnceResult {
+  event: ReleaseEvent;
+  replayed: boolean;
+}
+
 export class EventService {
   constructor(
     private readonly store: ReleaseStore,
@@ -25,20 +39,26 @@ export class EventService {
     private readonly ids: IdGenerator,
   ) {}
 
-  async ingest(input: CreateEventInput): Promise<ReleaseEvent> {
+  async ingest(input: CreateEventInput, options: IngestOptions = {}): Promise<ReleaseEvent> {
+    const paths = options.paths ?? { receiverId: 'body.receiverId', payload: 'body.payload' };
     const eventStart = normalizeInstant(input.eventStart);
     const eventEnd = normalizeInstant(input.eventEnd);
     if (eventEnd < eventStart) {
-      throw new ValidationError('eventEnd is before eventStart', [{ path: 'body.eventEnd', message: 'must not be before eventStart' }]);
+      throw new ValidationError('eventEnd is before eventStart', [
+        { path: paths.eventEnd ?? 'body.eventEnd', message: 'must not be before eventStart' },
+      ]);
     }
     const receiver = await this.store.getReceiver(input.receiverId);
     if (!receiver) {
       throw new RuleViolationError(`Receiver ${input.receiverId} does not exist`, 'UNKNOWN_RECEIVER', [
-        { path: 'body.receiverId', message: 'no such receiver' },
+        { path: paths.receiverId, message: 'no such receiver' },
       ]);
     }
     const payload = input.payload ?? {};
-    const problems = this.validate(receiver.name, receiver.schema, payload);
+    const problems = this.validate(receiver.name, receiver.schema, payload, paths.receiverId).map((p) => ({
+      ...p,
+      path: p.path.replace(/^body\.payload/, paths.payload),
+    }));
     if (problems.length > 0) {
       throw new RuleViolationError(
         `The payload does not match the schema of receiver ${receiver.name}`,
@@ -47,7 +67,7 @@ export class EventService {
       );
     }
     const event: ReleaseEvent = {
-      id: this.ids.next(),
+      id: options.id ?? this.ids.next(),
       receiverId: receiver.id,
       name: input.name,
       version: input.version,
@@ -66,7 +86,7 @@ export class EventService {
   }
 
   /** A stored schema that no longer compiles (stored before today's limits) is the receiver's problem, not a 500. */
-  private validate(receiverName: string, schema: JsonObject, payload: unknown) {
+  private validate(receiverName: string, schema: JsonObject, payload: unknown, receiverPath: string) {
     try {
       return validatePayload(schema, payload);
     } catch (error) {
@@ -74,8 +94,27 @@ export class EventService {
       throw new RuleViolationError(
         `The schema of receiver ${receiverName} cannot be used; update the receiver`,
         'RECEIVER_SCHEMA_UNUSABLE',
-        [{ path: 'body.receiverId', message: error.message }],
+        [{ path: receiverPath, message: error.message }],
       );
+    }
+  }
+
+  /**
+   * Records the event under a caller-derived id exactly once: if an event with
+   * that id exists (a redelivered CloudEvent), it is the answer and nothing is
+   * written, even when the receiver's schema changed since.
+   */
+  async ingestOnce(input: CreateEventInput, id: string, paths?: IngestOptions['paths']): Promise<IngestOnceResult> {
+    const existing = await this.store.getEvent(id);
+    if (existing) return { event: existing, replayed: true };
+    try {
+      return { event: await this.ingest(input, { id, ...(paths ? { paths } : {}) }), replayed: false };
+    } catch (error) {
+      // Two deliveries at once: the other one committed first.
+      if (!(error instanceof AlreadyExistsError)) throw error;
+      const winner = await this.store.getEvent(id);
+      if (!winner) throw error;
+      return { event: winner, replayed: true };
     }
   }
 

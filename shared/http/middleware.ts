@@ -26,7 +26,16 @@ import type { IdentityStore } from '../domain/identity.js';
 import { auditTrail, rateLimiter, rateLimitHeadersOf, type Middleware } from './guards.js';
 import { HttpError, PROBLEM_CONTENT_TYPE, toProblem } from './problem.js';
 import { findJsonSyntaxError } from './json-syntax.js';
-import { lowerCaseHeaders, routeKey, type BoundRoute, type HttpResult, type RouteInput, type RouteSpec } from './route.js';
+import {
+  bodySchemaFor,
+  lowerCaseHeaders,
+  mediaTypeOf,
+  routeKey,
+  type BoundRoute,
+  type HttpResult,
+  type RouteInput,
+  type RouteSpec,
+} from './route.js';
 
 export interface HttpConfig {
   allowedOrigins: string[];
@@ -73,7 +82,7 @@ function parsePart(location: string, schema: z.ZodType | undefined, value: unkno
 const JSON_MEDIA_TYPE = /^application\/(?:[\w.+-]+\+)?json$/i;
 
 /** Raw body → JSON value, enforcing size (413), media type (415) and syntax (400). */
-function readJsonBody(event: APIGatewayProxyEvent, headers: Record<string, string>, config: HttpConfig): unknown {
+function readJsonBody(event: APIGatewayProxyEvent, mediaType: string, config: HttpConfig, spec: RouteSpec): unknown {
   if (event.body === null || event.body === undefined || event.body === '') {
     throw new HttpError(400, 'BODY_REQUIRED', 'This operation needs a JSON request body');
   }
@@ -81,9 +90,9 @@ function readJsonBody(event: APIGatewayProxyEvent, headers: Record<string, strin
   if (raw.byteLength > config.maxBodyBytes) {
     throw new HttpError(413, 'BODY_TOO_LARGE', `The request body is ${raw.byteLength} bytes; the limit is ${config.maxBodyBytes}`);
   }
-  const mediaType = (headers['content-type'] ?? '').split(';')[0]?.trim() ?? '';
   if (!JSON_MEDIA_TYPE.test(mediaType)) {
-    throw new HttpError(415, 'UNSUPPORTED_MEDIA_TYPE', `Send the body as application/json (got ${mediaType || 'no Content-Type'})`);
+    const accepted = ['application/json', ...Object.keys(spec.mediaBodies ?? {})].join(' or ');
+    throw new HttpError(415, 'UNSUPPORTED_MEDIA_TYPE', `Send the body as ${accepted} (got ${mediaType || 'no Content-Type'})`);
   }
   const text = raw.toString('utf8');
   try {
@@ -99,6 +108,11 @@ function readJsonBody(event: APIGatewayProxyEvent, headers: Record<string, strin
         : 'The request body is not valid JSON',
     );
   }
+}
+
+/** The body parsed with the schema of its media type (application/json's unless the route declares another). */
+function parseBody(spec: RouteSpec, event: APIGatewayProxyEvent, mediaType: string, config: HttpConfig): unknown {
+  return parsePart('body', bodySchemaFor(spec, mediaType), readJsonBody(event, mediaType, config, spec));
 }
 
 function toProxyResult(result: HttpResult): APIGatewayProxyResult {
@@ -168,7 +182,7 @@ export function httpApi(routes: BoundRoute[], config: HttpConfig = httpConfigFro
     const input = {
       params: parsePart('params', spec.params, event.pathParameters ?? {}),
       query: parsePart('query', spec.query, event.queryStringParameters ?? {}),
-      body: spec.body ? parsePart('body', spec.body, readJsonBody(event, headers, config)) : undefined,
+      body: spec.body ? parseBody(spec, event, mediaTypeOf(headers['content-type']), config) : undefined,
       headers,
       requestId: event.requestContext.requestId,
       event,

@@ -19,10 +19,14 @@ export interface ResponseSpec {
   schema?: z.ZodType;
 }
 
+/** Request media types besides application/json, each with the zod schema of its body. */
+export type MediaBodies = Readonly<Record<string, z.ZodType>>;
+
 export interface RouteSpec<
   TBody extends z.ZodType | undefined = z.ZodType | undefined,
   TParams extends z.ZodType | undefined = z.ZodType | undefined,
   TQuery extends z.ZodType | undefined = z.ZodType | undefined,
+  TMedia extends MediaBodies | undefined = MediaBodies | undefined,
 > {
   operationId: string;
   method: HttpMethod;
@@ -37,6 +41,12 @@ export interface RouteSpec<
   description?: string;
   tags: string[];
   body?: TBody;
+  /**
+   * Other request media types the route accepts (e.g. `application/cloudevents+json`),
+   * each parsed with its own schema; `body` is the schema of application/json and of
+   * any other JSON media type. Needs `body`.
+   */
+  mediaBodies?: TMedia;
   params?: TParams;
   query?: TQuery;
   /**
@@ -54,14 +64,26 @@ export function defineRoute<
   TBody extends z.ZodType | undefined = undefined,
   TParams extends z.ZodType | undefined = undefined,
   TQuery extends z.ZodType | undefined = undefined,
->(spec: RouteSpec<TBody, TParams, TQuery>): RouteSpec<TBody, TParams, TQuery> {
+  TMedia extends MediaBodies | undefined = undefined,
+>(spec: RouteSpec<TBody, TParams, TQuery, TMedia>): RouteSpec<TBody, TParams, TQuery, TMedia> {
   return spec;
 }
 
+/** The media type of a Content-Type header value, lower-cased, without parameters. */
+export function mediaTypeOf(contentType: string | undefined): string {
+  return (contentType ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
+}
+
+/** The schema a request body of this media type is parsed with. */
+export function bodySchemaFor(spec: RouteSpec, mediaType: string): z.ZodType | undefined {
+  return spec.mediaBodies?.[mediaType] ?? spec.body;
+}
+
 type Parsed<T> = [T] extends [z.ZodType] ? z.output<T> : undefined;
-type BodyOf<R> = R extends RouteSpec<infer B, infer _P, infer _Q> ? Parsed<B> : never;
-type ParamsOf<R> = R extends RouteSpec<infer _B, infer P, infer _Q> ? Parsed<P> : never;
-type QueryOf<R> = R extends RouteSpec<infer _B, infer _P, infer Q> ? Parsed<Q> : never;
+type MediaParsed<M> = [M] extends [MediaBodies] ? z.output<M[keyof M]> : never;
+type BodyOf<R> = R extends RouteSpec<infer B, infer _P, infer _Q, infer M> ? Parsed<B> | MediaParsed<M> : never;
+type ParamsOf<R> = R extends RouteSpec<infer _B, infer P, infer _Q, infer _M> ? Parsed<P> : never;
+type QueryOf<R> = R extends RouteSpec<infer _B, infer _P, infer Q, infer _M> ? Parsed<Q> : never;
 
 export interface RouteInput<R extends RouteSpec> {
   body: BodyOf<R>;

@@ -63,3 +63,57 @@ describe('events', () => {
     expect((await call('GET', `/api/v1/events?from=${day(5)}&to=${day(1)}`)).status).toBe(400);
   });
 });
+
+describe('events as CloudEvents (application/cloudevents+json)', () => {
+  const asCloudEvent = { 'Content-Type': 'application/cloudevents+json' };
+
+  it('records a structured CloudEvent once, through API Gateway and the authorizer', async () => {
+    const { receiverId: _r, ...data } = eventBody(receiverId);
+    const cloudEvent = {
+      specversion: '1.0',
+      id: `e2e-${Date.now()}`,
+      source: 'https://ci.example/e2e',
+      type: 'com.example.release.finished',
+      time: '2026-11-20T10:05:00Z',
+      receiverid: receiverId,
+      data,
+    };
+    const created = await call('POST', '/api/v1/events', { json: cloudEvent, headers: asCloudEvent });
+    expect(created.status).toBe(201);
+    expect(created.body).toMatchObject({ receiverId, name: 'api-server', version: '2.3.0' });
+    const again = await call('POST', '/api/v1/events', { json: cloudEvent, headers: asCloudEvent });
+    expect(again.status).toBe(200);
+    expect(again.body).toEqual(created.body);
+  });
+
+  it('records a CDEvent and refuses an unsupported one with a 400 naming type', async () => {
+    const { body: open } = await call('POST', '/api/v1/receivers', { json: receiverBody({ schema: { type: 'object' } }) });
+    const cdEvent = (type: string) => {
+      const id = `cd-${type}-${Date.now()}`;
+      return {
+        specversion: '1.0',
+        id,
+        source: '/e2e/tekton/',
+        type,
+        receiverid: open.id,
+        data: {
+          context: { specversion: '0.5.0', id, source: '/e2e/tekton/', type, timestamp: '2026-11-22T12:00:00Z' },
+          subject: { id: 'run-1', content: { pipelineName: 'release', uri: 'https://tekton.example/run-1', outcome: 'failure' } },
+        },
+      };
+    };
+    const finished = await call('POST', '/api/v1/events', {
+      json: cdEvent('dev.cdevents.pipelinerun.finished.0.3.0'),
+      headers: asCloudEvent,
+    });
+    expect(finished.status).toBe(201);
+    expect(finished.body).toMatchObject({ name: 'release', version: 'run-1', success: false, platformId: '/e2e/tekton/' });
+    const unsupported = await call('POST', '/api/v1/events', {
+      json: cdEvent('dev.cdevents.taskrun.finished.0.3.0'),
+      headers: asCloudEvent,
+    });
+    expect(unsupported.status).toBe(400);
+    expect(unsupported.body.errors.map((e: { path: string }) => e.path)).toEqual(['body.type']);
+    expect((await call('GET', `/api/v1/events?receiverId=${open.id}`)).body.items).toHaveLength(1);
+  });
+});

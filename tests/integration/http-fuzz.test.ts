@@ -100,6 +100,9 @@ const jsonBody = fc.oneof(
         'eventStart',
         'eventEnd',
         'members',
+        'specversion',
+        'source',
+        'data',
       ),
       fc.jsonValue({ maxDepth: 2 }),
       { maxKeys: 6 },
@@ -133,6 +136,7 @@ function requestOf(routes: RouteSpec[]) {
       fc.constantFrom(
         'application/json',
         'application/json; charset=utf-8',
+        'application/cloudevents+json',
         'text/plain',
         'application/problem+json',
         'multipart/form-data',

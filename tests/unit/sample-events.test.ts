@@ -8,7 +8,8 @@ import { APIGatewayProxyEventSchema, APIGatewayRequestAuthorizerEventSchema } fr
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
 import { allRoutes } from '../../shared/api/routes.js';
-import { routeKey } from '../../shared/http/route.js';
+import { bodySchemaFor, lowerCaseHeaders, mediaTypeOf, routeKey } from '../../shared/http/route.js';
+import { CLOUDEVENTS_JSON, releaseEventFromCloudEvent } from '../../shared/domain/cloudevents.js';
 
 const dir = path.resolve(import.meta.dirname, '../../events');
 const all = readdirSync(dir)
@@ -36,8 +37,20 @@ describe('sample API Gateway events', () => {
     expect(route).toBeDefined();
     expect(route?.params?.safeParse(event.pathParameters ?? {}).success ?? true).toBe(true);
     expect(route?.query?.safeParse(event.queryStringParameters ?? {}).success ?? true).toBe(true);
-    if (route?.body) expect(route.body.safeParse(JSON.parse(event.body ?? 'null')).success).toBe(true);
+    // The schema of the sample's media type (application/cloudevents+json has its own).
+    const body = route ? bodySchemaFor(route, mediaTypeOf(lowerCaseHeaders(event.headers)['content-type'])) : undefined;
+    if (body) expect(schemaIssues(body.safeParse(JSON.parse(event.body ?? 'null')))).toEqual([]);
     expect(event.requestContext.resourcePath).toBe(event.resource);
+  });
+
+  const cloudEventSamples = samples.filter(
+    ({ event }) => mediaTypeOf(lowerCaseHeaders(event.headers)['content-type']) === CLOUDEVENTS_JSON,
+  );
+  it('include a CloudEvent and a CDEvent POST', () => {
+    expect(cloudEventSamples.map(({ file }) => file).sort()).toEqual(['events-create-cdevent.json', 'events-create-cloudevent.json']);
+  });
+  it.each(cloudEventSamples)('$file is a CloudEvent that maps to a release event', ({ event }) => {
+    expect(() => releaseEventFromCloudEvent(JSON.parse(event.body ?? 'null'))).not.toThrow();
   });
 
   it.each(samples)('$file is a proxy event as API Gateway sends it (APIGatewayProxyEventSchema)', ({ event }) => {
