@@ -119,7 +119,7 @@ beforeAll(async () => {
     env: ENV,
     resolver,
     clock,
-    services: { dynamodb, sqs, lambda, dispatcher } as unknown as LocalServices,
+    services: { endpoint, dynamodb, sqs, lambda, dispatcher } as unknown as LocalServices,
     assemblyDir: FIXTURES,
     warn: (message) => warnings.push(message),
     log: () => undefined,
