@@ -16,7 +16,8 @@
  *   answers every AWS API the runtime has.
  * - restJson1 APIs (Lambda's Invoke) and plain HTTP (the CloudFormation
  *   custom resource ResponseURL) are routed by path prefix.
- * - Every call is counted by service and operation (`calls()`).
+ * - Every call is counted by service and operation (`calls()`, also served
+ *   read-only at `GET /_switchyard/calls`).
  * - Faults on demand: every AWS call (JSON, proxied or path-routed) is first
  *   put to the chaos room (local/aws/chaos), which may answer an AWS error
  *   instead; its rules are set at `/_switchyard/chaos`.
@@ -123,6 +124,9 @@ export interface LocalAwsEndpoint {
   stop(): Promise<void>;
 }
 
+/** The path of the per-call counters (`calls()`), read-only. */
+export const CALLS_PATH = '/_switchyard/calls';
+
 /** Largest request body accepted (Secrets Manager's own limit is 64 KB per value; SQS 256 KB + envelope). */
 const MAX_BODY_BYTES = 10 * 1024 * 1024;
 
@@ -162,6 +166,12 @@ export async function startLocalAwsEndpoint(options: LocalAwsEndpointOptions): P
   const count = (key: string) => counts.set(key, (counts.get(key) ?? 0) + 1);
   const chaos = new ChaosRoom(options.chaos);
   routes.set(CHAOS_PATH, (request) => chaos.handle(request));
+  // Read-only: the per-call counters over HTTP (bench/events.ts counts AWS calls per ingested event).
+  routes.set(CALLS_PATH, (request): HttpRouteResponse =>
+    request.method === 'GET'
+      ? { statusCode: 200, headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(Object.fromEntries(counts)) }
+      : { statusCode: 405, headers: { Allow: 'GET' }, body: '' },
+  );
 
   const send = (res: ServerResponse, statusCode: number, headers: Record<string, string>, body: string | Buffer) => {
     res.writeHead(statusCode, { ...headers, 'Content-Length': String(Buffer.byteLength(body)) });
