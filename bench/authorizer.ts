@@ -11,13 +11,10 @@ import autocannon from 'autocannon';
 import type { APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { App, Stack } from 'aws-cdk-lib';
-import { Template } from 'aws-cdk-lib/assertions';
 import { parseArgs } from 'node:util';
-import { DataTable } from '../lib/data.js';
 import { LOCAL_CREDENTIALS, startDynamoDbLocal } from '../local/aws/dynamodb/local-process.js';
-import { ensureTable, standaloneTableInputs } from '../local/providers/dynamodb-table.js';
-import type { CfnTemplate } from '../local/types.js';
+import { ensureTable } from '../local/providers/dynamodb-table.js';
+import { dataTableInput } from './support.js';
 import { allRoutes } from '../shared/api/routes.js';
 import { createAuthorizer } from '../shared/auth/authorizer.js';
 import { SessionService } from '../shared/auth/sessions.js';
@@ -35,14 +32,7 @@ const duration = Number(values.duration);
 async function decisions() {
   const dynamo = await startDynamoDbLocal();
   try {
-    const stack = new Stack(new App(), 'Bench');
-    new DataTable(stack, 'Data');
-    const [table] = standaloneTableInputs(Template.fromStack(stack).toJSON() as CfnTemplate, {
-      stackName: 'Bench',
-      region: 'us-east-1',
-      accountId: '000000000000',
-    });
-    if (!table) throw new Error('DataTable synthesized no table');
+    const table = dataTableInput();
     await ensureTable(dynamo.client, table.input, table.ttlAttribute);
     const raw = new DynamoDBClient({ endpoint: dynamo.endpoint, region: 'us-east-1', credentials: LOCAL_CREDENTIALS });
     const store = new DynamoIdentityStore(DynamoDBDocumentClient.from(raw), table?.input.TableName as string, {

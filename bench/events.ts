@@ -46,15 +46,12 @@ import {
   SQSClient,
 } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient, PutCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
-import { App, Stack } from 'aws-cdk-lib';
-import { Template } from 'aws-cdk-lib/assertions';
 import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import type { HandlerExecutionContext, InitializeHandler } from '@smithy/types';
-import { DataTable } from '../lib/data.js';
 import { LOCAL_CREDENTIALS } from '../local/aws/dynamodb/local-process.js';
-import { ensureTable, standaloneTableInputs } from '../local/providers/dynamodb-table.js';
-import type { CfnTemplate } from '../local/types.js';
+import { ensureTable } from '../local/providers/dynamodb-table.js';
+import { dataTableInput, median, quantile, throughput } from './support.js';
 import { cloudEvent } from '../shared/events/cloudevent.js';
 import { keys, LIST_SHARDS } from '../shared/store/keys.js';
 import { auditItem, outboxItem } from '../shared/store/table-store.js';
@@ -88,21 +85,6 @@ const AUDIT = {
 };
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
-const quantile = (sorted: number[], q: number) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * q))] as number;
-
-/** Runs `count` calls of `task`, `concurrency` at a time; answers calls per second. */
-async function throughput(count: number, task: (n: number) => Promise<unknown>): Promise<number> {
-  let next = 0;
-  const started = performance.now();
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (next < count) await task(next++);
-    }),
-  );
-  return count / ((performance.now() - started) / 1000);
-}
 
 const runtime = await startRuntimeProcess({
   env: { SWITCHYARD_ADMIN_API_KEY: ADMIN_KEY },
@@ -232,14 +214,7 @@ try {
     return missing();
   };
 
-  const stack = new Stack(new App(), 'Bench');
-  new DataTable(stack, 'Data');
-  const [table] = standaloneTableInputs(Template.fromStack(stack).toJSON() as CfnTemplate, {
-    stackName: 'Bench',
-    region: 'us-east-1',
-    accountId: '000000000000',
-  });
-  if (!table) throw new Error('DataTable synthesized no table');
+  const table = dataTableInput();
   // Same keys, indexes and stream as the runtime's table (nothing polls this one's stream).
   await ensureTable(dynamoRaw, { ...table.input, TableName: 'bench-ceiling' }, table.ttlAttribute);
   const ceilingReceiverId = randomUUID();
@@ -285,8 +260,8 @@ try {
 
   // ---- warm-up: environments started, the relay and the tap flowing -------------------------------
   const warm: string[] = [];
-  await throughput(Math.max(concurrency * 2, 16), async (n) => warm.push((await ingestOne(n)).id));
-  await throughput(concurrency * 4, ceilingWrite);
+  await throughput(Math.max(concurrency * 2, 16), concurrency, async (n) => warm.push((await ingestOne(n)).id));
+  await throughput(concurrency * 4, concurrency, ceilingWrite);
   const warmMissing = await awaitArrival(warm, 60_000);
   if (warmMissing.length > 0) throw new Error(`warm-up: ${warmMissing.length} events never reached the tap`);
 
@@ -331,9 +306,9 @@ try {
   const ingestStarted = performance.now();
   let ingestMs = 0;
   for (let round = 0; round < rounds; round++) {
-    ceilingRates.push(await throughput(perRound, ceilingWrite));
+    ceilingRates.push(await throughput(perRound, concurrency, ceilingWrite));
     const t = performance.now();
-    ingestRates.push(await throughput(perRound, async (n) => ingested.push((await ingestOne(round * perRound + n)).id)));
+    ingestRates.push(await throughput(perRound, concurrency, async (n) => ingested.push((await ingestOne(round * perRound + n)).id)));
     ingestMs += performance.now() - t;
   }
   const missing = await awaitArrival(ingested, 120_000);

@@ -11,14 +11,11 @@
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
-import { App, Stack } from 'aws-cdk-lib';
-import { Template } from 'aws-cdk-lib/assertions';
 import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
-import { DataTable } from '../lib/data.js';
 import { LOCAL_CREDENTIALS, startDynamoDbLocal } from '../local/aws/dynamodb/local-process.js';
-import { ensureTable, standaloneTableInputs } from '../local/providers/dynamodb-table.js';
-import type { CfnTemplate } from '../local/types.js';
+import { ensureTable } from '../local/providers/dynamodb-table.js';
+import { dataTableInput, median, throughput } from './support.js';
 import { ReceiverService } from '../shared/domain/receivers.js';
 import { systemClock, uuidIds } from '../shared/store/index.js';
 import { keys } from '../shared/store/keys.js';
@@ -43,29 +40,10 @@ const AUDIT = {
   sourceIp: '127.0.0.1',
 };
 
-/** Runs `count` calls of `task`, `concurrency` at a time; answers calls per second. */
-async function throughput(count: number, task: (n: number) => Promise<unknown>): Promise<number> {
-  let next = 0;
-  const started = performance.now();
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (next < count) await task(next++);
-    }),
-  );
-  return count / ((performance.now() - started) / 1000);
-}
-
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 const dynamo = await startDynamoDbLocal();
 try {
-  const stack = new Stack(new App(), 'Bench');
-  new DataTable(stack, 'Data');
-  const [table] = standaloneTableInputs(Template.fromStack(stack).toJSON() as CfnTemplate, {
-    stackName: 'Bench',
-    region: 'us-east-1',
-    accountId: '000000000000',
-  });
-  if (!table) throw new Error('DataTable synthesized no table');
+  const table = dataTableInput();
   let queries = 0;
   const raw = new DynamoDBClient({ endpoint: dynamo.endpoint, region: 'us-east-1', credentials: LOCAL_CREDENTIALS });
   raw.middlewareStack.add(
@@ -126,12 +104,14 @@ try {
   const perRound = Math.ceil(perLayout / rounds);
   for (let round = 0; round < rounds; round++) {
     for (const layout of layouts) {
-      layout.rates.push(await throughput(perRound, (n) => layout.store.createEvent(event(layout.receiver.id, round * perRound + n), 1)));
+      layout.rates.push(
+        await throughput(perRound, concurrency, (n) => layout.store.createEvent(event(layout.receiver.id, round * perRound + n), 1)),
+      );
     }
     // The ceiling: the transaction createEvent sends (event, receiver check, audit record; same keys and indexes), sent raw.
     const receiverKey = keys.receiver(ceilingReceiver.id);
     ceiling.push(
-      await throughput(perRound, (n) => {
+      await throughput(perRound, concurrency, (n) => {
         const id = randomUUID();
         const at = `${event(ceilingReceiver.id, round * perRound + n).eventStart}#${id}`;
         return client.send(
@@ -179,7 +159,6 @@ try {
       }),
     );
   }
-  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
 
   const rows: Record<string, Record<string, string | number>> = {};
   const ceilingRate = median(ceiling);
