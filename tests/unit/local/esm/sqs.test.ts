@@ -193,13 +193,17 @@ describe('SqsPoller', () => {
     const fn = new FakeFunction((records) => (answers[call++] ?? answers[2])!(records));
     startPoller(sqs, clock, fn, mapping(queue.arn, { maximumConcurrency: 1 }));
 
-    await waitFor(() => fn.events.length >= 3);
     await waitFor(async () => (await messagesIn(sqs, queue.url)) === 0);
-    expect(fn.events.slice(0, 3).map((e) => e.Records.map((r) => r.attributes.ApproximateReceiveCount))).toEqual([
+    // Both failures returned the whole batch: each message came back, once per failed attempt, until the third succeeded.
+    // (How the two reappear in batches depends on timing on a loaded machine, so the counts are per message.)
+    expect(fn.events.slice(0, 2).map((e) => e.Records.map((r) => r.attributes.ApproximateReceiveCount))).toEqual([
       ['1', '1'],
       ['2', '2'],
-      ['3', '3'],
     ]);
+    const countsOf = (body: string) =>
+      fn.events.flatMap((e) => e.Records.filter((r) => r.body === body).map((r) => r.attributes.ApproximateReceiveCount));
+    expect(countsOf('one')).toEqual(['1', '2', '3']);
+    expect(countsOf('two')).toEqual(['1', '2', '3']);
   });
 
   it('deletes the messages no filter pattern matches without invoking the function', async () => {
