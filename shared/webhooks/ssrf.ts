@@ -269,28 +269,29 @@ export const WEBHOOK_TIMEOUT_MS = 10_000;
 /** The `lookup` a pinned connection uses: the checked addresses for the checked hostname, DNS never again. */
 export function pinnedLookup(checked: CheckedWebhookUrl): LookupFunction {
   const hostname = checked.url.hostname;
+  const notFound = (message: string): NodeJS.ErrnoException => Object.assign(new Error(message), { code: 'ENOTFOUND' });
   return (host, options, callback) => {
     if (host !== hostname) {
-      const error: NodeJS.ErrnoException = new Error(`Pinned connection for ${hostname} asked to resolve ${host}`);
-      error.code = 'ENOTFOUND';
-      callback(error, '', 0);
+      callback(notFound(`Pinned connection for ${hostname} asked to resolve ${host}`), '', 0);
       return;
     }
-    const family = options.family === 4 || options.family === 6 ? options.family : undefined;
+    const family = familyOf(options.family);
     const matching = checked.addresses.filter((a) => family === undefined || a.family === family);
-    if (options.all) {
-      (callback as unknown as (err: null, addresses: CheckedAddress[]) => void)(null, matching);
-      return;
-    }
     const [first] = matching;
     if (!first) {
-      const error: NodeJS.ErrnoException = new Error(`No checked IPv${family} address for ${hostname}`);
-      error.code = 'ENOTFOUND';
-      callback(error, '', 0);
+      callback(notFound(`No checked IPv${family} address for ${hostname}`), '', 0);
       return;
     }
-    callback(null, first.address, first.family);
+    // Node asks for all addresses when it races IPv6 and IPv4 (autoSelectFamily, the default since Node 20).
+    if (options.all) (callback as unknown as (err: null, addresses: CheckedAddress[]) => void)(null, matching);
+    else callback(null, first.address, first.family);
   };
+}
+
+function familyOf(family: number | string | undefined): 4 | 6 | undefined {
+  if (family === 4 || family === 'IPv4') return 4;
+  if (family === 6 || family === 'IPv6') return 6;
+  return undefined;
 }
 
 export interface PinnedDispatcherOptions {
@@ -302,6 +303,7 @@ export interface PinnedDispatcherOptions {
 export function pinnedDispatcher(checked: CheckedWebhookUrl, options: PinnedDispatcherOptions = {}): Agent {
   const timeoutMs = options.timeoutMs ?? WEBHOOK_TIMEOUT_MS;
   const allowed = new Set(checked.addresses.map((a) => a.address));
+  // With a connector function, Agent's connectTimeout is not used: the connector's timeout is the connect timeout.
   const connectPinned = buildConnector({ lookup: pinnedLookup(checked), timeout: timeoutMs });
   const connect: buildConnector.connector = (connectOptions, callback) => {
     connectPinned(connectOptions, (error, socket) => {
@@ -321,7 +323,6 @@ export function pinnedDispatcher(checked: CheckedWebhookUrl, options: PinnedDisp
   };
   return new Agent({
     connect,
-    connectTimeout: timeoutMs,
     headersTimeout: timeoutMs,
     bodyTimeout: timeoutMs,
     maxRedirections: 0,

@@ -281,6 +281,15 @@ describe('pinnedLookup', () => {
     expect(one).toHaveBeenCalledWith(null, '2606:4700:4700::1111', 6);
   });
 
+  it('answers ENOTFOUND rather than an empty list when no checked address has the family asked for', () => {
+    const v4Only = pinnedLookup({ url: checked.url, addresses: [{ address: '93.184.215.14', family: 4 }] });
+    for (const options of [{ family: 6, all: true }, { family: 6 }]) {
+      const callback = vi.fn();
+      v4Only('hook.example.com', options, callback);
+      expect(callback).toHaveBeenCalledWith(expect.objectContaining({ code: 'ENOTFOUND' }), '', 0);
+    }
+  });
+
   it('resolves no other name', () => {
     const callback = vi.fn();
     pinnedLookup(checked)('metadata.internal', { all: true }, callback);
