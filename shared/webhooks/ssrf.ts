@@ -297,6 +297,8 @@ function familyOf(family: number | string | undefined): 4 | 6 | undefined {
 export interface PinnedDispatcherOptions {
   /** Connect, headers and body timeouts; tests shorten it. */
   timeoutMs?: number;
+  /** CA certificates to trust instead of Node's bundle; for tests (a receiver with a self-signed certificate). */
+  ca?: string | Buffer;
 }
 
 /** An undici Agent whose connections go only to `checked.addresses`; SNI and certificate checks use the hostname. */
@@ -304,7 +306,11 @@ export function pinnedDispatcher(checked: CheckedWebhookUrl, options: PinnedDisp
   const timeoutMs = options.timeoutMs ?? WEBHOOK_TIMEOUT_MS;
   const allowed = new Set(checked.addresses.map((a) => a.address));
   // With a connector function, Agent's connectTimeout is not used: the connector's timeout is the connect timeout.
-  const connectPinned = buildConnector({ lookup: pinnedLookup(checked), timeout: timeoutMs });
+  const connectPinned = buildConnector({
+    lookup: pinnedLookup(checked),
+    timeout: timeoutMs,
+    ...(options.ca ? { ca: options.ca } : {}),
+  });
   const connect: buildConnector.connector = (connectOptions, callback) => {
     connectPinned(connectOptions, (error, socket) => {
       if (error || !socket) {
@@ -402,7 +408,7 @@ export async function guardedPost(
     throw failure(error, elapsed());
   }
 
-  const agent = pinnedDispatcher(checked, { timeoutMs });
+  const agent = pinnedDispatcher(checked, { timeoutMs, ca: options.ca });
   try {
     const response = await request(checked.url, {
       dispatcher: agent,

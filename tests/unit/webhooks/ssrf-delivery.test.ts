@@ -3,7 +3,10 @@
  * addresses (DNS rebinding cannot move it), SNI stays the hostname, redirects are answers, and every
  * failure is typed.
  */
+import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
+import path from 'node:path';
 import { createServer as createTcpServer, type AddressInfo, type Server as TcpServer } from 'node:net';
 import { request } from 'undici';
 import { afterEach, describe, expect, it, vi } from 'vitest';
@@ -222,6 +225,49 @@ describe('guardedPost', () => {
     const clientHello = Buffer.concat(hello);
     expect(clientHello[0]).toBe(0x16); // TLS handshake record
     expect(clientHello.includes(Buffer.from('hook.example.com'))).toBe(true);
+  });
+});
+
+describe('guardedPost over TLS', () => {
+  // A self-signed test-only certificate for hook.example.com (CA:TRUE so it can be its own trust anchor).
+  const fixtures = path.resolve(import.meta.dirname, 'fixtures');
+  const cert = readFileSync(path.join(fixtures, 'hook.example.com.crt'));
+  const key = readFileSync(path.join(fixtures, 'hook.example.com.key'));
+
+  async function tlsReceiver() {
+    const hosts: Array<string | undefined> = [];
+    const server = createTlsServer({ cert, key }, (req, res) => {
+      hosts.push(req.headers.host);
+      req.resume().on('end', () => res.end('secure'));
+    });
+    servers.push(server);
+    await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+    return { port: (server.address() as AddressInfo).port, hosts };
+  }
+
+  const policy = { allowHttp: false, allowLoopback: true };
+
+  it('verifies the certificate against the hostname while connecting to the pinned address', async () => {
+    const { port, hosts } = await tlsReceiver();
+    const response = await guardedPost(`https://hook.example.com:${port}/`, '{}', {}, policy, {
+      resolve: rebinding(['127.0.0.1']),
+      ca: cert,
+    });
+    expect(response).toMatchObject({ status: 200, bodyFirstKiB: 'secure' });
+    expect(hosts).toEqual([`hook.example.com:${port}`]);
+  });
+
+  it('fails as tls when the certificate is not for the hostname, or not trusted', async () => {
+    const { port, hosts } = await tlsReceiver();
+    const wrongName = await failureOf(
+      guardedPost(`https://other.example.com:${port}/`, '{}', {}, policy, { resolve: rebinding(['127.0.0.1']), ca: cert }),
+    );
+    expect(wrongName.kind).toBe('tls');
+    const untrusted = await failureOf(
+      guardedPost(`https://hook.example.com:${port}/`, '{}', {}, policy, { resolve: rebinding(['127.0.0.1']) }),
+    );
+    expect(untrusted.kind).toBe('tls');
+    expect(hosts).toEqual([]);
   });
 });
 
