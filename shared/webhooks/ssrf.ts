@@ -159,8 +159,8 @@ function embeddedIpv4(address: string): { form: string; ipv4: string } | undefin
   const b = ipv6Bytes(address);
   if (allZero(b, 0, 10) && b[10] === 0xff && b[11] === 0xff) return { form: 'IPv4-mapped', ipv4: dottedQuad(b, 12) };
   if (allZero(b, 0, 8) && b[8] === 0xff && b[9] === 0xff && allZero(b, 10, 12)) return { form: 'IPv4-translated', ipv4: dottedQuad(b, 12) };
-  // ::/96 minus :: and ::1, which are their own (unspecified, loopback) addresses.
-  if (allZero(b, 0, 12) && !allZero(b, 12, 15)) return { form: 'IPv4-compatible', ipv4: dottedQuad(b, 12) };
+  // ::/96; :: and ::1 never get here, refusalOf judges them as themselves (unspecified, loopback) first.
+  if (allZero(b, 0, 12)) return { form: 'IPv4-compatible', ipv4: dottedQuad(b, 12) };
   if (b[0] === 0x00 && b[1] === 0x64 && b[2] === 0xff && b[3] === 0x9b && allZero(b, 4, 12))
     return { form: 'NAT64 (64:ff9b::/96)', ipv4: dottedQuad(b, 12) };
   if (b[0] === 0x20 && b[1] === 0x02) return { form: '6to4 (2002::/16)', ipv4: dottedQuad(b, 2) };

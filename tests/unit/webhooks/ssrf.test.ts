@@ -67,6 +67,7 @@ const EMBEDDED: ReadonlyArray<[AddressKind, string, string, string]> = [
   ['carrier-grade NAT', 'IPv4-mapped', '::ffff:100.64.1.1', '100.64.1.1'],
   ['private', 'IPv4-translated', '::ffff:0:192.168.0.1', '192.168.0.1'],
   ['private', 'IPv4-compatible', '::10.0.0.1', '10.0.0.1'],
+  ['unspecified', 'IPv4-compatible', '::2', '0.0.0.2'],
   ['private', 'NAT64', '64:ff9b::10.0.0.1', '10.0.0.1'],
   ['loopback', 'NAT64', '64:ff9b::7f00:1', '127.0.0.1'],
   ['metadata', 'NAT64', '64:ff9b::a9fe:a9fe', '169.254.169.254'],
