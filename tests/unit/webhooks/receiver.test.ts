@@ -1,4 +1,6 @@
 /** The receiver users run: verifies with standardwebhooks, says why it refuses, plays a bad endpoint on demand. */
+import { spawn } from 'node:child_process';
+import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   parseReceiverArgs,
@@ -232,5 +234,40 @@ describe('command line', () => {
     expect(parseReceiverArgs([], { WEBHOOK_SECRET: ` ${a}  ${b} ` })).toMatchObject({ port: 4000, secrets: [a, b] });
     expect(() => parseReceiverArgs(['--fail-rate', 'lots'], {})).toThrow(/--fail-rate wants a number/);
     expect(() => parseReceiverArgs(['--port', '70000'], {})).toThrow(/--port/);
+  });
+});
+
+describe('npm run webhook-receiver', () => {
+  it('runs as a program: listens, prints a line per delivery and, on SIGINT, a summary; never the secret', async () => {
+    const secret = generateWebhookSecret();
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', 'bin/webhook-receiver.ts', '--port', '0', '--status', '503', '--fail-rate', '0.5'],
+      {
+        cwd: path.join(import.meta.dirname, '../../..'),
+        env: { ...process.env, WEBHOOK_SECRET: secret },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+    try {
+      await expect
+        .poll(() => output, { timeout: 20_000, interval: 100 })
+        .toMatch(/listening on (http:\S+) with 1 secret; answering 503 to 50% of deliveries/);
+      const url = /listening on (http:\S+) /.exec(output)![1]!;
+      const body = event(1);
+      const response = await fetch(url, { method: 'POST', body, headers: signed([secret], body, 'dlv_cli') });
+      expect([204, 503]).toContain(response.status);
+      await expect.poll(() => output).toMatch(/ (204|503) {2}dlv_cli {2}deployment\.rolled_back {2}d1 {2}attempt 1 /);
+      child.kill('SIGINT');
+      expect(await exited).toBe(0);
+      expect(output).toMatch(/SIGINT; 1 requests, \d deliveries acknowledged, 0 duplicates, 0 refused, \d failures played/);
+      expect(output).not.toContain(secret.slice('whsec_'.length));
+    } finally {
+      child.kill();
+    }
   });
 });
