@@ -37,13 +37,18 @@
  *   copied onto another subscription does not open. Only the subscriptions
  *   API (create/rotate) and the dispatcher may read the key ring; reading the
  *   table alone reveals no secret. Adding a key to the ring and re-sealing
- *   rotates the wrapping key without touching any webhook secret.
+ *   rotates the wrapping key without touching any webhook secret. A key is
+ *   any high-entropy text of 32+ characters and the AES key is its
+ *   HKDF-SHA256, so the stack can let Secrets Manager generate it
+ *   (`generateSecretString` with template `{"kid":"k1"}`, key `key`, 64
+ *   characters) with no bootstrap step; `parseWrappingKeyRing` reads that
+ *   one-key form as well as `{ keys: [...] }`.
  *
  * A plain secret is shown once, in the create or rotate answer, and is never
  * logged: errors here never quote it, and nothing here returns it except
  * `generateWebhookSecret` and `openWebhookSecret`.
  */
-import { createCipheriv, createDecipheriv, createHmac, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes } from 'node:crypto';
 
 export const WEBHOOK_SECRET_PREFIX = 'whsec_';
 /** Bytes of randomness in a secret Switchyard generates (the specification allows 24–64). */
@@ -155,11 +160,11 @@ export function rotateSecret<S>(
 
 export interface WrappingKey {
   kid: string;
-  /** 32 bytes, base64. */
+  /** High-entropy text, 32 characters or more (a generated secret string, or base64 of 32 random bytes). */
   key: string;
 }
 
-/** The key ring's JSON, as kept in its Secrets Manager secret: the last key seals, every key opens. */
+/** The key ring kept in its Secrets Manager secret: the last key seals, every key opens. */
 export interface WrappingKeyRing {
   keys: WrappingKey[];
 }
@@ -167,15 +172,39 @@ export interface WrappingKeyRing {
 const SEALED_PREFIX = 'wsk1';
 const IV_BYTES = 12;
 const TAG_BYTES = 16;
+const MIN_WRAPPING_KEY_CHARS = 32;
+const KID = /^[A-Za-z0-9_-]{1,64}$/;
 
 export function generateWrappingKey(kid: string): WrappingKey {
   return { kid, key: randomBytes(32).toString('base64') };
 }
 
+function wrappingKey(value: unknown, where: string): WrappingKey {
+  const { kid, key } = (typeof value === 'object' && value !== null ? value : {}) as Record<string, unknown>;
+  if (typeof kid !== 'string' || !KID.test(kid))
+    throw new TypeError(`wrapping key ring: ${where}kid is missing or not [A-Za-z0-9_-]{1,64}`);
+  // The message never quotes the key.
+  if (typeof key !== 'string' || key.length < MIN_WRAPPING_KEY_CHARS) {
+    throw new TypeError(`wrapping key ring: ${where}key of ${kid} is missing or under ${MIN_WRAPPING_KEY_CHARS} characters`);
+  }
+  return { kid, key };
+}
+
+/** The secret's JSON as a key ring: `{ keys: [{ kid, key }, …] }`, or one key `{ kid, key }` as Secrets Manager generates it. */
+export function parseWrappingKeyRing(value: unknown): WrappingKeyRing {
+  if (typeof value === 'object' && value !== null && 'keys' in value) {
+    const { keys } = value as { keys: unknown };
+    if (!Array.isArray(keys) || keys.length === 0) throw new TypeError('wrapping key ring: `keys` is not a non-empty array');
+    const ring = { keys: keys.map((key, index) => wrappingKey(key, `keys[${index}].`)) };
+    if (new Set(ring.keys.map((key) => key.kid)).size !== ring.keys.length) throw new TypeError('wrapping key ring: two keys share a kid');
+    return ring;
+  }
+  return { keys: [wrappingKey(value, '')] };
+}
+
 function aesKey(key: WrappingKey): Buffer {
-  const bytes = Buffer.from(key.key, 'base64');
-  if (bytes.length !== 32) throw new TypeError(`wrapping key ${key.kid}: ${bytes.length} bytes, AES-256 wants 32`);
-  return bytes;
+  const { kid, key: material } = wrappingKey(key, '');
+  return Buffer.from(hkdfSync('sha256', material, Buffer.alloc(0), `switchyard webhook secret ${kid}`, 32));
 }
 
 /** `wsk1.<kid>.<base64url iv‖ciphertext‖tag>`, bound to the subscription id. */
@@ -183,7 +212,6 @@ export function sealWebhookSecret(secret: string, subscriptionId: string, ring: 
   webhookSecretKey(secret);
   const key = ring.keys.at(-1);
   if (!key) throw new TypeError('wrapping key ring is empty');
-  if (key.kid.includes('.')) throw new TypeError('wrapping key id must not contain "."');
   const iv = randomBytes(IV_BYTES);
   const cipher = createCipheriv('aes-256-gcm', aesKey(key), iv);
   cipher.setAAD(Buffer.from(subscriptionId, 'utf8'));

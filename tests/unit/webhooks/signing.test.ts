@@ -8,6 +8,7 @@ import {
   generateWrappingKey,
   isWebhookSecret,
   openWebhookSecret,
+  parseWrappingKeyRing,
   rotateSecret,
   sealWebhookSecret,
   signatureHeaders,
@@ -251,5 +252,33 @@ describe('sealed storage', () => {
     const headers = signatureHeaders({ id: 'dlv_1', timestamp: NOW, body, secrets });
     at(NOW);
     expect(verifies(old, body, headers) && verifies(next, body, headers)).toBe(true);
+  });
+
+  it('reads the key ring as Secrets Manager generates it (one key) or as a ring, and never quotes a key when refusing one', () => {
+    const generated = { kid: 'k1', key: 'q8Vd3ZkR0mW1xT7pLbN4sYcH6eJ2uA9fGiKoPzQrStUvWxYz0123456789abcdEF' };
+    const one = parseWrappingKeyRing(generated);
+    expect(one).toEqual({ keys: [generated] });
+    const secret = generateWebhookSecret();
+    expect(openWebhookSecret(sealWebhookSecret(secret, 'sub_1', one), 'sub_1', one)).toBe(secret);
+    const k2 = generateWrappingKey('k2');
+    expect(parseWrappingKeyRing({ keys: [generated, k2], extra: true })).toEqual({ keys: [generated, k2] });
+
+    const short = 'tooShortToBeAKey';
+    const refused: unknown[] = [
+      undefined,
+      { kid: 'k1' },
+      { kid: 'k1', key: short },
+      { kid: 'a.b', key: generated.key },
+      { keys: [] },
+      { keys: [generated, { ...k2, kid: 'k1' }] },
+    ];
+    for (const value of refused) {
+      expect(() => parseWrappingKeyRing(value)).toThrow(TypeError);
+      try {
+        parseWrappingKeyRing(value);
+      } catch (error) {
+        expect((error as Error).message).not.toMatch(new RegExp(`${short}|${generated.key}|${k2.key.replace(/[+/=]/g, '.')}`));
+      }
+    }
   });
 });
