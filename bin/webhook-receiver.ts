@@ -117,7 +117,7 @@ function readBody(request: IncomingMessage): Promise<Buffer | undefined> {
 const headerMap = (request: IncomingMessage): Record<string, string> =>
   Object.fromEntries(Object.entries(request.headers).flatMap(([name, value]) => (typeof value === 'string' ? [[name, value]] : [])));
 
-/** The first verifier that accepts, else the most telling refusal (a timestamp problem beats "no match"). */
+/** Accepted when any secret verifies; else the refusal (headers and timestamp are checked before the signature, so every secret gives the same reason). */
 function verify(
   verifiers: readonly Webhook[],
   body: Buffer,
