@@ -461,6 +461,14 @@ export interface WebhookDelivery {
   updatedAt: string;
 }
 
+/** A delivery as the API shows it: the body is the event, which has its own API. */
+export type PublicDelivery = Omit<WebhookDelivery, 'body'>;
+
+export function publicDelivery(delivery: WebhookDelivery): PublicDelivery {
+  const { body: _body, ...rest } = delivery;
+  return rest;
+}
+
 export function newDelivery(input: {
   id: string;
   subscriptionId: string;
@@ -507,8 +515,14 @@ export function deliveryConfig(partial: Partial<DeliveryConfig> = {}): DeliveryC
       `webhookRetrySeconds must be at most 20 whole numbers of seconds from 0 to ${MAX_DELAY_SECONDS}; got ${retrySeconds.join(',')}`,
     );
   }
-  const config = { retrySeconds: [...retrySeconds], retryAfterCapSeconds: MAX_DELAY_SECONDS, sendingStaleAfterSeconds: 60, ...partial };
-  return { ...config, retrySeconds: [...retrySeconds] };
+  const retryAfterCapSeconds = partial.retryAfterCapSeconds ?? MAX_DELAY_SECONDS;
+  // Past SQS's ceiling a wait would need re-queueing hops; the cap exists to bound absurd Retry-After values.
+  if (!Number.isInteger(retryAfterCapSeconds) || retryAfterCapSeconds < 0 || retryAfterCapSeconds > MAX_DELAY_SECONDS) {
+    throw new Error(`retryAfterCapSeconds must be a whole number from 0 to ${MAX_DELAY_SECONDS}; got ${retryAfterCapSeconds}`);
+  }
+  const sendingStaleAfterSeconds = partial.sendingStaleAfterSeconds ?? 60;
+  if (!(sendingStaleAfterSeconds > 0)) throw new Error(`sendingStaleAfterSeconds must be positive; got ${sendingStaleAfterSeconds}`);
+  return { retrySeconds: [...retrySeconds], retryAfterCapSeconds, sendingStaleAfterSeconds };
 }
 
 /** `-c switchyard:webhookRetrySeconds=30,60,120` → [30, 60, 120]; empty text means no retries. */

@@ -15,6 +15,7 @@ import {
   nextStep,
   parseRetryAfter,
   parseRetrySeconds,
+  publicDelivery,
   retryManually,
   truncateUtf8,
   type AttemptOutcome,
@@ -71,6 +72,12 @@ describe('delivery config', () => {
     const config = deliveryConfig();
     expect(config.retrySeconds).toEqual([30, 60, 120, 300, 900]);
     expect(maxAttempts(config)).toBe(6);
+  });
+
+  it('refuses a Retry-After cap SQS cannot delay and a non-positive staleness', () => {
+    expect(() => deliveryConfig({ retryAfterCapSeconds: 3600 })).toThrow(/retryAfterCapSeconds/);
+    expect(() => deliveryConfig({ sendingStaleAfterSeconds: 0 })).toThrow(/sendingStaleAfterSeconds/);
+    expect(deliveryConfig({ retryAfterCapSeconds: undefined }).retryAfterCapSeconds).toBe(900);
   });
 
   it('parses the CDK context value and refuses what SQS cannot delay', () => {
@@ -187,6 +194,11 @@ describe('the retry sequence', () => {
     expect(healthAfter(freshHealth('s1'), steps[0]!, at(1)).disable).toBe('endpoint-gone');
   });
 
+  it('shows a delivery without its body', () => {
+    expect(publicDelivery(fresh())).not.toHaveProperty('body');
+    expect(publicDelivery(fresh())).toMatchObject({ id: 'd1', eventId: 'e1', status: 'PENDING' });
+  });
+
   it('refuses to record an outcome for a delivery that is not SENDING', () => {
     expect(() => nextStep(fresh(), response(200), deliveryConfig(), T0)).toThrow(/not SENDING/);
   });
@@ -233,6 +245,24 @@ describe('Retry-After', () => {
     expect(firstDelay(response(429, { retryAfter: 'nonsense' }))).toBe(30);
     expect(firstDelay(response(500, { retryAfter: '600' }))).toBe(30); // only 429/503 ask to wait
     expect(firstDelay(response(429, { retryAfter: '600' }), deliveryConfig({ retryAfterCapSeconds: 300 }))).toBe(300);
+  });
+
+  it('property: the wait is the longer of the schedule and Retry-After (capped), in seconds or as a date', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 100_000 }), fc.boolean(), fc.constantFrom(429, 503), (seconds, asDate, status) => {
+        const retryAfter = asDate ? new Date(Date.parse(T0) + seconds * 1000).toUTCString() : String(seconds);
+        expect(firstDelay(response(status, { retryAfter }))).toBe(Math.max(30, Math.min(seconds, 900)));
+      }),
+    );
+  });
+
+  it('property: an IMF-fixdate reads back as the whole seconds until it, and a past one as 0', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: -10 * 86400, max: 400 * 86400 }), (offset) => {
+        const date = new Date(Date.parse(T0) + offset * 1000).toUTCString();
+        expect(parseRetryAfter(date, T0)).toBe(Math.max(0, offset));
+      }),
+    );
   });
 
   it('does not extend the run: the last attempt fails even when Retry-After asks for more', () => {
