@@ -299,3 +299,128 @@ export const AuditRecordSchema = z
     resourceId: z.string().optional(),
   })
   .meta({ id: 'AuditRecord' });
+
+// ---- webhooks -------------------------------------------------------------------
+// Shapes only; the rules (known event types, the SSRF guard, limits) are
+// shared/domain/webhooks.ts's, so they hold for every caller.
+
+const eventTypePattern = z
+  .string()
+  .min(1)
+  .max(200)
+  .meta({ description: 'An event type (`deployment.rolled_back`), every type of an area (`deployment.*`) or `*`' });
+const webhookUrl = z
+  .url({ protocol: /^https?$/ })
+  .max(2048)
+  .meta({ description: 'https in a deployed stack; checked by the SSRF guard' });
+
+export const CreateWebhookSubscriptionBody = z
+  .strictObject({
+    url: webhookUrl,
+    eventTypes: z.array(eventTypePattern).min(1).max(50),
+    description: z.string().max(2000).optional(),
+    enabled: z.boolean().optional(),
+  })
+  .meta({ id: 'CreateWebhookSubscription' });
+
+export const UpdateWebhookSubscriptionBody = z
+  .strictObject({
+    revision: revision.optional(),
+    url: webhookUrl.optional(),
+    eventTypes: z.array(eventTypePattern).min(1).max(50).optional(),
+    description: z.string().max(2000).optional(),
+  })
+  .refine((b) => Object.keys(b).some((k) => k !== 'revision'), { message: 'Change at least one field' })
+  .meta({ id: 'UpdateWebhookSubscription' });
+
+/** enable, disable and test take an optional revision; rotate-secret also the overlap. */
+export const SubscriptionActionBody = z.strictObject({ revision: revision.optional() }).meta({ id: 'WebhookSubscriptionAction' });
+export const RotateSecretBody = z
+  .strictObject({
+    revision: revision.optional(),
+    overlapSeconds: z
+      .number()
+      .int()
+      .min(0)
+      .max(7 * 24 * 3600)
+      .optional()
+      .meta({ description: 'How long the previous secrets keep signing beside the new one (default 86400)' }),
+  })
+  .meta({ id: 'RotateWebhookSecret' });
+
+export const WebhookSubscriptionQuery = PageQuery.extend({ enabled: booleanText.optional() });
+
+const disableReason = z.enum(['manual', 'endpoint-gone', 'failing-too-long', 'too-many-failed-deliveries']);
+
+export const WebhookSubscriptionSchema = z
+  .object({
+    id: z.uuid(),
+    url: z.string(),
+    eventTypes: z.array(z.string()),
+    description: z.string(),
+    enabled: z.boolean(),
+    disabledReason: disableReason.optional(),
+    disabledAt: instant.optional(),
+    revision,
+    createdAt: instant,
+    updatedAt: instant,
+  })
+  .meta({ id: 'WebhookSubscription' });
+
+export const CreatedWebhookSubscriptionSchema = WebhookSubscriptionSchema.extend({
+  secret: z.string().meta({ description: '`whsec_…`: shown once; verify deliveries with it (Standard Webhooks)' }),
+}).meta({ id: 'CreatedWebhookSubscription' });
+
+export const RotatedWebhookSecretSchema = CreatedWebhookSubscriptionSchema.extend({
+  previousSecretsExpireAt: instant.meta({ description: 'Until then deliveries carry a signature by the previous secret too' }),
+}).meta({ id: 'RotatedWebhookSecret' });
+
+const deliveryStatus = z.enum(['PENDING', 'SENDING', 'DELIVERED', 'RETRYING', 'FAILED']);
+
+export const WebhookDeliveryQuery = PageQuery.extend({
+  subscriptionId: z.uuid().optional(),
+  status: deliveryStatus.optional(),
+  eventType: z.string().min(1).max(200).optional(),
+});
+
+export const DeliveryAttemptSchema = z
+  .object({
+    number: z.number().int().min(1),
+    run: z.number().int().min(1).meta({ description: '1, plus one per manual retry' }),
+    at: instant,
+    statusCode: z.number().int().optional(),
+    latencyMs: z.number().int().min(0),
+    error: z.string().optional(),
+    responseBody: z.string().optional().meta({ description: "The response body's first 1 KiB" }),
+    responseBodyTruncated: z.boolean().optional(),
+  })
+  .meta({ id: 'WebhookDeliveryAttempt' });
+
+export const WebhookDeliverySchema = z
+  .object({
+    id: z.string().meta({ description: 'Also the webhook-id header' }),
+    subscriptionId: z.uuid(),
+    eventId: z.string(),
+    eventType: z.string(),
+    kind: z.enum(['event', 'test']),
+    status: deliveryStatus,
+    attemptsInRun: z.number().int().min(0),
+    totalAttempts: z.number().int().min(0),
+    run: z.number().int().min(1),
+    nextAttemptAt: instant.optional(),
+    lastStatusCode: z.number().int().optional(),
+    lastError: z.string().optional(),
+    deliveredAt: instant.optional(),
+    failedAt: instant.optional(),
+    failureReason: z
+      .enum(['attempts-exhausted', 'not-retryable', 'endpoint-gone', 'subscription-disabled', 'subscription-deleted'])
+      .optional(),
+    revision,
+    createdAt: instant,
+    updatedAt: instant,
+  })
+  .meta({ id: 'WebhookDelivery' });
+
+export const WebhookDeliveryDetailSchema = WebhookDeliverySchema.extend({
+  attempts: z.array(DeliveryAttemptSchema),
+}).meta({ id: 'WebhookDeliveryDetail' });
