@@ -131,7 +131,9 @@ async function syncIndexes(
   const warn = options.warn ?? ((message: string) => console.warn(message));
   for (const name of have) {
     if (!want.some((i) => i.IndexName === name)) {
-      warn(`table ${input.TableName}: index ${name} is no longer in the template; it stays in the local data (delete the data folder to drop it)`);
+      warn(
+        `table ${input.TableName}: index ${name} is no longer in the template; it stays in the local data (delete the data folder to drop it)`,
+      );
     }
   }
   const missing = want.filter((i) => !have.has(i.IndexName));

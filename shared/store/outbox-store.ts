@@ -3,7 +3,13 @@
  * are already on the bus, marking them so, and finding the ones that never
  * got there. Relayed items leave the pending index and expire by TTL.
  */
-import { BatchGetCommand, QueryCommand, TransactWriteCommand, type BatchGetCommandOutput, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import {
+  BatchGetCommand,
+  QueryCommand,
+  TransactWriteCommand,
+  type BatchGetCommandOutput,
+  type DynamoDBDocumentClient,
+} from '@aws-sdk/lib-dynamodb';
 import type { SwitchyardCloudEvent } from '../events/cloudevent.js';
 import { GSI1, keys, LIST_SHARDS } from './keys.js';
 

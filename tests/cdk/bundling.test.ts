@@ -129,7 +129,8 @@ describe('the real stack with the bundle cache', () => {
       rows.push(`${name.padEnd(16)} ${String(kib(path.join(dir, BUNDLE_FILE))).padStart(4)} KiB`);
       expect(packages('ajv'), name).toBe(['Events', 'Receivers'].includes(name));
       if (/Authorizer/.test(name)) expect(packages('zod'), name).toBe(false);
-      if (/^(Health|Audit|EventsRelay|EventsOutboxSweeper)/.test(name)) expect(packages('@aws-lambda-powertools/idempotency'), name).toBe(false);
+      if (/^(Health|Audit|EventsRelay|EventsOutboxSweeper)/.test(name))
+        expect(packages('@aws-lambda-powertools/idempotency'), name).toBe(false);
     }
     console.log(`bundle sizes (minified, AWS SDK included):\n${rows.join('\n')}`);
   });

@@ -87,7 +87,9 @@ describe('table access per function', () => {
     expect(writablePatterns('relay')).toEqual(['OUTBOX#*']);
     // Besides the stream reads its event source mapping needs (scoped to the stream's ARN).
     const STREAM_READS = ['dynamodb:DescribeStream', 'dynamodb:GetRecords', 'dynamodb:GetShardIterator', 'dynamodb:ListStreams'];
-    expect(tableStatements('relay').flatMap(actionsOf).sort()).toEqual(['dynamodb:BatchGetItem', 'dynamodb:GetItem', ...WRITES, ...STREAM_READS].sort());
+    expect(tableStatements('relay').flatMap(actionsOf).sort()).toEqual(
+      ['dynamodb:BatchGetItem', 'dynamodb:GetItem', ...WRITES, ...STREAM_READS].sort(),
+    );
     expect(allows(tableStatements('relay'), ['dynamodb:BatchGetItem']).map(leadingKeys)).toEqual([['OUTBOX#*']]);
     expect(writablePatterns('outbox-sweeper')).toEqual(['OUTBOX#*']);
     expect(allows(tableStatements('outbox-sweeper'), ['dynamodb:Query']).length).toBeGreaterThan(0);
