@@ -96,6 +96,17 @@ describe('SQS at the local endpoint', () => {
     expect(Messages?.[0]?.Attributes?.AWSTraceHeader).toBe(trace);
   });
 
+  it('stops at once with a 20 s long poll waiting, which answers no messages', async () => {
+    const sqs = await SqsService.start({ region: 'us-east-1', clock: new Clock(1), endpoint: 'http://127.0.0.1:4599' });
+    const { QueueUrl } = await sqs.call<{ QueueUrl: string }>('CreateQueue', { QueueName: 'waiting' });
+    const poll = sqs.call<{ Messages?: unknown[] }>('ReceiveMessage', { QueueUrl, WaitTimeSeconds: 20 });
+    await sleep(50);
+    const started = Date.now();
+    await sqs.stop();
+    expect((await poll).Messages).toBeUndefined();
+    expect(Date.now() - started).toBeLessThan(1_000);
+  });
+
   it('answers an unknown queue with the SDK exception', async () => {
     const { endpoint, client } = await start();
     await expect(client.send(new ReceiveMessageCommand({ QueueUrl: `${endpoint.endpoint}/000000000000/missing` }))).rejects.toBeInstanceOf(
