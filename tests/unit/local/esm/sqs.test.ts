@@ -146,6 +146,26 @@ describe('SqsPoller', () => {
     expect(fn.traceHeaders).toContain(TRACE);
   });
 
+  it('hands FIFO records their group, deduplication id and sequence number, in order', async () => {
+    const clock = new Clock(1);
+    const sqs = await startSqs(clock);
+    const queue = await createQueue(sqs, 'ordered.fifo', { FifoQueue: 'true', ContentBasedDeduplication: 'true' });
+    for (const body of ['first', 'second']) {
+      await sqs.call('SendMessage', { QueueUrl: queue.url, MessageBody: body, MessageGroupId: 'release-1' });
+    }
+    const fn = new FakeFunction();
+    startPoller(sqs, clock, fn, mapping(queue.arn, { maximumConcurrency: 1 }));
+    await waitFor(() => fn.events.flatMap((e) => e.Records).length === 2);
+    for (const event of fn.events) expect(() => SqsSchema.parse(event)).not.toThrow();
+    const records = fn.events.flatMap((e) => e.Records);
+    expect(records.map((r) => r.body)).toEqual(['first', 'second']);
+    expect(records[0]?.attributes).toMatchObject({
+      MessageGroupId: 'release-1',
+      MessageDeduplicationId: expect.stringMatching(/^[0-9a-f]{64}$/),
+      SequenceNumber: expect.stringMatching(/^\d+$/),
+    });
+  });
+
   it('keeps only the reported batch item failures, which the queue redrives to its DLQ after maxReceiveCount', async () => {
     const clock = new Clock(60); // VisibilityTimeout 30 s = half a real second
     const sqs = await startSqs(clock);
