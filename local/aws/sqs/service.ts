@@ -116,7 +116,7 @@ export class SqsService implements AwsJsonService {
     this.app = buildApp({ logger: false, defaultRegion: this.region });
   }
 
-  /** Builds fauxqs (≈15 ms once its modules are loaded). */
+  /** Builds fauxqs: 15–100 ms here once its modules are loaded (the import itself takes 250–330 ms). */
   static async start(options: SqsServiceOptions): Promise<SqsService> {
     const service = new SqsService(options);
     await service.app.ready();
