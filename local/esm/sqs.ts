@@ -230,10 +230,7 @@ export class SqsPoller implements EventSourcePoller {
       .then((output) => output.Messages ?? []);
     const first = await Promise.race([pending, this.aborted]);
     if (first !== 'aborted') return first;
-    void pending.then(
-      (messages) => this.changeVisibility(queueUrl, messages, 0),
-      () => undefined,
-    );
+    void pending.then((messages) => this.changeVisibility(queueUrl, messages, 0)).catch(() => undefined);
     return [];
   }
 

@@ -116,7 +116,7 @@ export class SqsService implements AwsJsonService {
     this.app = buildApp({ logger: false, defaultRegion: this.region });
   }
 
-  /** Builds fauxqs (≈15 ms once its modules are loaded). */
+  /** Builds fauxqs: 15–100 ms here once its modules are loaded (the import itself takes 250–330 ms). */
   static async start(options: SqsServiceOptions): Promise<SqsService> {
     const service = new SqsService(options);
     await service.app.ready();
@@ -224,8 +224,14 @@ export class SqsService implements AwsJsonService {
     return value;
   }
 
-  private scaled(seconds: number): number {
-    return seconds / this.clock.timeScale;
+  /**
+   * Real seconds for fauxqs. On a slowed clock (scale < 1) the waits and
+   * timeouts fauxqs range-checks are held to its maximum (a long poll then
+   * ends early, as SQS's may); it does not check a message's delay.
+   */
+  private scaled(seconds: number, checkedBy?: 'VisibilityTimeout' | 'WaitTimeSeconds'): number {
+    const real = seconds / this.clock.timeScale;
+    return checkedBy ? Math.min(real, RANGES[checkedBy].max) : real;
   }
 
   private async queueDefaults(queueUrl: unknown): Promise<Record<string, string>> {
@@ -256,19 +262,19 @@ export class SqsService implements AwsJsonService {
         const wait = checkRange('WaitTimeSeconds', request.WaitTimeSeconds);
         const defaults = await this.queueDefaults(request.QueueUrl).catch(() => undefined);
         if (!defaults) return;
-        request.VisibilityTimeout = this.scaled(visibility ?? Number(defaults.VisibilityTimeout ?? 30));
-        request.WaitTimeSeconds = this.scaled(wait ?? Number(defaults.ReceiveMessageWaitTimeSeconds ?? 0));
+        request.VisibilityTimeout = this.scaled(visibility ?? Number(defaults.VisibilityTimeout ?? 30), 'VisibilityTimeout');
+        request.WaitTimeSeconds = this.scaled(wait ?? Number(defaults.ReceiveMessageWaitTimeSeconds ?? 0), 'WaitTimeSeconds');
         return;
       }
       case 'ChangeMessageVisibility': {
         const visibility = checkRange('VisibilityTimeout', request.VisibilityTimeout);
-        if (visibility !== undefined) request.VisibilityTimeout = this.scaled(visibility);
+        if (visibility !== undefined) request.VisibilityTimeout = this.scaled(visibility, 'VisibilityTimeout');
         return;
       }
       case 'ChangeMessageVisibilityBatch':
         for (const entry of Array.isArray(request.Entries) ? (request.Entries as Json[]) : []) {
           const visibility = checkRange('VisibilityTimeout', entry.VisibilityTimeout);
-          if (visibility !== undefined) entry.VisibilityTimeout = this.scaled(visibility);
+          if (visibility !== undefined) entry.VisibilityTimeout = this.scaled(visibility, 'VisibilityTimeout');
         }
         return;
       default:

@@ -96,6 +96,17 @@ describe('SQS at the local endpoint', () => {
     expect(Messages?.[0]?.Attributes?.AWSTraceHeader).toBe(trace);
   });
 
+  it('stops at once with a 20 s long poll waiting, which answers no messages', async () => {
+    const sqs = await SqsService.start({ region: 'us-east-1', clock: new Clock(1), endpoint: 'http://127.0.0.1:4599' });
+    const { QueueUrl } = await sqs.call<{ QueueUrl: string }>('CreateQueue', { QueueName: 'waiting' });
+    const poll = sqs.call<{ Messages?: unknown[] }>('ReceiveMessage', { QueueUrl, WaitTimeSeconds: 20 });
+    await sleep(50);
+    const started = Date.now();
+    await sqs.stop();
+    expect((await poll).Messages).toBeUndefined();
+    expect(Date.now() - started).toBeLessThan(1_000);
+  });
+
   it('answers an unknown queue with the SDK exception', async () => {
     const { endpoint, client } = await start();
     await expect(client.send(new ReceiveMessageCommand({ QueueUrl: `${endpoint.endpoint}/000000000000/missing` }))).rejects.toBeInstanceOf(
@@ -106,16 +117,19 @@ describe('SQS at the local endpoint', () => {
   it('runs DelaySeconds on the scaled clock: 30 s at 60× is half a second', async () => {
     const { client } = await start(new Clock(60));
     const { QueueUrl } = await client.send(new CreateQueueCommand({ QueueName: 'delayed', Attributes: { DelaySeconds: '30' } }));
+    const sent = Date.now();
     await client.send(new SendMessageCommand({ QueueUrl, MessageBody: 'queue default' }));
     await client.send(new SendMessageCommand({ QueueUrl, MessageBody: 'own delay', DelaySeconds: 60 }));
     expect((await client.send(new ReceiveMessageCommand({ QueueUrl }))).Messages).toBeUndefined();
-    await sleep(550); // 33 simulated seconds
-    const first = await client.send(new ReceiveMessageCommand({ QueueUrl, MaxNumberOfMessages: 10 }));
-    expect(first.Messages?.map((m) => m.Body)).toEqual(['queue default']);
-    // A long poll of 20 s lasts a third of a real second and ends when the 60 s delay does.
-    let second = await client.send(new ReceiveMessageCommand({ QueueUrl, WaitTimeSeconds: 20 }));
-    second = second.Messages ? second : await client.send(new ReceiveMessageCommand({ QueueUrl, WaitTimeSeconds: 20 }));
-    expect(second.Messages?.[0]?.Body).toBe('own delay');
+    // Long polls of 20 simulated seconds (a third of a real second each) until both have arrived.
+    const arrivals = new Map<string, number>();
+    while (arrivals.size < 2 && Date.now() - sent < 5_000) {
+      const { Messages } = await client.send(new ReceiveMessageCommand({ QueueUrl, WaitTimeSeconds: 20, MaxNumberOfMessages: 10 }));
+      for (const message of Messages ?? []) arrivals.set(message.Body ?? '', Date.now() - sent);
+    }
+    expect(arrivals.get('queue default')).toBeGreaterThanOrEqual(480); // 30 s
+    expect(arrivals.get('own delay')).toBeGreaterThanOrEqual(980); // 60 s
+    expect(arrivals.get('own delay')).toBeLessThan(3_000);
     // The queue keeps what was set, not the scaled figure.
     const attributes = await client.send(new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ['DelaySeconds'] }));
     expect(attributes.Attributes?.DelaySeconds).toBe('30');
