@@ -110,8 +110,8 @@ export function activeSecrets(subscription: Pick<WebhookSubscription, 'secrets'>
   return subscription.secrets.filter((s) => s.expiresAt === undefined || Date.parse(s.expiresAt) > at).map((s) => s.value);
 }
 
-/** Rotations that overlap are rare; past this many live secrets the oldest stops signing early rather than the header growing without bound. */
-export const MAX_LIVE_SECRETS = 5;
+/** A rotation during an overlap drops the oldest secret: never more than two sign (docs/webhooks.md). */
+export const MAX_LIVE_SECRETS = 2;
 export const DEFAULT_ROTATION_OVERLAP_SECONDS = 24 * 3600;
 export const MAX_ROTATION_OVERLAP_SECONDS = 7 * 24 * 3600;
 

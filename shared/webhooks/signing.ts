@@ -53,7 +53,6 @@ import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes } f
 export const WEBHOOK_SECRET_PREFIX = 'whsec_';
 /** Bytes of randomness in a secret Switchyard generates (the specification allows 24–64). */
 export const WEBHOOK_SECRET_BYTES = 32;
-export const DEFAULT_ROTATION_OVERLAP_MS = 24 * 60 * 60 * 1000;
 
 /** A plain `whsec_` secret that signs now. */
 export type ActiveSecret = string;
@@ -63,14 +62,6 @@ export interface WebhookHeaders {
   'webhook-timestamp': string;
   'webhook-signature': string;
   [name: string]: string;
-}
-
-/** A subscription's secrets; `S` is a plain secret or a sealed one (the same record shape either way). */
-export interface SecretRotation<S = string> {
-  current: S;
-  previous?: S;
-  /** ISO 8601; after this instant `previous` no longer signs. */
-  previousUntil?: string;
 }
 
 export function generateWebhookSecret(): string {
@@ -113,7 +104,7 @@ export interface SignatureInput {
   timestamp: Date;
   /** Exactly the bytes that are sent. */
   body: string | Uint8Array;
-  /** Every secret that signs now (`activeSecrets`), current first. */
+  /** Every secret that signs now (shared/domain/webhooks.ts `activeSecrets`: which secrets and for how long is the subscription's rule), newest first. */
   secrets: readonly ActiveSecret[];
 }
 
@@ -130,30 +121,6 @@ export function signatureHeaders({ id, timestamp, body, secrets }: SignatureInpu
     'webhook-timestamp': String(seconds),
     'webhook-signature': distinct.map((secret) => signatureV1(secret, id, seconds, body)).join(' '),
   };
-}
-
-/** The secrets that sign at `now`: `current`, and `previous` while its overlap lasts. */
-export function activeSecrets<S>(rotation: SecretRotation<S>, now: Date): S[] {
-  const active = [rotation.current];
-  if (rotation.previous !== undefined && rotation.previousUntil !== undefined && now.getTime() < Date.parse(rotation.previousUntil)) {
-    active.push(rotation.previous);
-  }
-  return active;
-}
-
-/**
- * The record after rotating to `next`: the old current signs beside it for
- * `overlapMs` (0: not at all). A `previous` still overlapping is dropped.
- */
-export function rotateSecret<S>(
-  rotation: SecretRotation<S>,
-  next: S,
-  now: Date,
-  overlapMs: number = DEFAULT_ROTATION_OVERLAP_MS,
-): SecretRotation<S> {
-  if (!Number.isFinite(overlapMs) || overlapMs < 0) throw new RangeError('rotation overlap must be a non-negative number of milliseconds');
-  if (overlapMs === 0) return { current: next };
-  return { current: next, previous: rotation.current, previousUntil: new Date(now.getTime() + overlapMs).toISOString() };
 }
 
 // ---- Storage: sealed with AES-256-GCM under a wrapping key ring (see the header) ----

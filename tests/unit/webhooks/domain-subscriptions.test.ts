@@ -17,6 +17,7 @@ import {
 import type { Page } from '../../../shared/domain/model.js';
 import {
   activeSecrets,
+  MAX_LIVE_SECRETS,
   beginAttempt,
   deliveryConfig,
   matchesEventType,
@@ -117,20 +118,23 @@ describe('secret rotation', () => {
     expect(activeSecrets({ secrets }, at(3610))).toEqual(['whsec_new']);
   });
 
-  it('drops expired secrets, never extends an earlier expiry, and bounds the live set', () => {
+  it('drops expired secrets, and a rotation during an overlap drops the oldest: never more than two sign', () => {
     let secrets: WebhookSecret[] = [{ value: 's0', createdAt: T0 }];
     secrets = rotateSecrets(secrets, 's1', at(0), 100);
+    expect(secrets.map((s) => [s.value, s.expiresAt])).toEqual([
+      ['s1', undefined],
+      ['s0', at(100)],
+    ]);
     secrets = rotateSecrets(secrets, 's2', at(50), 1000);
     expect(secrets.map((s) => [s.value, s.expiresAt])).toEqual([
       ['s2', undefined],
       ['s1', at(1050)],
-      ['s0', at(100)],
     ]);
-    secrets = rotateSecrets(secrets, 's3', at(200), 1000);
-    expect(secrets.map((s) => s.value)).toEqual(['s3', 's2', 's1']);
-    for (let i = 4; i < 12; i++) secrets = rotateSecrets(secrets, `s${i}`, at(300), 1000);
-    expect(secrets).toHaveLength(5);
-    expect(rotateSecrets(secrets, 'now', at(300), 0).map((s) => s.value)).toEqual(['now']);
+    secrets = rotateSecrets(secrets, 's3', at(2000), 1000);
+    expect(secrets.map((s) => s.value)).toEqual(['s3', 's2']);
+    for (let i = 4; i < 12; i++) secrets = rotateSecrets(secrets, `s${i}`, at(3000), 1000);
+    expect(secrets).toHaveLength(MAX_LIVE_SECRETS);
+    expect(rotateSecrets(secrets, 'now', at(3000), 0).map((s) => s.value)).toEqual(['now']);
   });
 });
 

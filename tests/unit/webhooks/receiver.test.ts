@@ -8,7 +8,8 @@ import {
   type WebhookReceiver,
   type WebhookReceiverOptions,
 } from '../../../bin/webhook-receiver.js';
-import { activeSecrets, generateWebhookSecret, rotateSecret, signatureHeaders } from '../../../shared/webhooks/signing.js';
+import { activeSecrets, DEFAULT_ROTATION_OVERLAP_SECONDS, rotateSecrets } from '../../../shared/domain/webhooks.js';
+import { generateWebhookSecret, signatureHeaders } from '../../../shared/webhooks/signing.js';
 
 const event = (n: number, time = new Date().toISOString()) =>
   JSON.stringify({
@@ -91,17 +92,20 @@ describe('verification', () => {
 
   it('across a rotation overlap: both sides verify during it, only the new secret after it', async () => {
     const [old, next] = [generateWebhookSecret(), generateWebhookSecret()] as [string, string];
-    const rotation = rotateSecret({ current: old }, next, new Date(Date.now() - 23 * 3_600_000));
+    const rotatedHoursAgo = (hours: number) => {
+      const at = new Date(Date.now() - hours * 3_600_000).toISOString();
+      return rotateSecrets([{ value: old, createdAt: at }], next, at, DEFAULT_ROTATION_OVERLAP_SECONDS);
+    };
+    const now = () => new Date().toISOString();
     const stillOld = await start({ secrets: [old] });
     const alreadyNew = await start({ secrets: [next] });
     const body = event(1);
-    const during = signed(activeSecrets(rotation, new Date()), body);
+    const during = signed(activeSecrets({ secrets: rotatedHoursAgo(23) }, now()), body);
     expect(during['webhook-signature'].split(' ')).toHaveLength(2);
     expect((await post(stillOld.receiver, body, during)).status).toBe(204);
     expect((await post(alreadyNew.receiver, body, during)).status).toBe(204);
 
-    const ended = rotateSecret({ current: old }, next, new Date(Date.now() - 25 * 3_600_000));
-    const after = signed(activeSecrets(ended, new Date()), body, 'dlv_2');
+    const after = signed(activeSecrets({ secrets: rotatedHoursAgo(25) }, now()), body, 'dlv_2');
     expect((await post(stillOld.receiver, body, after)).status).toBe(401);
     expect((await post(alreadyNew.receiver, body, after)).status).toBe(204);
   });

@@ -1,19 +1,16 @@
 /** Standard Webhooks signing: the specification's vector, the reference library verifying what we sign, rotation overlap, sealed storage. */
 import { Webhook, WebhookVerificationError } from 'standardwebhooks';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { activeSecrets, rotateSecrets, DEFAULT_ROTATION_OVERLAP_SECONDS } from '../../../shared/domain/webhooks.js';
 import {
-  activeSecrets,
-  DEFAULT_ROTATION_OVERLAP_MS,
   generateWebhookSecret,
   generateWrappingKey,
   isWebhookSecret,
   openWebhookSecret,
   parseWrappingKeyRing,
-  rotateSecret,
   sealWebhookSecret,
   signatureHeaders,
   webhookSecretKey,
-  type SecretRotation,
 } from '../../../shared/webhooks/signing.js';
 
 /** The test vector every Standard Webhooks library checks (libraries/{go,javascript,python} tests, `sign`). */
@@ -170,15 +167,19 @@ describe('signatureHeaders', () => {
   });
 });
 
-describe('rotation overlap', () => {
+describe('rotation overlap (a subscription keeps its secrets: shared/domain/webhooks.ts)', () => {
   const hours = (n: number) => new Date(NOW.getTime() + n * 3_600_000);
 
   it('signs with the new and the old secret for 24 h, then with the new one only', () => {
     const [old, next] = [generateWebhookSecret(), generateWebhookSecret()] as [string, string];
-    const rotation = rotateSecret({ current: old }, next, NOW);
-    expect(rotation).toEqual({ current: next, previous: old, previousUntil: hours(24).toISOString() });
-
-    const sign = (when: Date) => signatureHeaders({ id: 'dlv_1', timestamp: when, body, secrets: activeSecrets(rotation, when) });
+    const secrets = rotateSecrets(
+      [{ value: old, createdAt: NOW.toISOString() }],
+      next,
+      NOW.toISOString(),
+      DEFAULT_ROTATION_OVERLAP_SECONDS,
+    );
+    const sign = (when: Date) =>
+      signatureHeaders({ id: 'dlv_1', timestamp: when, body, secrets: activeSecrets({ secrets }, when.toISOString()) });
 
     const during = sign(hours(23.99));
     at(hours(23.99));
@@ -191,26 +192,6 @@ describe('rotation overlap', () => {
     expect(after['webhook-signature'].split(' ')).toHaveLength(1);
     expect(verifies(next, body, after)).toBe(true);
     expect(verifies(old, body, after)).toBe(false);
-  });
-
-  it('current signs first; without a rotation only current signs', () => {
-    const rotation: SecretRotation = { current: 'new', previous: 'old', previousUntil: hours(1).toISOString() };
-    expect(activeSecrets(rotation, NOW)).toEqual(['new', 'old']);
-    expect(activeSecrets({ current: 'only' }, NOW)).toEqual(['only']);
-    expect(activeSecrets({ current: 'new', previous: 'old' }, NOW)).toEqual(['new']); // no end: the old one does not sign
-  });
-
-  it('a custom overlap, an overlap of 0 (leaked secret) and a rotation during an overlap keep at most two secrets', () => {
-    expect(rotateSecret({ current: 'a' }, 'b', NOW, 60_000)).toEqual({
-      current: 'b',
-      previous: 'a',
-      previousUntil: new Date(NOW.getTime() + 60_000).toISOString(),
-    });
-    expect(rotateSecret({ current: 'a' }, 'b', NOW, 0)).toEqual({ current: 'b' });
-    const twice = rotateSecret(rotateSecret({ current: 'a' }, 'b', NOW), 'c', hours(1));
-    expect(activeSecrets(twice, hours(2))).toEqual(['c', 'b']);
-    expect(twice.previousUntil).toBe(new Date(hours(1).getTime() + DEFAULT_ROTATION_OVERLAP_MS).toISOString());
-    expect(() => rotateSecret({ current: 'a' }, 'b', NOW, -1)).toThrow(RangeError);
   });
 });
 
@@ -244,10 +225,15 @@ describe('sealed storage', () => {
     expect(openWebhookSecret(before, 'sub_1', rotated)).toBe(secret);
   });
 
-  it('a sealed rotation record signs once opened: the dispatcher opens only the active secrets', () => {
+  it('sealed secrets rotate and sign once opened: the dispatcher opens only the active ones', () => {
     const [old, next] = [generateWebhookSecret(), generateWebhookSecret()] as [string, string];
-    const stored = rotateSecret({ current: sealWebhookSecret(old, 'sub_1', ring) }, sealWebhookSecret(next, 'sub_1', ring), NOW);
-    const secrets = activeSecrets(stored, NOW).map((sealed) => openWebhookSecret(sealed, 'sub_1', ring));
+    const stored = rotateSecrets(
+      [{ value: sealWebhookSecret(old, 'sub_1', ring), createdAt: NOW.toISOString() }],
+      sealWebhookSecret(next, 'sub_1', ring),
+      NOW.toISOString(),
+      DEFAULT_ROTATION_OVERLAP_SECONDS,
+    );
+    const secrets = activeSecrets({ secrets: stored }, NOW.toISOString()).map((sealed) => openWebhookSecret(sealed, 'sub_1', ring));
     expect(secrets).toEqual([next, old]);
     const headers = signatureHeaders({ id: 'dlv_1', timestamp: NOW, body, secrets });
     at(NOW);
