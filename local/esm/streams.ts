@@ -698,5 +698,8 @@ function wireValue(value: AttributeValue): WireAttributeValue {
   if (value.BS !== undefined) return { BS: value.BS.map((b) => Buffer.from(b).toString('base64')) };
   if (value.M !== undefined) return { M: wireImage(value.M) };
   if (value.L !== undefined) return { L: value.L.map(wireValue) };
+  // DynamoDB Local's stream writes an empty map as `{}` (GetItem answers `{"M":{}}`, and an empty list stays `{"L":[]}`):
+  // AWS's stream says `{"M":{}}`, and an unmarshaller such as Powertools' DynamoDBMarshalled fails on `{}`.
+  if (Object.keys(value).length === 0) return { M: {} };
   return { ...value } as WireAttributeValue;
 }

@@ -7,6 +7,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CreateTableCommand, DeleteItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { DynamoDBMarshalled } from '@aws-lambda-powertools/parser/helpers/dynamodb';
+import * as z from 'zod';
 import { DynamoDBStreamSchema } from '@aws-lambda-powertools/parser/schemas';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startDynamoDbLocal, type DynamoDbLocal } from '../../../../local/aws/dynamodb/local-process.js';
@@ -200,6 +202,32 @@ describe('StreamsPoller', () => {
     expect(records[2]?.dynamodb.ApproximateCreationDateTime).toBeGreaterThan(1_600_000_000);
     expect(h.poller.stats()).toMatchObject({ batches: 3, records: 5, failedInvocations: 0, discarded: 0 });
     expect(h.poller.stats().iteratorAgeMs).toBeGreaterThanOrEqual(0);
+  });
+
+  it("gives empty maps AWS's encoding, so an unmarshaller reads them (DynamoDB Local's stream writes `{}`)", async () => {
+    const { table, streamArn } = await streamTable();
+    await dynamodb.client.send(
+      new PutItemCommand({
+        TableName: table,
+        Item: { pk: { S: 'm' }, empty: { M: {} }, list: { L: [] }, nested: { M: { inner: { M: {} }, items: { L: [{ M: {} }] } } } },
+      }),
+    );
+    const h = poll(mappingFor(streamArn));
+    await until(() => delivered(h).length === 1);
+    const image = h.invocations[0]?.records[0]?.dynamodb.NewImage;
+    expect(image).toEqual({
+      pk: { S: 'm' },
+      empty: { M: {} },
+      list: { L: [] },
+      nested: { M: { inner: { M: {} }, items: { L: [{ M: {} }] } } },
+    });
+    // What the relay does with an outbox item: Powertools' own unmarshalling helper.
+    expect(DynamoDBMarshalled(z.record(z.string(), z.unknown())).parse(image)).toEqual({
+      pk: 'm',
+      empty: {},
+      list: [],
+      nested: { inner: {}, items: [{}] },
+    });
   });
 
   it('LATEST starts after what the stream already holds; TRIM_HORIZON from its oldest record', async () => {
