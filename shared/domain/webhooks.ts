@@ -795,37 +795,32 @@ const ASCTIME_DATE = /^(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) ([A-Z][a-z]{2}) ([ \d]\d)
 /** The three HTTP-date forms a recipient must accept (RFC 9110 §5.6.7), as epoch milliseconds. */
 export function parseHttpDate(value: string, now: string): number | undefined {
   let day: number, month: number, year: number, h: number, m: number, s: number;
-  let match: RegExpExecArray | null;
-  if ((match = IMF_FIXDATE.exec(value))) {
+  // IMF-fixdate and RFC 850 share one group layout (day, month, year, h, m, s); asctime orders them differently.
+  const fixOrRfc850 = IMF_FIXDATE.exec(value) ?? RFC850_DATE.exec(value);
+  const asctime = fixOrRfc850 ? null : ASCTIME_DATE.exec(value);
+  if (fixOrRfc850) {
     [day, month, year, h, m, s] = [
-      Number(match[1]),
-      MONTHS.indexOf(match[2]!),
-      Number(match[3]),
-      Number(match[4]),
-      Number(match[5]),
-      Number(match[6]),
+      Number(fixOrRfc850[1]),
+      MONTHS.indexOf(fixOrRfc850[2]!),
+      Number(fixOrRfc850[3]),
+      Number(fixOrRfc850[4]),
+      Number(fixOrRfc850[5]),
+      Number(fixOrRfc850[6]),
     ];
-  } else if ((match = RFC850_DATE.exec(value))) {
-    [day, month, year, h, m, s] = [
-      Number(match[1]),
-      MONTHS.indexOf(match[2]!),
-      Number(match[3]),
-      Number(match[4]),
-      Number(match[5]),
-      Number(match[6]),
-    ];
-    // Two-digit years: the most recent year with those digits that is not more than 50 years ahead (RFC 9110).
-    const thisYear = new Date(now).getUTCFullYear();
-    year += Math.floor(thisYear / 100) * 100;
-    if (year > thisYear + 50) year -= 100;
-  } else if ((match = ASCTIME_DATE.exec(value))) {
+    if (fixOrRfc850[3]!.length === 2) {
+      // RFC 850's two-digit years: the most recent year with those digits that is not more than 50 years ahead (RFC 9110).
+      const thisYear = new Date(now).getUTCFullYear();
+      year += Math.floor(thisYear / 100) * 100;
+      if (year > thisYear + 50) year -= 100;
+    }
+  } else if (asctime) {
     [month, day, h, m, s, year] = [
-      MONTHS.indexOf(match[1]!),
-      Number(match[2]!.trim()),
-      Number(match[3]),
-      Number(match[4]),
-      Number(match[5]),
-      Number(match[6]),
+      MONTHS.indexOf(asctime[1]!),
+      Number(asctime[2]!.trim()),
+      Number(asctime[3]),
+      Number(asctime[4]),
+      Number(asctime[5]),
+      Number(asctime[6]),
     ];
   } else {
     return undefined;
