@@ -14,7 +14,7 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { parseArgs } from 'node:util';
 import { LOCAL_CREDENTIALS, startDynamoDbLocal } from '../local/aws/dynamodb/local-process.js';
 import { ensureTable } from '../local/providers/dynamodb-table.js';
-import { dataTableInput } from './support.js';
+import { BENCH_AUDIT, dataTableInput } from './support.js';
 import { allRoutes } from '../shared/api/routes.js';
 import { createAuthorizer } from '../shared/auth/authorizer.js';
 import { SessionService } from '../shared/auth/sessions.js';
@@ -37,14 +37,7 @@ async function decisions() {
     const raw = new DynamoDBClient({ endpoint: dynamo.endpoint, region: 'us-east-1', credentials: LOCAL_CREDENTIALS });
     const store = new DynamoIdentityStore(DynamoDBDocumentClient.from(raw), table?.input.TableName as string, {
       // The bench's own setup writes are changes too: stores refuse them without an audit context.
-      audit: {
-        actor: { id: 'bench', kind: 'system', name: 'bench' },
-        action: 'bench',
-        method: 'BENCH',
-        path: '/bench',
-        requestId: 'bench',
-        sourceIp: '127.0.0.1',
-      },
+      audit: BENCH_AUDIT,
     });
     const keys = { keys: [await generateSigningKey(new Date())] };
     const config = { issuer: 'switchyard', audience: 'switchyard-api', accessTokenSeconds: 900, refreshTokenSeconds: 3600 };

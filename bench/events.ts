@@ -51,7 +51,7 @@ import { parseArgs } from 'node:util';
 import type { HandlerExecutionContext, InitializeHandler } from '@smithy/types';
 import { LOCAL_CREDENTIALS } from '../local/aws/dynamodb/local-process.js';
 import { ensureTable } from '../local/providers/dynamodb-table.js';
-import { dataTableInput, median, quantile, throughput } from './support.js';
+import { BENCH_AUDIT, dataTableInput, median, quantile, throughput } from './support.js';
 import { cloudEvent } from '../shared/events/cloudevent.js';
 import { keys, LIST_SHARDS } from '../shared/store/keys.js';
 import { auditItem, outboxItem } from '../shared/store/table-store.js';
@@ -75,15 +75,6 @@ const chaosEvents = Number(values.chaos);
 const chaosDeadlineMs = Number(values['chaos-deadline']) * 1000;
 
 const ADMIN_KEY = 'sy_bench_admin_key_0123456789abcdef';
-const AUDIT = {
-  actor: { id: 'bench', kind: 'system', name: 'bench' },
-  action: 'bench',
-  method: 'BENCH',
-  path: '/bench',
-  requestId: 'bench',
-  sourceIp: '127.0.0.1',
-};
-
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 const runtime = await startRuntimeProcess({
@@ -251,7 +242,7 @@ try {
               ExpressionAttributeValues: { ':rev': 1 },
             },
           },
-          append(auditItem({ id: randomUUID(), at, ...AUDIT, status: 201, resourceId: id }, LIST_SHARDS)),
+          append(auditItem({ id: randomUUID(), at, ...BENCH_AUDIT, status: 201, resourceId: id }, LIST_SHARDS)),
           append(outboxItem(cloudEvent({ id: randomUUID(), type: 'event.created', subject: id, time: at, data: event }), LIST_SHARDS)),
         ],
       }),

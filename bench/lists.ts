@@ -15,7 +15,7 @@ import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { LOCAL_CREDENTIALS, startDynamoDbLocal } from '../local/aws/dynamodb/local-process.js';
 import { ensureTable } from '../local/providers/dynamodb-table.js';
-import { dataTableInput, median, throughput } from './support.js';
+import { BENCH_AUDIT, dataTableInput, median, throughput } from './support.js';
 import { ReceiverService } from '../shared/domain/receivers.js';
 import { systemClock, uuidIds } from '../shared/store/index.js';
 import { keys } from '../shared/store/keys.js';
@@ -31,15 +31,6 @@ const { values } = parseArgs({
 const perLayout = Number(values.events);
 const concurrency = Number(values.concurrency);
 const rounds = Number(values.rounds);
-const AUDIT = {
-  actor: { id: 'bench', kind: 'system', name: 'bench' },
-  action: 'bench',
-  method: 'BENCH',
-  path: '/bench',
-  requestId: 'bench',
-  sourceIp: '127.0.0.1',
-};
-
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 const dynamo = await startDynamoDbLocal();
 try {
@@ -59,7 +50,7 @@ try {
     [1, 8].map(async (shards) => {
       const tableName = `bench-${shards}-shards`;
       await ensureTable(dynamo.client, { ...table.input, TableName: tableName }, table.ttlAttribute);
-      const store = new DynamoReleaseStore(client, tableName, { audit: AUDIT, listShards: shards });
+      const store = new DynamoReleaseStore(client, tableName, { audit: BENCH_AUDIT, listShards: shards });
       const receiver = await new ReceiverService(store, systemClock, uuidIds).create({
         name: `r${shards}`,
         type: 'ci',
@@ -71,7 +62,7 @@ try {
   );
   await ensureTable(dynamo.client, { ...table.input, TableName: 'bench-ceiling' }, table.ttlAttribute);
   const ceilingReceiver = await new ReceiverService(
-    new DynamoReleaseStore(client, 'bench-ceiling', { audit: AUDIT }),
+    new DynamoReleaseStore(client, 'bench-ceiling', { audit: BENCH_AUDIT }),
     systemClock,
     uuidIds,
   ).create({
@@ -148,7 +139,7 @@ try {
                     gsi1sk: at,
                     gsi2pk: keys.auditShard(id, 8),
                     gsi2sk: at,
-                    data: AUDIT,
+                    data: BENCH_AUDIT,
                   },
                   ConditionExpression: 'attribute_not_exists(pk)',
                 },

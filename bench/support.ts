@@ -5,6 +5,16 @@ import { DataTable } from '../lib/data.js';
 import { standaloneTableInputs } from '../local/providers/dynamodb-table.js';
 import type { CfnTemplate } from '../local/types.js';
 
+/** The audit context of a bench's own writes: stores refuse a change without one. */
+export const BENCH_AUDIT = {
+  actor: { id: 'bench', kind: 'system', name: 'bench' },
+  action: 'bench',
+  method: 'BENCH',
+  path: '/bench',
+  requestId: 'bench',
+  sourceIp: '127.0.0.1',
+};
+
 /** Runs `count` calls of `task`, `concurrency` at a time; answers calls per second. */
 export async function throughput(count: number, concurrency: number, task: (n: number) => Promise<unknown>): Promise<number> {
   let next = 0;
