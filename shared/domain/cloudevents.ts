@@ -12,7 +12,7 @@
  * - The release event's id is derived from the CloudEvent's `source` + `id` (which
  *   CloudEvents makes unique per event), so a redelivery finds the first event.
  */
-import { createHash } from 'node:crypto';
+import { derivedUuid } from './derived-id.js';
 import { CloudEvent, ValidationError as CloudEventSdkError } from 'cloudevents';
 import { isCdEventType, releaseEventFromCdEvent } from './cdevents.js';
 import type { FieldError } from './errors.js';
@@ -138,14 +138,7 @@ const NAMESPACE = Buffer.from('5c1e6f0a7d3b4e2a9f8c1b0d2e3f4a5b', 'hex');
 
 /** The release event id for a CloudEvent: UUID v5 of its `source` and `id`, the pair CloudEvents makes unique. */
 export function releaseEventIdOf(source: string, id: string): string {
-  const hash = createHash('sha1')
-    .update(NAMESPACE)
-    .update(JSON.stringify([source, id]))
-    .digest();
-  hash[6] = ((hash[6] ?? 0) & 0x0f) | 0x50;
-  hash[8] = ((hash[8] ?? 0) & 0x3f) | 0x80;
-  const hex = hash.subarray(0, 16).toString('hex');
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
+  return derivedUuid(NAMESPACE, [source, id]);
 }
 
 // ---- plain CloudEvents: data is the release event --------------------------------

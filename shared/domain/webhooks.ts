@@ -9,6 +9,7 @@ import { NotFoundError, RuleViolationError, ValidationError, type FieldError } f
 import type { Page, PageRequest, Revisioned } from './model.js';
 import type { Clock, IdGenerator } from './ports.js';
 import { writableRevision } from './revisions.js';
+import { derivedUuid } from './derived-id.js';
 
 // ---- event type patterns ------------------------------------------------------
 
@@ -913,10 +914,28 @@ export function healthAfter(
   const failingSince = health.failingSince ?? now;
   const consecutiveFailedDeliveries = health.consecutiveFailedDeliveries + (step.decision.kind === 'failed' ? 1 : 0);
   const next: SubscriptionHealth = { ...health, failingSince, consecutiveFailedDeliveries };
-  if (step.disableSubscription) return { health: next, disable: step.disableSubscription };
-  if (consecutiveFailedDeliveries >= config.consecutiveFailedDeliveries) return { health: next, disable: 'too-many-failed-deliveries' };
-  if (Date.parse(now) - Date.parse(failingSince) >= config.failingForSeconds * 1000) return { health: next, disable: 'failing-too-long' };
-  return { health: next };
+  const disable = disableReasonOf(next, step, now, config);
+  return disable ? { health: next, disable } : { health: next };
+}
+
+/**
+ * Whether a subscription whose health is now `health` (after `step`) must be
+ * disabled: 410 at once, else a failure streak too long in count or time.
+ * The store applies the attempt to the health record atomically and asks this
+ * of the result, so concurrent dispatchers never lose a count.
+ */
+export function disableReasonOf(
+  health: SubscriptionHealth,
+  step: Pick<DeliveryStep, 'decision' | 'disableSubscription'>,
+  now: string,
+  config: AutoDisableConfig = DEFAULT_AUTO_DISABLE,
+): Exclude<DisableReason, 'manual'> | undefined {
+  if (step.disableSubscription) return step.disableSubscription;
+  if (step.decision.kind === 'delivered') return undefined;
+  if (health.consecutiveFailedDeliveries >= config.consecutiveFailedDeliveries) return 'too-many-failed-deliveries';
+  if (health.failingSince !== undefined && Date.parse(now) - Date.parse(health.failingSince) >= config.failingForSeconds * 1000)
+    return 'failing-too-long';
+  return undefined;
 }
 
 // ---- per-endpoint circuit breaker and concurrency --------------------------------------
@@ -1059,4 +1078,73 @@ export function recordCircuitResult(
       return { ...circuit, recentOutcomes, consecutiveFailures };
     }
   }
+}
+
+// ---- the pipeline's ports ------------------------------------------------------------
+
+/** The id of an event's delivery to a subscription: the same for every fan-out of that event, so a redelivered event finds the first delivery. */
+const DELIVERY_NAMESPACE = Buffer.from('7b0f5e52c6d94a31b1e08a3c2d4f6e19', 'hex');
+export function deliveryIdOf(subscriptionId: string, eventId: string): string {
+  return derivedUuid(DELIVERY_NAMESPACE, [subscriptionId, eventId]);
+}
+
+export interface DeliveryQuery extends PageRequest {
+  subscriptionId?: string;
+  status?: DeliveryStatus;
+  eventType?: string;
+}
+
+/** Deliveries and their attempts. No events and no audit of their own: they are the webhook pipeline's bookkeeping, not state changes subscribers are told of. */
+export interface DeliveryStore {
+  /**
+   * Stores `delivery` unless its id exists (for an event: one per
+   * subscriptionId#eventId, deliveryIdOf); answers the stored one and whether
+   * this call created it.
+   */
+  createDeliveryOnce(delivery: WebhookDelivery): Promise<{ created: boolean; delivery: WebhookDelivery }>;
+  getDelivery(id: string): Promise<WebhookDelivery | undefined>;
+  /** Newest first; filters combine. */
+  listDeliveries(query: DeliveryQuery): Promise<Page<WebhookDelivery>>;
+  /** Every attempt of a delivery, oldest first. */
+  listAttempts(deliveryId: string): Promise<DeliveryAttempt[]>;
+  /**
+   * Writes `next` if the stored delivery is still at `expectedRevision` (else
+   * VersionConflictError: another dispatcher took it); with `attempt`, the
+   * attempt record in the same transaction.
+   */
+  saveDelivery(next: WebhookDelivery, expectedRevision: number, attempt?: DeliveryAttempt): Promise<void>;
+}
+
+/** A subscription's failure streaks, updated atomically by concurrent dispatchers. */
+export interface SubscriptionHealthStore {
+  /** Applies one attempt's decision (delivered clears the streaks; failed adds one; retry starts failingSince) and answers the record after it. */
+  recordAttempt(subscriptionId: string, decision: DeliveryDecision['kind'], now: string): Promise<SubscriptionHealth>;
+}
+
+/**
+ * Per-endpoint circuit and in-flight leases, one record per endpointKey. Both
+ * calls read, apply the pure functions above (gateDispatch,
+ * recordCircuitResult) and write back conditionally, retrying a lost race.
+ */
+export interface EndpointStore {
+  /** Whether `deliveryId` may be sent to `endpoint` now; on `send` it holds an in-flight lease until release (or `leaseSeconds`). */
+  acquire(endpoint: string, deliveryId: string, config: CircuitConfig, now: string, leaseSeconds: number): Promise<GateDecision>;
+  /** Ends the lease and counts the call's result in the circuit. */
+  release(
+    endpoint: string,
+    deliveryId: string,
+    result: 'success' | 'failure',
+    config: CircuitConfig,
+    now: string,
+  ): Promise<EndpointCircuit>;
+}
+
+/** The `webhook-delivery` queue: a message names a delivery; the dispatcher reads the rest from the store. */
+export interface DeliveryQueue {
+  send(messages: ReadonlyArray<{ deliveryId: string; delaySeconds: number }>): Promise<void>;
+}
+
+/** The body of a `webhook-delivery` message. */
+export interface DeliveryMessage {
+  deliveryId: string;
 }

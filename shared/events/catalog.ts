@@ -11,7 +11,15 @@
  */
 import * as z from 'zod';
 import { EVENT_TYPE_FIELDS, type SwitchyardEventType } from './types.js';
-import { ApiKeySchema, EventSchema, GroupSchema, MembershipSchema, ReceiverSchema, UserSchema } from '../api/schemas.js';
+import {
+  ApiKeySchema,
+  EventSchema,
+  GroupSchema,
+  MembershipSchema,
+  ReceiverSchema,
+  UserSchema,
+  WebhookSubscriptionSchema,
+} from '../api/schemas.js';
 
 /** The data of a `*.deleted` event: the entity is gone, its id remains. */
 export const DeletedSchema = z.object({ id: z.string() }).meta({ id: 'Deleted' });
@@ -42,6 +50,28 @@ export const EVENT_TYPES = {
   'user.deleted': { area: 'users', when: 'a user was deleted (DELETE /users/{id})', data: DeletedSchema },
   'apikey.created': { area: 'apikeys', when: 'an API key was issued (its metadata: never the key)', data: ApiKeySchema },
   'apikey.revoked': { area: 'apikeys', when: 'an API key was revoked (DELETE /api-keys/{id})', data: ApiKeySchema },
+  'subscription.created': {
+    area: 'webhooks',
+    when: 'a webhook subscription was created (never its secret)',
+    data: WebhookSubscriptionSchema,
+  },
+  'subscription.updated': {
+    area: 'webhooks',
+    when: "a subscription's url, eventTypes or description changed (PATCH /webhooks/subscriptions/{id})",
+    data: WebhookSubscriptionSchema,
+  },
+  'subscription.enabled': { area: 'webhooks', when: 'a disabled subscription was enabled again', data: WebhookSubscriptionSchema },
+  'subscription.disabled': {
+    area: 'webhooks',
+    when: 'a subscription was disabled: by an administrator, on 410 Gone, or automatically after its deliveries kept failing (`disabledReason`)',
+    data: WebhookSubscriptionSchema,
+  },
+  'subscription.secret_rotated': {
+    area: 'webhooks',
+    when: "a subscription's signing secret was rotated (never the secret)",
+    data: WebhookSubscriptionSchema,
+  },
+  'subscription.deleted': { area: 'webhooks', when: 'a subscription was deleted', data: DeletedSchema },
 } as const satisfies Record<SwitchyardEventType, EventTypeSpec>;
 
 /** Areas agree with the write path's table (./types.ts); a test holds their fields to the same list. */

@@ -6,8 +6,8 @@
  * holds the two to the same fields.
  */
 
-/** What a change did to its entity. */
-export type ChangeKind = 'created' | 'updated' | 'deleted';
+/** What a change did to its entity; the last three are the subscription state changes that have their own event types. */
+export type ChangeKind = 'created' | 'updated' | 'deleted' | 'enabled' | 'disabled' | 'secret_rotated';
 
 const RECEIVER = ['id', 'name', 'type', 'version', 'description', 'schema', 'revision', 'createdAt', 'updatedAt'] as const;
 const GROUP = ['id', 'name', 'description', 'enabled', 'memberCount', 'revision', 'createdAt', 'updatedAt'] as const;
@@ -30,6 +30,18 @@ const EVENT = [
 ] as const;
 const USER = ['id', 'username', 'roles', 'disabled', 'revision', 'createdAt', 'updatedAt'] as const;
 const API_KEY = ['id', 'name', 'role', 'prefix', 'createdAt', 'createdBy', 'revokedAt'] as const;
+const SUBSCRIPTION = [
+  'id',
+  'url',
+  'eventTypes',
+  'description',
+  'enabled',
+  'disabledReason',
+  'disabledAt',
+  'revision',
+  'createdAt',
+  'updatedAt',
+] as const;
 const DELETED = ['id'] as const;
 
 /** Each event type: the area that emits it (`source` = `switchyard/<area>`) and the only fields its `data` carries. */
@@ -48,6 +60,12 @@ export const EVENT_TYPE_FIELDS = {
   'user.deleted': { area: 'users', fields: DELETED },
   'apikey.created': { area: 'apikeys', fields: API_KEY },
   'apikey.revoked': { area: 'apikeys', fields: API_KEY },
+  'subscription.created': { area: 'webhooks', fields: SUBSCRIPTION },
+  'subscription.updated': { area: 'webhooks', fields: SUBSCRIPTION },
+  'subscription.enabled': { area: 'webhooks', fields: SUBSCRIPTION },
+  'subscription.disabled': { area: 'webhooks', fields: SUBSCRIPTION },
+  'subscription.secret_rotated': { area: 'webhooks', fields: SUBSCRIPTION },
+  'subscription.deleted': { area: 'webhooks', fields: DELETED },
 } as const satisfies Record<string, { area: string; fields: readonly string[] }>;
 
 export type SwitchyardEventType = keyof typeof EVENT_TYPE_FIELDS;
@@ -60,6 +78,14 @@ const TYPE_OF_CHANGE: Record<string, Partial<Record<ChangeKind, SwitchyardEventT
   Event: { created: 'event.created' },
   User: { created: 'user.created', updated: 'user.updated', deleted: 'user.deleted' },
   ApiKey: { created: 'apikey.created', deleted: 'apikey.revoked' },
+  WebhookSubscription: {
+    created: 'subscription.created',
+    updated: 'subscription.updated',
+    enabled: 'subscription.enabled',
+    disabled: 'subscription.disabled',
+    secret_rotated: 'subscription.secret_rotated',
+    deleted: 'subscription.deleted',
+  },
 };
 
 /** The event type of a change; a change no event type covers is a programming error, and is not written. */

@@ -58,7 +58,14 @@ export interface PagedQuery {
 /** One element of a TransactWriteItems call, in the document client's (unmarshalled) form. */
 export type TransactItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
 
-const STATUS_OF: Record<ChangeKind, number> = { created: 201, updated: 200, deleted: 204 };
+const STATUS_OF: Record<ChangeKind, number> = {
+  created: 201,
+  updated: 200,
+  deleted: 204,
+  enabled: 200,
+  disabled: 200,
+  secret_rotated: 200,
+};
 
 /** The change a commit makes: its audit record and its outbox CloudEvent (shared/events/catalog.ts) are built from it. */
 export interface ChangeDescription {
