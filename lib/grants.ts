@@ -26,6 +26,12 @@ export const ITEM_KEYS = {
   rateCount: 'RATE#*',
   idempotency: 'IDEMPOTENCY',
   outbox: 'OUTBOX#*',
+  /** A webhook subscription and its health record. */
+  subscription: 'SUBSCRIPTION#*',
+  /** A webhook delivery and its attempts. */
+  delivery: 'DELIVERY#*',
+  /** A webhook endpoint's circuit breaker and in-flight leases. */
+  endpoint: 'ENDPOINT#*',
 } as const;
 
 const { health, user, username, apiKey, apiKeyHash, refreshFamily, revokedToken, audit, rateCount, idempotency, outbox } = ITEM_KEYS;

@@ -3,6 +3,7 @@ import type { Clock, IdGenerator } from '../domain/ports.js';
 import { dynamoDocumentClient, tableNameFromEnv } from './client.js';
 import { DynamoIdentityStore } from './identity-store.js';
 import { DynamoReleaseStore } from './release-store.js';
+import { DynamoWebhookStore } from './webhook-store.js';
 
 let store: DynamoReleaseStore | undefined;
 
@@ -17,6 +18,14 @@ let identity: DynamoIdentityStore | undefined;
 export function identityStore(): DynamoIdentityStore {
   identity ??= new DynamoIdentityStore(dynamoDocumentClient(), tableNameFromEnv());
   return identity;
+}
+
+let webhooks: DynamoWebhookStore | undefined;
+
+/** Subscriptions, deliveries, health and endpoint circuits; seals secrets with the WEBHOOK_KEYS_SECRET_ARN key ring. */
+export function webhookStore(): DynamoWebhookStore {
+  webhooks ??= new DynamoWebhookStore(dynamoDocumentClient(), tableNameFromEnv());
+  return webhooks;
 }
 
 export const systemClock: Clock = { now: () => new Date().toISOString() };

@@ -2,26 +2,34 @@
  * Single-table layout (DESIGN.md §3). Entity data lives under `data`; the
  * top level holds keys, the entity `type` and the optimistic-lock `version`.
  *
- * | item       | pk             | sk              | gsi1pk                 | gsi1sk                | gsi2pk    | gsi2sk             |
- * |------------|----------------|-----------------|------------------------|-----------------------|-----------|--------------------|
- * | receiver   | RECEIVER#id    | RECEIVER        |                        |                       | RECEIVERS | createdAt#id       |
- * | group      | GROUP#id       | GROUP           |                        |                       | GROUPS    | createdAt#id       |
- * | membership | GROUP#gid      | MEMBER#rid      | RECEIVER#rid#GROUPS    | addedAt#gid           |           |                    |
- * | event      | EVENT#id       | EVENT           | RECEIVER#rid#EVENTS    | eventStart#id         | EVENTS#n  | eventStart#id      |
- * | user       | USER#id        | USER            |                        |                       | USERS     | createdAt#id       |
- * | username   | USERNAME#name  | USERNAME        | (uniqueness guard)     |                       |           |                    |
- * | api key    | APIKEY#id      | APIKEY          |                        |                       | APIKEYS   | createdAt#id       |
- * | key lookup | APIKEYHASH#h   | APIKEYHASH      | (live keys only)       |                       |           |                    |
- * | session    | REFRESH#family | REFRESH         | (TTL expiresAt)        |                       |           |                    |
- * | revoked jti| REVOKED#jti    | REVOKED         | (TTL expiresAt)        |                       |           |                    |
- * | audit      | AUDIT#id       | AUDIT           | ACTOR#id#AUDIT         | at#id                 | AUDIT#n   | at#id              |
- * | rate count | RATE#bucket#t  | RATE            | (TTL expiresAt)        |                       |           |                    |
- * | outbox     | OUTBOX#eventId | OUTBOX          | OUTBOX#PENDING#n       | time#eventId          |           |                    |
+ * | item         | pk              | sk             | gsi1pk                      | gsi1sk        | gsi2pk        | gsi2sk        |
+ * |--------------|-----------------|----------------|-----------------------------|---------------|---------------|---------------|
+ * | receiver     | RECEIVER#id     | RECEIVER       |                             |               | RECEIVERS     | createdAt#id  |
+ * | group        | GROUP#id        | GROUP          |                             |               | GROUPS        | createdAt#id  |
+ * | membership   | GROUP#gid       | MEMBER#rid     | RECEIVER#rid#GROUPS         | addedAt#gid   |               |               |
+ * | event        | EVENT#id        | EVENT          | RECEIVER#rid#EVENTS         | eventStart#id | EVENTS#n      | eventStart#id |
+ * | user         | USER#id         | USER           |                             |               | USERS         | createdAt#id  |
+ * | username     | USERNAME#name   | USERNAME       | (uniqueness guard)          |               |               |               |
+ * | api key      | APIKEY#id       | APIKEY         |                             |               | APIKEYS       | createdAt#id  |
+ * | key lookup   | APIKEYHASH#h    | APIKEYHASH     | (live keys only)            |               |               |               |
+ * | session      | REFRESH#family  | REFRESH        | (TTL expiresAt)             |               |               |               |
+ * | revoked jti  | REVOKED#jti     | REVOKED        | (TTL expiresAt)             |               |               |               |
+ * | audit        | AUDIT#id        | AUDIT          | ACTOR#id#AUDIT              | at#id         | AUDIT#n       | at#id         |
+ * | rate count   | RATE#bucket#t   | RATE           | (TTL expiresAt)             |               |               |               |
+ * | outbox       | OUTBOX#eventId  | OUTBOX         | OUTBOX#PENDING#n            | time#eventId  |               |               |
+ * | subscription | SUBSCRIPTION#id | SUBSCRIPTION   | (secrets sealed)            |               | SUBSCRIPTIONS | createdAt#id  |
+ * | sub. health  | SUBSCRIPTION#id | HEALTH         | (counters, top level)       |               |               |               |
+ * | delivery     | DELIVERY#id     | DELIVERY       | SUBSCRIPTION#sid#DELIVERIES | createdAt#id  | DELIVERIES#n  | createdAt#id  |
+ * | attempt      | DELIVERY#id     | ATTEMPT#000001 | (TTL expiresAt)             |               |               |               |
+ * | endpoint     | ENDPOINT#origin | ENDPOINT       | (circuit and leases)        |               |               |               |
  *
  * Every list is a Query on a partition above, newest first. `EVENTS#n` and
  * `AUDIT#n` are write shards (n = shardOf(id) < LIST_SHARDS): every change
  * appends to them, and one partition would cap that at ~1 000 writes/s; their
- * lists are an ordered merge of all shards (./sharded-page.ts).
+ * lists are an ordered merge of all shards (./sharded-page.ts). `DELIVERIES#n`
+ * shards the webhook deliveries the same way: every event fans out to them.
+ * Deliveries and their attempts expire by TTL (`expiresAt`) 30 days after
+ * the delivery was created.
  *
  * An outbox item (one CloudEvent per change, DESIGN.md §5) is in the sparse
  * pending index (gsi1, sharded like the lists) until the relay has put it on
@@ -70,6 +78,21 @@ export const keys = {
   outbox: (eventId: string) => ({ pk: `OUTBOX#${eventId}`, sk: 'OUTBOX' }),
   outboxPendingShard: (eventId: string, shards: number) => `OUTBOX#PENDING#${shardOf(eventId, shards)}`,
   outboxPendingShards: (shards: number) => shardsOf('OUTBOX#PENDING', shards),
+  subscription: (id: string) => ({ pk: `SUBSCRIPTION#${id}`, sk: 'SUBSCRIPTION' }),
+  subscriptionsPartition: 'SUBSCRIPTIONS',
+  subscriptionHealth: (id: string) => ({ pk: `SUBSCRIPTION#${id}`, sk: 'HEALTH' }),
+  delivery: (id: string) => ({ pk: `DELIVERY#${id}`, sk: 'DELIVERY' }),
+  deliveriesOfSubscription: (subscriptionId: string) => `SUBSCRIPTION#${subscriptionId}#DELIVERIES`,
+  deliveriesShard: (deliveryId: string, shards: number) => `DELIVERIES#${shardOf(deliveryId, shards)}`,
+  deliveriesShards: (shards: number) => shardsOf('DELIVERIES', shards),
+  /** Zero-padded so the attempts of a delivery sort by number. */
+  deliveryAttempt: (deliveryId: string, number: number) => ({
+    pk: `DELIVERY#${deliveryId}`,
+    sk: `ATTEMPT#${String(number).padStart(6, '0')}`,
+  }),
+  attemptPrefix: 'ATTEMPT#',
+  /** One per endpointKey (an origin): its circuit breaker and in-flight leases. */
+  endpoint: (endpointKey: string) => ({ pk: `ENDPOINT#${endpointKey}`, sk: 'ENDPOINT' }),
   /** Powertools idempotency records share the table under this partition. */
   idempotencyPartition: 'IDEMPOTENCY',
 };

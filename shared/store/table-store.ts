@@ -132,7 +132,7 @@ export interface StoreOptions {
   /** The HMAC key of page cursors (./cursor.ts); default: CURSOR_KEY_SECRET_ARN, else a per-process random key. */
   cursorKey?: () => Promise<Uint8Array>;
   /**
-   * Write shards of the events and audit lists (default LIST_SHARDS). Part of
+   * Write shards of the events, audit and deliveries lists (default LIST_SHARDS). Part of
    * the data layout: readers and writers of one table must agree. Other
    * values are for benchmarks that compare layouts.
    */

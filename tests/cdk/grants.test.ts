@@ -125,6 +125,9 @@ describe('the key patterns', () => {
       'RATE#*': keys.rate('admin:u1', 60).pk,
       IDEMPOTENCY: keys.idempotencyPartition,
       'OUTBOX#*': keys.outbox('e1').pk,
+      'SUBSCRIPTION#*': keys.subscription('s1').pk,
+      'DELIVERY#*': keys.delivery('d1').pk,
+      'ENDPOINT#*': keys.endpoint('https://hooks.example.com').pk,
     };
     for (const [pattern, key] of Object.entries(samples)) {
       expect(key, pattern).toMatch(glob(pattern));
