@@ -4,18 +4,15 @@
  * relay gave up on them: its retries ran out, or its stream records expired)
  * through the same relay logic, so nothing committed is ever left off the bus.
  */
-import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
-import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { parser } from '@aws-lambda-powertools/parser/middleware';
 import { EventBridgeSchema } from '@aws-lambda-powertools/parser/schemas/eventbridge';
-import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
-import middy from '@middy/core';
 import { busPutter } from '../../shared/events/bus.js';
 import { relayEvents } from '../../shared/events/relay.js';
 import { dynamoDocumentClient, tableNameFromEnv } from '../../shared/store/client.js';
 import { OutboxStore } from '../../shared/store/outbox-store.js';
-import { logger, metrics, tracer } from '../../shared/telemetry.js';
+import { eventFunction } from '../../shared/event-function.js';
+import { logger, metrics } from '../../shared/telemetry.js';
 
 /** Pending events read per shard per run; a backlog drains over successive runs. */
 const BATCH_PER_SHARD = 100;
@@ -50,8 +47,4 @@ const sweep = async (): Promise<SweepResult> => {
   return result;
 };
 
-export const handler = middy(sweep)
-  .use(parser({ schema: EventBridgeSchema }))
-  .use(injectLambdaContext(logger, { resetKeys: true }))
-  .use(captureLambdaHandler(tracer, { captureResponse: false }))
-  .use(logMetrics(metrics));
+export const handler = eventFunction(sweep).use(parser({ schema: EventBridgeSchema }));

@@ -7,12 +7,8 @@
  */
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import { parser } from '@aws-lambda-powertools/batch/parser';
-import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { DynamoDBMarshalled } from '@aws-lambda-powertools/parser/helpers/dynamodb';
 import { DynamoDBStreamChangeRecordBase, DynamoDBStreamRecord } from '@aws-lambda-powertools/parser/schemas/dynamodb';
-import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
-import middy from '@middy/core';
 import type { Context, DynamoDBStreamEvent } from 'aws-lambda';
 import type * as z from 'zod';
 import { busPutter } from '../../shared/events/bus.js';
@@ -20,7 +16,8 @@ import { OutboxItemSchema } from '../../shared/events/outbox-schema.js';
 import { RelayBatcher } from '../../shared/events/relay.js';
 import { dynamoDocumentClient, tableNameFromEnv } from '../../shared/store/client.js';
 import { OutboxStore } from '../../shared/store/outbox-store.js';
-import { logger, metrics, tracer } from '../../shared/telemetry.js';
+import { eventFunction } from '../../shared/event-function.js';
+import { logger, metrics } from '../../shared/telemetry.js';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 
 // The whole record's schema: an INSERT has no OldImage, so only NewImage is read as an outbox item.
@@ -58,7 +55,4 @@ const relay = async (event: DynamoDBStreamEvent, context: Context) => {
   return response;
 };
 
-export const handler = middy(relay)
-  .use(injectLambdaContext(logger, { resetKeys: true }))
-  .use(captureLambdaHandler(tracer, { captureResponse: false }))
-  .use(logMetrics(metrics));
+export const handler = eventFunction(relay);

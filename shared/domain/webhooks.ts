@@ -337,11 +337,7 @@ export class SubscriptionService {
    * VersionConflictError; the caller reads again and retries.
    */
   async autoDisable(id: string, reason: Exclude<DisableReason, 'manual'>): Promise<PublicSubscription | undefined> {
-    const current = await this.store.getSubscription(id);
-    if (!current || !current.enabled) return undefined;
-    const next = disabledSubscription(current, reason, this.clock.now());
-    await this.store.replaceSubscription(next, current.revision, 'subscription.disabled');
-    return publicSubscription(next);
+    return autoDisableSubscription(this.store, id, reason, this.clock.now());
   }
 
   async delete(id: string, revision: number | undefined, ifMatch?: string): Promise<void> {
@@ -411,6 +407,26 @@ export class SubscriptionService {
     if (!subscription) throw new NotFoundError('WebhookSubscription', id);
     return subscription;
   }
+}
+
+/**
+ * Auto-disable (410, or a failure streak), shared by SubscriptionService and
+ * the dispatcher: the disabled subscription, or undefined if it was already
+ * disabled or is gone, so `subscription.disabled` is emitted once (the
+ * store's replaceSubscription emits it). A lost race surfaces as
+ * VersionConflictError; the caller reads again and retries.
+ */
+export async function autoDisableSubscription(
+  store: Pick<SubscriptionStore, 'getSubscription' | 'replaceSubscription'>,
+  id: string,
+  reason: Exclude<DisableReason, 'manual'>,
+  now: string,
+): Promise<PublicSubscription | undefined> {
+  const current = await store.getSubscription(id);
+  if (!current || !current.enabled) return undefined;
+  const next = disabledSubscription(current, reason, now);
+  await store.replaceSubscription(next, current.revision, 'subscription.disabled');
+  return publicSubscription(next);
 }
 
 export function disabledSubscription(current: WebhookSubscription, reason: DisableReason, now: string): WebhookSubscription {

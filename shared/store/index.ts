@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Clock, IdGenerator } from '../domain/ports.js';
+import type { DeliveryStore, EndpointStore, SubscriptionHealthStore, SubscriptionStore } from '../domain/webhooks.js';
 import { dynamoDocumentClient, tableNameFromEnv } from './client.js';
 import { DynamoIdentityStore } from './identity-store.js';
 import { DynamoReleaseStore } from './release-store.js';
@@ -30,3 +31,16 @@ export function webhookStore(): DynamoWebhookStore {
 
 export const systemClock: Clock = { now: () => new Date().toISOString() };
 export const uuidIds: IdGenerator = { next: () => randomUUID() };
+
+/** Every port the webhook pipeline reads and writes, over the one table. */
+export type WebhookStore = SubscriptionStore & DeliveryStore & SubscriptionHealthStore & EndpointStore;
+
+// LEAD: replace on merge — DynamoWebhookStore (shared/store/webhook-store.ts, branch wh-store) is not on this branch yet:
+//   let webhooks: DynamoWebhookStore | undefined;
+//   export function webhookStore(): DynamoWebhookStore {
+//     webhooks ??= new DynamoWebhookStore(dynamoDocumentClient(), tableNameFromEnv());
+//     return webhooks;
+//   }
+export function webhookStore(): WebhookStore {
+  throw new Error('DynamoWebhookStore not merged yet');
+}

@@ -4,12 +4,20 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { APIGatewayProxyEventSchema, APIGatewayRequestAuthorizerEventSchema } from '@aws-lambda-powertools/parser/schemas';
+import {
+  APIGatewayProxyEventSchema,
+  APIGatewayRequestAuthorizerEventSchema,
+  EventBridgeSchema,
+  SqsSchema,
+} from '@aws-lambda-powertools/parser/schemas';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
 import { allRoutes } from '../../shared/api/routes.js';
 import { bodySchemaFor, lowerCaseHeaders, mediaTypeOf, routeKey } from '../../shared/http/route.js';
 import { CLOUDEVENTS_JSON, releaseEventFromCloudEvent } from '../../shared/domain/cloudevents.js';
+import { deliveryIdOf } from '../../shared/domain/webhooks.js';
+import { StoredCloudEventSchema } from '../../shared/events/outbox-schema.js';
+import { DeliveryRecordSchema, FanoutRecordSchema } from '../../shared/webhooks/messages.js';
 
 const dir = path.resolve(import.meta.dirname, '../../events');
 const all = readdirSync(dir)
@@ -63,4 +71,46 @@ describe('sample API Gateway events', () => {
       expect(schemaIssues(APIGatewayRequestAuthorizerEventSchema.safeParse(event))).toEqual([]);
     },
   );
+});
+
+/** Samples of the event functions (`npm run invoke <function> -e events/<file>`): the shape their source sends, and the record schema their batch parser applies. */
+describe('sample events of the event functions', () => {
+  const sample = (file: string) => {
+    const found = all.find((s) => s.file === file);
+    if (!found) throw new Error(`events/${file} is missing`);
+    return found.event;
+  };
+
+  it('outbox-sweeper-scheduled.json is a scheduled EventBridge event (EventBridgeSchema)', () => {
+    expect(schemaIssues(EventBridgeSchema.safeParse(sample('outbox-sweeper-scheduled.json')))).toEqual([]);
+  });
+
+  it('webhook-fanout-sqs.json is an SQS batch whose records are bus entries carrying an event.created CloudEvent', () => {
+    const event = sample('webhook-fanout-sqs.json');
+    expect(schemaIssues(SqsSchema.safeParse(event))).toEqual([]);
+    const records = (event as { Records: unknown[] }).Records;
+    expect(records.length).toBeGreaterThan(0);
+    for (const record of records) {
+      const parsed = FanoutRecordSchema.safeParse(record);
+      expect(schemaIssues(parsed)).toEqual([]);
+      const body = parsed.data!.body;
+      expect(body).toMatchObject({ source: 'switchyard.events', 'detail-type': 'event.created' });
+      expect(body.detail.type).toBe('event.created');
+      // The detail is a CloudEvent the relay could have put: the outbox's own schema accepts it.
+      expect(schemaIssues(StoredCloudEventSchema.safeParse(body.detail))).toEqual([]);
+    }
+  });
+
+  it('webhook-dispatcher-sqs.json is an SQS batch whose records name a delivery', () => {
+    const event = sample('webhook-dispatcher-sqs.json');
+    expect(schemaIssues(SqsSchema.safeParse(event))).toEqual([]);
+    const fanoutEvent = sample('webhook-fanout-sqs.json') as { Records: Array<{ body: string }> };
+    const eventId = (JSON.parse(fanoutEvent.Records[0]!.body) as { detail: { id: string } }).detail.id;
+    for (const record of (event as { Records: unknown[] }).Records) {
+      const parsed = DeliveryRecordSchema.safeParse(record);
+      expect(schemaIssues(parsed)).toEqual([]);
+      // The delivery of the fan-out sample's event to subscription f47ac10b-…: the two samples go together.
+      expect(parsed.data!.body.deliveryId).toBe(deliveryIdOf('f47ac10b-58cc-4372-a567-0e02b2c3d479', eventId));
+    }
+  });
 });
