@@ -1,5 +1,16 @@
-/** What the benchmarks share: a concurrency-limited load loop, order statistics, and the stack's own table definition. */
+/** What the benchmarks share: a concurrency-limited load loop, order statistics, the stack's own table definition, and a tap on the bus. */
+import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { DeleteRuleCommand, PutRuleCommand, PutTargetsCommand, RemoveTargetsCommand } from '@aws-sdk/client-eventbridge';
+import type { SQSClient } from '@aws-sdk/client-sqs';
+import {
+  CreateQueueCommand,
+  DeleteMessageBatchCommand,
+  DeleteQueueCommand,
+  GetQueueAttributesCommand,
+  ReceiveMessageCommand,
+} from '@aws-sdk/client-sqs';
 import { App, Stack } from 'aws-cdk-lib';
+import { randomUUID } from 'node:crypto';
 import { Template } from 'aws-cdk-lib/assertions';
 import { DataTable } from '../lib/data.js';
 import { standaloneTableInputs } from '../local/providers/dynamodb-table.js';
@@ -43,4 +54,88 @@ export function dataTableInput() {
   });
   if (!table) throw new Error('DataTable synthesized no table');
   return table;
+}
+
+/** One `event.created` seen on a bus tap: its CloudEvent id, the release event's id, and when (performance.now()). */
+export interface TapArrival {
+  cloudEventId: string;
+  eventId: string;
+  at: number;
+}
+
+export interface BusTap {
+  /** Every arrival so far, in order; duplicates kept. */
+  arrivals: TapArrival[];
+  /** Waits until every id arrived (or the deadline); answers the ids still missing. */
+  awaitArrival(ids: readonly string[], deadlineMs: number): Promise<string[]>;
+  close(): Promise<void>;
+}
+
+/**
+ * The `event.created` events of one release receiver, read off the bus as an
+ * operator would: a rule on `switchyard` to a queue of the bench's own, long
+ * polled in the background. The rule and queue are removed on close.
+ */
+export async function openBusTap(sqs: SQSClient, eventBridge: EventBridgeClient, receiverId: string): Promise<BusTap> {
+  const name = `bench-tap-${randomUUID().slice(0, 8)}`;
+  const url = (await sqs.send(new CreateQueueCommand({ QueueName: name }))).QueueUrl as string;
+  const arn = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['QueueArn'] }))).Attributes?.QueueArn;
+  await eventBridge.send(
+    new PutRuleCommand({
+      Name: name,
+      EventBusName: 'switchyard',
+      EventPattern: JSON.stringify({
+        source: ['switchyard.events'],
+        'detail-type': ['event.created'],
+        detail: { data: { receiverId: [receiverId] } },
+      }),
+    }),
+  );
+  await eventBridge.send(new PutTargetsCommand({ Rule: name, EventBusName: 'switchyard', Targets: [{ Id: 'queue', Arn: arn }] }));
+  const arrivals: TapArrival[] = [];
+  let tapping = true;
+  const loop = (async () => {
+    while (tapping) {
+      const { Messages = [] } = await sqs.send(new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }));
+      const at = performance.now();
+      for (const message of Messages) {
+        const detail = (JSON.parse(message.Body as string) as { detail: { id: string; data: { id: string } } }).detail;
+        arrivals.push({ cloudEventId: detail.id, eventId: detail.data.id, at });
+      }
+      if (Messages.length > 0) {
+        await sqs.send(
+          new DeleteMessageBatchCommand({
+            QueueUrl: url,
+            Entries: Messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle as string })),
+          }),
+        );
+      }
+    }
+  })();
+  return {
+    arrivals,
+    async awaitArrival(ids, deadlineMs) {
+      const deadline = Date.now() + deadlineMs;
+      const missing = () => {
+        const seen = new Set(arrivals.map((a) => a.eventId));
+        return ids.filter((id) => !seen.has(id));
+      };
+      while (missing().length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      return missing();
+    },
+    async close() {
+      tapping = false;
+      await loop.catch(() => undefined);
+      await eventBridge.send(new RemoveTargetsCommand({ Rule: name, EventBusName: 'switchyard', Ids: ['queue'] })).catch(() => undefined);
+      await eventBridge.send(new DeleteRuleCommand({ Name: name, EventBusName: 'switchyard' })).catch(() => undefined);
+      await sqs.send(new DeleteQueueCommand({ QueueUrl: url })).catch(() => undefined);
+    },
+  };
+}
+
+/** p50/p95/p99/max of a list of milliseconds, for console.table. */
+export function latencyRow(values: readonly number[]): Record<string, string> {
+  const sorted = [...values].sort((a, b) => a - b);
+  const at = (q: number) => (sorted.length ? quantile(sorted, q).toFixed(0) : '-');
+  return { n: String(sorted.length), p50: at(0.5), p95: at(0.95), p99: at(0.99), max: sorted.length ? sorted.at(-1)!.toFixed(0) : '-' };
 }

@@ -72,10 +72,15 @@ export interface ReceivedDelivery {
   headers: Record<string, string>;
 }
 
+/** What a running receiver can change without a restart (tests and benchmarks: a secret learnt after subscribing, an endpoint going down and up). */
+export type WebhookReceiverSettings = Pick<WebhookReceiverOptions, 'secrets' | 'failRate' | 'status' | 'delayMs' | 'retryAfter'>;
+
 export interface WebhookReceiver {
   url: string;
   port: number;
   deliveries: ReceivedDelivery[];
+  /** Changes the given settings for the next deliveries; checked like the options. */
+  update(settings: Partial<WebhookReceiverSettings>): void;
   close(): Promise<void>;
 }
 
@@ -154,8 +159,9 @@ function eventFields(body: string): { type?: string; subject?: string; time?: st
 const clock = (date: Date) => date.toISOString().slice(11, 23);
 
 export async function startWebhookReceiver(options: WebhookReceiverOptions): Promise<WebhookReceiver> {
-  const { status: failStatus, failRate, delayMs } = checkOptions(options);
-  const verifiers = options.secrets.map((secret) => new Webhook(secret));
+  let settings: WebhookReceiverSettings = { ...options };
+  let { status: failStatus, failRate, delayMs } = checkOptions(options);
+  let verifiers = options.secrets.map((secret) => new Webhook(secret));
   const log = options.log ?? ((line: string) => console.log(line));
   const random = options.random ?? Math.random;
   const deliveries: ReceivedDelivery[] = [];
@@ -192,7 +198,7 @@ export async function startWebhookReceiver(options: WebhookReceiverOptions): Pro
     } else if (failRate > 0 && random() < failRate) {
       status = failStatus;
       note = '  (played failure)';
-      if (options.retryAfter !== undefined) extra = { 'retry-after': String(options.retryAfter) };
+      if (settings.retryAfter !== undefined) extra = { 'retry-after': String(settings.retryAfter) };
     } else {
       status = 204;
     }
@@ -237,6 +243,17 @@ export async function startWebhookReceiver(options: WebhookReceiverOptions): Pro
     url: `http://${host.includes(':') ? `[${host}]` : host}:${port}/`,
     port,
     deliveries,
+    update: (changes) => {
+      const next = { ...settings, ...changes };
+      // Without a new status, a new fail rate keeps the failing answer it had.
+      ({
+        status: failStatus,
+        failRate,
+        delayMs,
+      } = checkOptions({ ...next, status: next.status ?? failStatus, failRate: next.failRate ?? failRate }));
+      settings = next;
+      verifiers = next.secrets.map((secret) => new Webhook(secret));
+    },
     close: () =>
       new Promise<void>((resolve, reject) => {
         server.closeAllConnections();

@@ -2,6 +2,7 @@ import { App, Validations, type AppProps } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { readFileSync } from 'node:fs';
 import { SwitchyardStack } from './stack.js';
+import { retrySecondsFromContext } from './webhooks.js';
 
 export const STACK_NAME = 'Switchyard';
 
@@ -17,10 +18,17 @@ export function buildApp(props: AppProps = {}): { app: App; stack: SwitchyardSta
   const allowedOrigins = (Array.isArray(origins) ? origins : (origins ?? '').split(',')).map((o) => o.trim()).filter(Boolean);
   const rateWindow = app.node.tryGetContext('switchyard:rateLimitWindowSeconds') as string | number | undefined;
   const authorizerCache = app.node.tryGetContext('switchyard:authorizerCacheSeconds') as string | number | undefined;
+  const webhookRetrySeconds = retrySecondsFromContext(app.node.tryGetContext('switchyard:webhookRetrySeconds'));
+  const webhookUrlPolicy = app.node.tryGetContext('switchyard:webhookUrlPolicy') as unknown;
+  if (webhookUrlPolicy !== undefined && webhookUrlPolicy !== 'local' && webhookUrlPolicy !== 'deployed') {
+    throw new Error(`switchyard:webhookUrlPolicy must be local or deployed; got ${String(webhookUrlPolicy)}`);
+  }
   const stack = new SwitchyardStack(app, STACK_NAME, {
     allowedOrigins,
     ...(rateWindow !== undefined ? { rateLimits: { windowSeconds: Number(rateWindow) } } : {}),
     ...(authorizerCache !== undefined ? { authorizerCacheSeconds: Number(authorizerCache) } : {}),
+    ...(webhookRetrySeconds ? { webhookRetrySeconds } : {}),
+    ...(webhookUrlPolicy ? { webhookUrlPolicy } : {}),
     serviceVersion: packageVersion,
     description: 'Switchyard: serverless release-control plane',
   });

@@ -18,28 +18,12 @@ export interface EventBackboneProps {
   sweepAfter?: Duration;
 }
 
-/** A queue and its dead-letter queue: messages received `maxReceiveCount` times move there instead of cycling forever. */
-function queueWithDlq(scope: Construct, id: string, props: { visibilityTimeout: Duration; maxReceiveCount: number }) {
-  const deadLetters = new Queue(scope, `${id}Dlq`, {
-    encryption: QueueEncryption.SQS_MANAGED,
-    enforceSSL: true,
-    retentionPeriod: Duration.days(14),
-  });
-  const queue = new Queue(scope, id, {
-    encryption: QueueEncryption.SQS_MANAGED,
-    enforceSSL: true,
-    visibilityTimeout: props.visibilityTimeout,
-    deadLetterQueue: { queue: deadLetters, maxReceiveCount: props.maxReceiveCount },
-  });
-  return { queue, deadLetters };
-}
-
 /**
  * The event backbone (DESIGN.md §5): the bus `switchyard` with an archive;
  * the relay on the table's stream, filtered to new outbox items, with
  * bisect, bounded retries and an on-failure queue; the sweeper, every
- * minute, for whatever the relay left pending; and the queues the webhook
- * pipeline consumes, each with its dead-letter queue.
+ * minute, for whatever the relay left pending. The webhook pipeline that
+ * consumes the bus is lib/webhooks.ts.
  */
 export class EventBackbone extends Construct {
   readonly bus: EventBus;
@@ -47,8 +31,6 @@ export class EventBackbone extends Construct {
   readonly sweeper: SwitchyardFunction;
   /** Stream batches the relay gave up on (Lambda's on-failure record; the events stay pending for the sweeper). */
   readonly relayFailures: Queue;
-  readonly webhookFanout: { queue: Queue; deadLetters: Queue };
-  readonly webhookDelivery: { queue: Queue; deadLetters: Queue };
 
   constructor(scope: Construct, id: string, props: EventBackboneProps) {
     super(scope, id);
@@ -82,7 +64,7 @@ export class EventBackbone extends Construct {
       new DynamoEventSource(props.table, {
         startingPosition: StartingPosition.TRIM_HORIZON,
         batchSize: 100,
-        maxBatchingWindow: Duration.seconds(1),
+        // No batching window: an event should reach the bus (and its webhooks) at once; under load a read brings many records anyway.
         bisectBatchOnError: true,
         retryAttempts: 5,
         maxRecordAge: Duration.hours(1),
@@ -114,12 +96,6 @@ export class EventBackbone extends Construct {
     });
     this.bus.grantPutEventsTo(this.sweeper);
     grantTableAccess(props.table, this.sweeper, TABLE_ACCESS['outbox-sweeper']);
-
-    // Consumed by the webhook pipeline (fan-out, then delivery with retries by DelaySeconds up to 900 s).
-    this.webhookFanout = queueWithDlq(this, 'WebhookFanout', { visibilityTimeout: Duration.seconds(60), maxReceiveCount: 5 });
-    this.webhookDelivery = queueWithDlq(this, 'WebhookDelivery', { visibilityTimeout: Duration.seconds(60), maxReceiveCount: 10 });
-    for (const queue of [this.relayFailures, this.webhookFanout.deadLetters, this.webhookDelivery.deadLetters]) {
-      queue.applyRemovalPolicy(RemovalPolicy.DESTROY);
-    }
+    this.relayFailures.applyRemovalPolicy(RemovalPolicy.DESTROY);
   }
 }

@@ -34,7 +34,22 @@ export const ITEM_KEYS = {
   endpoint: 'ENDPOINT#*',
 } as const;
 
-const { health, user, username, apiKey, apiKeyHash, refreshFamily, revokedToken, audit, rateCount, idempotency, outbox } = ITEM_KEYS;
+const {
+  health,
+  user,
+  username,
+  apiKey,
+  apiKeyHash,
+  refreshFamily,
+  revokedToken,
+  audit,
+  rateCount,
+  idempotency,
+  outbox,
+  subscription,
+  delivery,
+  endpoint,
+} = ITEM_KEYS;
 
 /** Items only the identity functions (users, API keys, sessions) may change: whoever writes them can mint credentials. */
 export const IDENTITY_ITEMS = [user, username, apiKey, apiKeyHash, refreshFamily, revokedToken];
@@ -58,7 +73,10 @@ const servesWrites = [rateCount, audit, idempotency];
 
 /** Every change writes its audit record and its outbox event in the same transaction (shared/store/table-store.ts commit). */
 const changes = [audit, outbox];
-export const TABLE_ACCESS: Record<ApiFunctionName | 'authorizer' | 'bootstrap' | 'relay' | 'outbox-sweeper', TableAccess> = {
+export const TABLE_ACCESS: Record<
+  ApiFunctionName | 'authorizer' | 'bootstrap' | 'relay' | 'outbox-sweeper' | 'webhook-fanout' | 'webhook-dispatcher',
+  TableAccess
+> = {
   // GET /health/ready reads one item; health routes are never rate limited.
   health: { read: [health], write: [] },
   // GET only: its one write is the caller's rate-limit counter.
@@ -70,6 +88,8 @@ export const TABLE_ACCESS: Record<ApiFunctionName | 'authorizer' | 'bootstrap' |
   receivers: { read: 'table', write: 'all-but-identity' },
   groups: { read: 'table', write: 'all-but-identity' },
   events: { read: 'table', write: 'all-but-identity' },
+  // Subscriptions (with their health records) and the deliveries of test pings and manual retries.
+  webhooks: { read: 'table', write: [subscription, delivery, ...changes, rateCount, idempotency] },
   // Per decision: the key by hash, the revoked-token id and the user (its session generation). Never writes.
   authorizer: { read: [user, revokedToken, apiKeyHash], write: [] },
   // Creates the admin user and API key (with their audit lines) on deploy.
@@ -78,6 +98,11 @@ export const TABLE_ACCESS: Record<ApiFunctionName | 'authorizer' | 'bootstrap' |
   relay: { read: [outbox], write: [outbox] },
   // Queries the pending index, then does what the relay does.
   'outbox-sweeper': { read: 'table', write: [outbox] },
+  // Queries the enabled subscriptions; writes one delivery per match.
+  'webhook-fanout': { read: 'table', write: [delivery] },
+  // Reads a delivery, its subscription and its endpoint's circuit by key; writes the delivery and its attempts,
+  // the circuit and leases, the subscription's health, and an auto-disable (a change: audit and outbox).
+  'webhook-dispatcher': { read: [delivery, subscription, endpoint], write: [delivery, endpoint, subscription, ...changes] },
 };
 
 const WRITE_ACTIONS = ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem'];

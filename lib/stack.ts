@@ -10,6 +10,7 @@ import { EventBackbone } from './events.js';
 import { SwitchyardFunction } from './function.js';
 import { grantTableAccess, TABLE_ACCESS } from './grants.js';
 import { acknowledgeNagFindings } from './nag.js';
+import { WebhookPipeline, type WebhookUrlPolicyName } from './webhooks.js';
 
 export interface SwitchyardStackProps extends StackProps {
   /** CORS allow-list; empty means no browser origin is allowed. */
@@ -20,6 +21,10 @@ export interface SwitchyardStackProps extends StackProps {
   authorizerCacheSeconds?: number;
   /** Requests per window by tier (seed 004 §3.2 defaults). */
   rateLimits?: Partial<{ windowSeconds: number; anonymous: number; authenticated: number; admin: number; login: number }>;
+  /** Webhook retry waits in seconds (default 30, 60, 120, 300, 900). */
+  webhookRetrySeconds?: readonly number[];
+  /** `local` lets webhooks reach http and loopback URLs (the local runtime's default); deployed stacks keep `deployed`. */
+  webhookUrlPolicy?: WebhookUrlPolicyName;
 }
 
 function rateLimitEnvironment(limits: SwitchyardStackProps['rateLimits'] = {}): Record<string, string> {
@@ -42,6 +47,7 @@ const API_FUNCTIONS: Record<ApiFunctionName, string> = {
   users: 'User administration',
   apikeys: 'API key administration',
   audit: 'Audit trail of writes',
+  webhooks: 'Webhook subscriptions and deliveries',
 };
 
 /** Token settings shared by the functions that issue or verify tokens. */
@@ -69,6 +75,14 @@ export class SwitchyardStack extends Stack {
       description: 'Switchyard page-cursor HMAC key; replacing it invalidates outstanding cursors (clients restart from page one)',
       generateSecretString: { excludePunctuation: true, passwordLength: 64 },
     });
+    const events = new EventBackbone(this, 'Events', { table: data.table, serviceVersion: props.serviceVersion });
+    const webhooks = new WebhookPipeline(this, 'Webhooks', {
+      table: data.table,
+      bus: events.bus,
+      serviceVersion: props.serviceVersion,
+      ...(props.webhookRetrySeconds ? { retrySeconds: props.webhookRetrySeconds } : {}),
+      ...(props.webhookUrlPolicy ? { urlPolicy: props.webhookUrlPolicy } : {}),
+    });
 
     const functions = {} as Record<ApiFunctionName, SwitchyardFunction>;
     for (const [name, description] of Object.entries(API_FUNCTIONS) as Array<[ApiFunctionName, string]>) {
@@ -83,9 +97,11 @@ export class SwitchyardStack extends Stack {
           ...rateLimitEnvironment(props.rateLimits),
           CURSOR_KEY_SECRET_ARN: cursorKey.secretArn,
           ...(name === 'auth' ? { SIGNING_KEYS_SECRET_ARN: auth.signingKeys.secretArn, ...TOKEN_ENVIRONMENT } : {}),
+          ...(name === 'webhooks' ? webhooks.apiEnvironment : {}),
         },
       });
       if (name === 'auth') auth.signingKeys.grantRead(fn);
+      if (name === 'webhooks') webhooks.grantApi(fn);
       cursorKey.grantRead(fn);
       // Least privilege per function, the middleware chain's writes included (lib/grants.ts).
       grantTableAccess(data.table, fn, TABLE_ACCESS[name]);
@@ -98,8 +114,6 @@ export class SwitchyardStack extends Stack {
       allowedOrigins: props.allowedOrigins,
       authorizerFunction: auth.authorizerFunction,
     });
-
-    const events = new EventBackbone(this, 'Events', { table: data.table, serviceVersion: props.serviceVersion });
 
     new CfnOutput(this, 'ApiUrl', { value: api.api.url, description: 'Base URL of the REST API' });
     new CfnOutput(this, 'TableName', { value: data.table.tableName });

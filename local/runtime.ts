@@ -189,7 +189,8 @@ async function startEndpoint(port: number, host: string | undefined, progress: (
 
 export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Promise<LocalRuntime> {
   const started = performance.now();
-  const context = options.context ?? {};
+  // Receivers on this machine: webhooks may go to http and loopback here (shared/webhooks/ssrf.ts), never in a deployed stack.
+  const context = { 'switchyard:webhookUrlPolicy': 'local', ...options.context };
   const progress = options.onProgress ?? (() => undefined);
   const lifecycle = new Lifecycle();
   const warnings: string[] = [];

@@ -75,6 +75,8 @@ let currentRequestId;
 // function reads the real clock as on AWS). Timers inside the function
 // (setTimeout) stay in real time, like the function's own timeout.
 const clockSpec = process.env.SWITCHYARD_LOCAL_CLOCK;
+// The function's timeout is real time (deadlines come from the pool in wall-clock ms), so the time left is read off the real clock.
+const realNow = Date.now.bind(Date);
 if (clockSpec) {
   const [realStart, simulatedStart, timeScale] = clockSpec.split(':').map(Number);
   if ([realStart, simulatedStart, timeScale].every((n) => Number.isFinite(n)) && Number(timeScale) > 0) {
@@ -530,7 +532,7 @@ async function invoke(msg) {
     logStreamName: env.AWS_LAMBDA_LOG_STREAM_NAME,
     identity: undefined,
     clientContext: undefined,
-    getRemainingTimeInMillis: () => msg.deadlineMs - Date.now(),
+    getRemainingTimeInMillis: () => msg.deadlineMs - realNow(),
   };
   try {
     if (!handlerFn) throw runtimeError('Runtime.HandlerNotFound', `${data.handler} is undefined or not exported`);

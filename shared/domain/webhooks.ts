@@ -1164,3 +1164,50 @@ export interface DeliveryQueue {
 export interface DeliveryMessage {
   deliveryId: string;
 }
+
+// ---- the deliveries API ---------------------------------------------------------------
+
+export type DeliveryDetail = PublicDelivery & { attempts: Array<Omit<DeliveryAttempt, 'deliveryId'>> };
+
+/** Reads deliveries and starts them again; queueing is part of it, so a delivery is never stored without its message. */
+export class DeliveryService {
+  constructor(
+    private readonly deliveries: DeliveryStore,
+    private readonly subscriptions: Pick<SubscriptionStore, 'getSubscription'>,
+    private readonly queue: DeliveryQueue,
+    private readonly clock: Clock,
+  ) {}
+
+  async list(query: DeliveryQuery): Promise<Page<PublicDelivery>> {
+    const page = await this.deliveries.listDeliveries(query);
+    return { ...page, items: page.items.map(publicDelivery) };
+  }
+
+  async get(id: string): Promise<DeliveryDetail> {
+    const delivery = await this.load(id);
+    const attempts = await this.deliveries.listAttempts(id);
+    return { ...publicDelivery(delivery), attempts: attempts.map(({ deliveryId: _id, ...attempt }) => attempt) };
+  }
+
+  /** A FAILED delivery, PENDING again with a fresh run of attempts, queued at once. */
+  async retry(id: string): Promise<PublicDelivery> {
+    const delivery = await this.load(id);
+    const subscription = await this.subscriptions.getSubscription(delivery.subscriptionId);
+    const restarted = retryManually(delivery, subscription, this.clock.now());
+    await this.deliveries.saveDelivery(restarted, delivery.revision);
+    await this.queue.send([{ deliveryId: restarted.id, delaySeconds: 0 }]);
+    return publicDelivery(restarted);
+  }
+
+  /** Queues a delivery just stored (a test ping). */
+  async enqueue(delivery: WebhookDelivery): Promise<PublicDelivery> {
+    await this.queue.send([{ deliveryId: delivery.id, delaySeconds: 0 }]);
+    return publicDelivery(delivery);
+  }
+
+  private async load(id: string): Promise<WebhookDelivery> {
+    const delivery = await this.deliveries.getDelivery(id);
+    if (!delivery) throw new NotFoundError('WebhookDelivery', id);
+    return delivery;
+  }
+}

@@ -12,7 +12,7 @@ import type { Access } from '../auth/roles.js';
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
 /** The Lambda functions that serve the API; one per resource family. */
-export type ApiFunctionName = 'health' | 'receivers' | 'groups' | 'events' | 'auth' | 'users' | 'apikeys' | 'audit';
+export type ApiFunctionName = 'health' | 'receivers' | 'groups' | 'events' | 'auth' | 'users' | 'apikeys' | 'audit' | 'webhooks';
 
 export interface ResponseSpec {
   description: string;

@@ -34,13 +34,3 @@ export const uuidIds: IdGenerator = { next: () => randomUUID() };
 
 /** Every port the webhook pipeline reads and writes, over the one table. */
 export type WebhookStore = SubscriptionStore & DeliveryStore & SubscriptionHealthStore & EndpointStore;
-
-// LEAD: replace on merge — DynamoWebhookStore (shared/store/webhook-store.ts, branch wh-store) is not on this branch yet:
-//   let webhooks: DynamoWebhookStore | undefined;
-//   export function webhookStore(): DynamoWebhookStore {
-//     webhooks ??= new DynamoWebhookStore(dynamoDocumentClient(), tableNameFromEnv());
-//     return webhooks;
-//   }
-export function webhookStore(): WebhookStore {
-  throw new Error('DynamoWebhookStore not merged yet');
-}

@@ -5,15 +5,15 @@
  * environments to its scaled clock.
  */
 import type { DeliveryQueue, DeliveryStore, EndpointStore, SubscriptionHealthStore, SubscriptionStore } from '../domain/webhooks.js';
+import { systemClock } from '../store/index.js';
 import type { DispatchDeps, DispatchLogger } from './dispatch.js';
 import type { FanoutDeps } from './fanout.js';
 
 export type WebhookPipelineStore = SubscriptionStore & DeliveryStore & SubscriptionHealthStore & EndpointStore;
 
-export const wallClock = () => new Date().toISOString();
 
 export function fanoutDeps(store: WebhookPipelineStore, queue: DeliveryQueue): FanoutDeps {
-  return { subscriptions: store, deliveries: store, queue, now: wallClock };
+  return { subscriptions: store, deliveries: store, queue, now: systemClock.now };
 }
 
 export function dispatchDeps(
@@ -21,5 +21,5 @@ export function dispatchDeps(
   queue: DeliveryQueue,
   options: { logger?: DispatchLogger; requestId?: string } = {},
 ): DispatchDeps {
-  return { subscriptions: store, deliveries: store, health: store, endpoints: store, queue, now: wallClock, ...options };
+  return { subscriptions: store, deliveries: store, health: store, endpoints: store, queue, now: systemClock.now, ...options };
 }

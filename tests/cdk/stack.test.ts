@@ -43,8 +43,8 @@ describe('the stack', () => {
 
   it('runs every function on Node 22 arm64 with X-Ray and Powertools configured', () => {
     const functions = template.findResources('AWS::Lambda::Function');
-    // 8 API functions, the authorizer and the bootstrap custom resource.
-    expect(Object.keys(functions)).toHaveLength(12);
+    // 9 API functions, the authorizer, the bootstrap custom resource, the relay and sweeper, the webhook fan-out and dispatcher.
+    expect(Object.keys(functions)).toHaveLength(15);
     for (const fn of Object.values(functions)) {
       expect(fn.Properties).toMatchObject({
         Runtime: 'nodejs22.x',
@@ -66,7 +66,7 @@ describe('the stack', () => {
       (fn) =>
         (fn.Properties as { Environment: { Variables: Record<string, unknown> } }).Environment.Variables.CORS_ALLOWED_ORIGINS !== undefined,
     );
-    expect(apiFunctions).toHaveLength(8);
+    expect(apiFunctions).toHaveLength(9);
     for (const fn of apiFunctions) {
       expect(fn.Properties.Environment.Variables).toMatchObject({
         CORS_ALLOWED_ORIGINS: 'https://app.example,https://admin.example',
@@ -90,8 +90,8 @@ describe('the stack', () => {
   });
 
   it('keeps signing keys and bootstrap credentials in Secrets Manager and bootstraps them on deploy', () => {
-    // Signing keys, admin password, admin API key, and the page-cursor HMAC key.
-    template.resourceCountIs('AWS::SecretsManager::Secret', 4);
+    // Signing keys, admin password, admin API key, the page-cursor HMAC key, and the webhook secrets' wrapping key.
+    template.resourceCountIs('AWS::SecretsManager::Secret', 5);
     template.resourceCountIs('Custom::SwitchyardBootstrap', 1);
     template.hasResourceProperties('AWS::ApiGateway::GatewayResponse', { ResponseType: 'UNAUTHORIZED', StatusCode: '401' });
     template.hasResourceProperties('AWS::ApiGateway::GatewayResponse', {
@@ -140,5 +140,64 @@ describe('the stack', () => {
       ResponseParameters: { 'gatewayresponse.header.Content-Type': "'application/problem+json'" },
     });
     template.hasResourceProperties('AWS::ApiGateway::GatewayResponse', { ResponseType: 'MISSING_AUTHENTICATION_TOKEN', StatusCode: '404' });
+  });
+});
+
+describe('the webhook pipeline', () => {
+  const functionNamed = (t: Template, name: string) =>
+    Object.entries(t.findResources('AWS::Lambda::Function')).find(([id]) => id.startsWith(`Webhooks${name}Function`)) ?? [];
+
+  it('sends every switchyard event to the fan-out queue, with a dead-letter queue for what EventBridge cannot hand over', () => {
+    template.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: { source: [{ prefix: 'switchyard.' }] },
+      Targets: [
+        Match.objectLike({ Arn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^WebhooksFanout'), 'Arn'] }, DeadLetterConfig: Match.anyValue() }),
+      ],
+    });
+  });
+
+  it('runs the fan-out and the dispatcher on their queues with per-record failures, and queues with DLQs and a visibility of six timeouts', () => {
+    for (const name of ['Fanout', 'Dispatcher']) {
+      const [id] = functionNamed(template, name);
+      expect(id, name).toBeDefined();
+      template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+        FunctionName: { Ref: id },
+        BatchSize: 10,
+        FunctionResponseTypes: ['ReportBatchItemFailures'],
+      });
+    }
+    template.hasResourceProperties('AWS::SQS::Queue', {
+      VisibilityTimeout: 180,
+      RedrivePolicy: Match.objectLike({ maxReceiveCount: 10 }),
+    });
+  });
+
+  it('gives the dispatcher the default retry schedule and the deployed SSRF policy; context changes both', () => {
+    const [, dispatcher] = functionNamed(template, 'Dispatcher');
+    expect(dispatcher?.Properties.Environment.Variables).toMatchObject({
+      WEBHOOK_RETRY_SECONDS: '30,60,120,300,900',
+      WEBHOOK_URL_POLICY: 'deployed',
+      WEBHOOK_DELIVERY_QUEUE_URL: expect.anything(),
+      WEBHOOK_KEYS_SECRET_ARN: expect.anything(),
+    });
+    const local = Template.fromJSON(
+      synthTemplate({ 'switchyard:webhookRetrySeconds': '5,10', 'switchyard:webhookUrlPolicy': 'local' }) as never,
+    );
+    const [, localDispatcher] = functionNamed(local, 'Dispatcher');
+    expect(localDispatcher?.Properties.Environment.Variables).toMatchObject({ WEBHOOK_RETRY_SECONDS: '5,10', WEBHOOK_URL_POLICY: 'local' });
+  });
+
+  it('refuses a retry schedule SQS cannot carry, at synth', () => {
+    expect(() => synthTemplate({ 'switchyard:webhookRetrySeconds': '30,1200' })).toThrow(/webhookRetrySeconds/);
+    expect(() => synthTemplate({ 'switchyard:webhookUrlPolicy': 'open' })).toThrow(/webhookUrlPolicy/);
+  });
+
+  it('lets the webhooks API function queue deliveries and read the wrapping key', () => {
+    const api = Object.entries(template.findResources('AWS::Lambda::Function')).find(([id]) => id.startsWith('WebhooksFunction'));
+    expect(api?.[1].Properties.Environment.Variables).toMatchObject({
+      WEBHOOK_DELIVERY_QUEUE_URL: expect.anything(),
+      WEBHOOK_KEYS_SECRET_ARN: expect.anything(),
+      WEBHOOK_URL_POLICY: 'deployed',
+    });
   });
 });

@@ -21,6 +21,8 @@ export interface CallOptions {
    * count per-IP rate limits do not share a bucket with each other.
    */
   from?: string;
+  /** Another stack than the suite's (a test that starts its own runtime). */
+  baseUrl?: string;
 }
 
 const agents = new Map<string, Agent>();
@@ -51,7 +53,7 @@ export async function call<T = any>(method: string, path: string, options: CallO
     body = JSON.stringify(options.json);
     headers['Content-Type'] ??= 'application/json';
   }
-  const res = await fetch(`${inject('baseUrl')}${path}`, {
+  const res = await fetch(`${options.baseUrl ?? inject('baseUrl')}${path}`, {
     method,
     headers,
     ...(body !== undefined ? { body } : {}),

@@ -3,6 +3,7 @@
  * queue in memory: the batch parser applies the record schemas, each record
  * is handled on its own, and a failed record is a batch item failure.
  */
+import type * as StoreModule from '../../../shared/store/index.js';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { SQSEvent } from 'aws-lambda';
@@ -16,7 +17,10 @@ import { lambdaContext } from '../../support/api-event.js';
 import { MemoryDeliveryQueue, MemoryWebhookStore } from '../../support/webhook-memory.js';
 
 const memory = vi.hoisted(() => ({ store: undefined as unknown, queue: undefined as unknown }));
-vi.mock('../../../shared/store/index.js', () => ({ webhookStore: () => memory.store }));
+vi.mock('../../../shared/store/index.js', async (importOriginal) => ({
+  ...(await importOriginal<typeof StoreModule>()),
+  webhookStore: () => memory.store,
+}));
 vi.mock('../../../shared/webhooks/adapters.js', async (importOriginal) => ({
   ...(await importOriginal<typeof Adapters>()),
   deliveryQueueFromEnv: () => memory.queue,

@@ -9,11 +9,13 @@ describe('simulated time in execution environments', () => {
     const lambda = service([fn('clock', 'clock', 'index.handler')], {
       baseEnvironment: { AWS_REGION: 'eu-west-1', ...clock.environment() },
     });
-    const seen = okPayload<{ now: number; iso: string; parsed: number }>(await lambda.invoke('clock', {}));
+    const seen = okPayload<{ now: number; iso: string; parsed: number; remainingMs: number }>(await lambda.invoke('clock', {}));
     // One real second is an hour of simulated time: allow the cold start's few seconds.
     expect(Math.abs(seen.now - clock.now())).toBeLessThan(5 * 3_600_000);
     expect(seen.iso.startsWith('2030-01-01')).toBe(true);
     expect(seen.parsed).toBe(Date.parse('2020-01-01T00:00:00Z'));
+    // The timeout stays real: at 3600× a simulated deadline would have passed before the handler ran (an SDK call would abort at once).
+    expect(seen.remainingMs).toBeGreaterThan(1_000);
 
     const plain = service([fn('clock', 'clock', 'index.handler')]);
     const real = okPayload<{ now: number }>(await plain.invoke('clock', {}));
