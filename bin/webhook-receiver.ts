@@ -49,6 +49,13 @@ export interface WebhookReceiverOptions {
   log?: (line: string) => void;
   /** For tests: decides the fail rate (default Math.random). */
   random?: () => number;
+  /**
+   * The sender's clock, when it is not the wall clock: a local runtime on a
+   * scaled clock (`switchyard:local:timeScale`) signs with its simulated time,
+   * which runs ahead of ours; `webhook-timestamp` is checked against this.
+   * `GET <aws endpoint>/_switchyard/clock` answers both numbers.
+   */
+  senderClock?: { now: number; timeScale: number };
 }
 
 export interface ReceivedDelivery {
@@ -122,12 +129,32 @@ function readBody(request: IncomingMessage): Promise<Buffer | undefined> {
 const headerMap = (request: IncomingMessage): Record<string, string> =>
   Object.fromEntries(Object.entries(request.headers).flatMap(([name, value]) => (typeof value === 'string' ? [[name, value]] : [])));
 
-/** Accepted when any secret verifies; else the refusal (headers and timestamp are checked before the signature, so every secret gives the same reason). */
+const realNow = Date.now.bind(Date);
+
+/** Epoch ms on the sender's clock: the wall clock, or a scaled one anchored at `clock.now` when it was read (`readAt`). */
+function senderNow(clock: { now: number; timeScale: number; readAt: number } | undefined): number {
+  return clock ? clock.now + (realNow() - clock.readAt) * clock.timeScale : realNow();
+}
+
+/**
+ * Accepted when any secret verifies; else the refusal (headers and timestamp are checked before the signature, so every secret gives the same reason).
+ * The library reads Date.now() for its 5-minute timestamp window and takes no clock, so for a sender on another clock Date.now
+ * answers that clock for the duration of the (synchronous) verify call.
+ */
 function verify(
   verifiers: readonly Webhook[],
   body: Buffer,
   headers: Record<string, string>,
+  clock?: { now: number; timeScale: number; readAt: number },
 ): { ok: true } | { ok: false; reason: string } {
+  if (clock) {
+    Date.now = () => senderNow(clock);
+    try {
+      return verify(verifiers, body, headers);
+    } finally {
+      Date.now = realNow;
+    }
+  }
   let reason = 'No matching signature found';
   for (const verifier of verifiers) {
     try {
@@ -156,10 +183,11 @@ function eventFields(body: string): { type?: string; subject?: string; time?: st
   }
 }
 
-const clock = (date: Date) => date.toISOString().slice(11, 23);
+const timeOfDay = (date: Date) => date.toISOString().slice(11, 23);
 
 export async function startWebhookReceiver(options: WebhookReceiverOptions): Promise<WebhookReceiver> {
   let settings: WebhookReceiverSettings = { ...options };
+  const clock = options.senderClock ? { ...options.senderClock, readAt: realNow() } : undefined;
   let { status: failStatus, failRate, delayMs } = checkOptions(options);
   let verifiers = options.secrets.map((secret) => new Webhook(secret));
   const log = options.log ?? ((line: string) => console.log(line));
@@ -186,9 +214,9 @@ export async function startWebhookReceiver(options: WebhookReceiverOptions): Pro
     if (id) attempts.set(id, seen);
     const { type, subject, time } = eventFields(body);
     const since = time ? Date.parse(time) : Number(headers['webhook-timestamp']) * 1000;
-    const latencyMs = Number.isFinite(since) ? receivedAt.getTime() - since : undefined;
+    const latencyMs = Number.isFinite(since) ? senderNow(clock) - since : undefined;
 
-    const verdict = verify(verifiers, raw, headers);
+    const verdict = verify(verifiers, raw, headers, clock);
     let status: number;
     let note = '';
     let extra: Record<string, string> = {};
@@ -220,7 +248,7 @@ export async function startWebhookReceiver(options: WebhookReceiverOptions): Pro
     });
     const latency = latencyMs !== undefined ? `${latencyMs} ms` : '-';
     log(
-      `${clock(receivedAt)}  ${status}  ${id || '(no webhook-id)'}  ${type ?? '-'}  ${subject ?? '-'}  attempt ${seen.count}  latency ${latency}${duplicate ? '  duplicate' : ''}${note}`,
+      `${timeOfDay(receivedAt)}  ${status}  ${id || '(no webhook-id)'}  ${type ?? '-'}  ${subject ?? '-'}  attempt ${seen.count}  latency ${latency}${duplicate ? '  duplicate' : ''}${note}`,
     );
     if (options.verbose) log(body);
     return answer(response, status, verdict.ok ? '' : `webhook signature refused: ${verdict.reason}`, extra);

@@ -15,7 +15,7 @@ import { startApiGateway } from './apigateway/index.js';
 import { synthesize } from './assembly.js';
 import { LOCAL_CREDENTIALS, startDynamoDbLocal, type DynamoDbLocal } from './aws/dynamodb/local-process.js';
 import { LOCAL_STATE_DIR } from './paths.js';
-import { startLocalAwsEndpoint, type LocalAwsEndpoint } from './aws/endpoint.js';
+import { startLocalAwsEndpoint, type HttpRouteResponse, type LocalAwsEndpoint } from './aws/endpoint.js';
 import { EventBridgeService } from './aws/events/service.js';
 import { AsyncLambdaInvoker } from './aws/lambda/async-invoke.js';
 import { registerLambdaApi } from './aws/lambda/api.js';
@@ -36,6 +36,9 @@ import { secretProvider, VALUE_FROM_ENV_METADATA } from './providers/secret.js';
 import { sqsQueuePolicyProvider, sqsQueueProvider } from './providers/sqs-queue.js';
 import { TemplateResolver } from './template/resolver.js';
 import type { CfnTemplate, LocalFunctionDefinition } from './types.js';
+
+/** `GET` → `{ now, timeScale }`: the runtime's simulated epoch ms and how much faster than the wall clock it runs. */
+export const CLOCK_PATH = '/_switchyard/clock';
 
 export { LOCAL_STATE_DIR, PROJECT_ROOT } from './paths.js';
 export const LOCAL_REGION = 'us-east-1';
@@ -214,6 +217,16 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     const dynamoMs = performance.now() - started;
     progress(`DynamoDB Local ready (${(dynamoMs / 1000).toFixed(1)} s after start)`);
     endpoint.addProxy('DynamoDB_20120810', dynamodb.endpoint);
+    // The runtime's time, for clients of a scaled clock (a webhook receiver checks webhook-timestamp against it).
+    endpoint.addRoute(CLOCK_PATH, (request): HttpRouteResponse =>
+      request.method === 'GET'
+        ? {
+            statusCode: 200,
+            headers: { 'Content-Type': 'application/json' },
+            body: JSON.stringify({ now: clock.now(), timeScale: clock.timeScale }),
+          }
+        : { statusCode: 405, headers: { Allow: 'GET' }, body: '' },
+    );
     endpoint.addProxy('DynamoDBStreams_20120810', dynamodb.endpoint);
 
     const secrets = new SecretsManagerService({

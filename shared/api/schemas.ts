@@ -400,7 +400,7 @@ export const WebhookDeliverySchema = z
   .object({
     id: z.string().meta({ description: 'Also the webhook-id header' }),
     subscriptionId: z.uuid(),
-    eventId: z.string(),
+    eventId: z.string().meta({ description: "The CloudEvent's id (the body's `id`)" }),
     eventType: z.string(),
     kind: z.enum(['event', 'test']),
     status: deliveryStatus,

@@ -27,7 +27,9 @@ const call = (method: string, path: string, options: CallOptions = {}) => callSt
 const real = (simulatedSeconds: number) => (simulatedSeconds * 1000) / TIME_SCALE;
 
 async function subscribe(eventTypes: string[]) {
-  const subscribed = await subscribedReceiver(eventTypes, { call: { baseUrl: runtime.url } });
+  // The runtime signs with its simulated time; the receiver checks webhook-timestamp against that clock, not ours.
+  const senderClock = (await (await fetch(`${runtime.awsEndpoint}/_switchyard/clock`)).json()) as { now: number; timeScale: number };
+  const subscribed = await subscribedReceiver(eventTypes, { call: { baseUrl: runtime.url }, senderClock });
   receivers.push(subscribed.receiver);
   return subscribed;
 }
@@ -42,9 +44,9 @@ async function ingest(receiverId: string, tag: string): Promise<string> {
   return created.body.id as string;
 }
 
-async function deliveryOf(subscriptionId: string, eventId: string) {
-  const page = await call('GET', `/api/v1/webhooks/deliveries?subscriptionId=${subscriptionId}&limit=100`);
-  return page.body.items.find((d: { eventId: string }) => d.eventId === eventId) as { id: string; status: string } | undefined;
+/** The delivery of a release receiver's event, by the webhook-id of its first POST. */
+async function firstPostOf(receiver: WebhookReceiver, releaseReceiver: string) {
+  return eventually(() => deliveriesAbout(receiver, releaseReceiver)[0], 20_000, 'the first attempt');
 }
 
 async function settled(deliveryId: string, status: 'DELIVERED' | 'FAILED', timeoutMs: number) {
@@ -77,10 +79,10 @@ afterAll(async () => {
 describe('webhook retries on the scaled clock', () => {
   it('retries after 30, 60, 120, 300 and 900 s, fails after six attempts, and a manual retry delivers with the same webhook-id', async () => {
     const releaseReceiver = await newReleaseReceiver();
-    const { receiver, subscriptionId } = await subscribe(['event.created']);
+    const { receiver } = await subscribe(['event.created']);
     receiver.update({ status: 500, failRate: 1 });
-    const eventId = await ingest(releaseReceiver, 'retry-schedule');
-    const delivery = await eventually(() => deliveryOf(subscriptionId, eventId), 20_000, 'the delivery');
+    await ingest(releaseReceiver, 'retry-schedule');
+    const delivery = await firstPostOf(receiver, releaseReceiver);
     const failed = await settled(delivery.id, 'FAILED', real(1410) + 40_000);
     expect(failed).toMatchObject({ failureReason: 'attempts-exhausted', attemptsInRun: 6, totalAttempts: 6, lastStatusCode: 500 });
     const waits = gaps(failed.attempts);
@@ -108,11 +110,10 @@ describe('webhook retries on the scaled clock', () => {
 
   it('waits as long as Retry-After asks on 503 when that is longer than the schedule', async () => {
     const releaseReceiver = await newReleaseReceiver();
-    const { receiver, subscriptionId } = await subscribe(['event.created']);
+    const { receiver } = await subscribe(['event.created']);
     receiver.update({ status: 503, failRate: 1, retryAfter: 200 });
-    const eventId = await ingest(releaseReceiver, 'retry-after');
-    const delivery = await eventually(() => deliveryOf(subscriptionId, eventId), 20_000, 'the delivery');
-    await eventually(() => (deliveriesAbout(receiver, releaseReceiver).length >= 1 ? true : undefined), 20_000, 'the first attempt');
+    await ingest(releaseReceiver, 'retry-after');
+    const delivery = await firstPostOf(receiver, releaseReceiver);
     receiver.update({ failRate: 0 });
     const delivered = await settled(delivery.id, 'DELIVERED', real(200) + 30_000);
     const [wait] = gaps(delivered.attempts);

@@ -62,7 +62,8 @@ describe('webhook delivery', () => {
       async () => {
         const list = await call('GET', `/api/v1/webhooks/deliveries?subscriptionId=${subscriptionId}&status=DELIVERED`);
         expect(list.status).toBe(200);
-        return list.body.items.find((d: { eventId: string }) => d.eventId === eventId);
+        // A delivery's eventId is the CloudEvent's id (the body's `id`), not the release event's.
+        return list.body.items.find((d: { eventId: string }) => d.eventId === body.id);
       },
       10_000,
       'the delivery listed as DELIVERED',

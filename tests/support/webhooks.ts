@@ -16,9 +16,13 @@ export interface Subscribed {
  */
 export async function subscribedReceiver(
   eventTypes: string[],
-  options: { description?: string; call?: Pick<CallOptions, 'baseUrl'> } = {},
+  options: { description?: string; call?: Pick<CallOptions, 'baseUrl'>; senderClock?: { now: number; timeScale: number } } = {},
 ): Promise<Subscribed> {
-  const receiver = await startWebhookReceiver({ secrets: [generateWebhookSecret()], log: () => undefined });
+  const receiver = await startWebhookReceiver({
+    secrets: [generateWebhookSecret()],
+    log: () => undefined,
+    ...(options.senderClock ? { senderClock: options.senderClock } : {}),
+  });
   const created = await call('POST', '/api/v1/webhooks/subscriptions', {
     ...options.call,
     json: { url: receiver.url, eventTypes, description: options.description ?? 'e2e receiver' },
