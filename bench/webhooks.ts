@@ -4,7 +4,8 @@
  * delivery with `standardwebhooks`. Prints figures, asserts nothing.
  *
  * 1. Latency: event accepted (the API's 201) → signed POST received, p50/p95/
- *    p99, beside the same events' arrival on the bus (a tap rule to a queue):
+ *    p99, one event at a time (closed loop: the path's latency, not a
+ *    backlog's), beside the same events' arrival on the bus (a tap rule to a queue):
  *    the difference is the webhook pipeline's own share (rule → fan-out queue
  *    → fan-out → delivery queue → dispatcher → POST).
  * 2. Throughput: deliveries per second sustained to local receivers (one
@@ -92,6 +93,26 @@ function firstArrivals(receiver: WebhookReceiver, releaseReceiverId: string): Ma
   return first;
 }
 
+/** How the deliveries of these subscriptions ended, from the deliveries API: `STATUS×attempts` → count. */
+async function deliveryStates(subscriptionIds: readonly string[]): Promise<Record<string, number>> {
+  const states: Record<string, number> = {};
+  for (const subscriptionId of subscriptionIds) {
+    let cursor: string | undefined;
+    do {
+      const page = await api(
+        'GET',
+        `/api/v1/webhooks/deliveries?subscriptionId=${subscriptionId}&limit=100${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`,
+      );
+      for (const d of page.body.items as Array<{ status: string; totalAttempts: number }>) {
+        const key = `${d.status}×${d.totalAttempts}`;
+        states[key] = (states[key] ?? 0) + 1;
+      }
+      cursor = page.body.nextCursor as string | undefined;
+    } while (cursor);
+  }
+  return states;
+}
+
 async function waitUntil(done: () => boolean, deadlineMs: number): Promise<boolean> {
   const deadline = Date.now() + deadlineMs;
   while (!done() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
@@ -138,9 +159,13 @@ try {
   for (let n = 0; n < 5; n++) await ingest(latencyReceiver, n);
   await waitUntil(() => firstArrivals(single.receiver, latencyReceiver).size >= 5, 60_000);
 
+  // One at a time: the next event is sent once this one has arrived (or 10 s passed), so this is the path's own latency, not a queue's.
   const sent: Array<{ id: string; wall: number; mono: number }> = [];
-  for (let n = 0; n < latencyEvents; n++) sent.push(await ingest(latencyReceiver, 1000 + n));
-  await waitUntil(() => sent.every((s) => firstArrivals(single.receiver, latencyReceiver).has(s.id)), 60_000);
+  for (let n = 0; n < latencyEvents; n++) {
+    const one = await ingest(latencyReceiver, 1000 + n);
+    sent.push(one);
+    await waitUntil(() => firstArrivals(single.receiver, latencyReceiver).has(one.id), 10_000);
+  }
   await tap.awaitArrival(
     sent.map((s) => s.id),
     10_000,
@@ -148,7 +173,7 @@ try {
   const posted = firstArrivals(single.receiver, latencyReceiver);
   const onBus = new Map<string, number>();
   for (const a of tap.arrivals) if (!onBus.has(a.eventId)) onBus.set(a.eventId, a.at);
-  console.log(`\n## 1. Latency: event accepted (201) → arrival (${latencyEvents} events, one at a time)`);
+  console.log(`\n## 1. Latency: event accepted (201) → arrival (${latencyEvents} events, each sent once the previous one arrived)`);
   console.table({
     'on the bus (tap queue), ms': latencyRow(sent.flatMap((s) => (onBus.has(s.id) ? [onBus.get(s.id)! - s.mono] : []))),
     'signed POST received, ms': latencyRow(sent.flatMap((s) => (posted.has(s.id) ? [posted.get(s.id)! - s.wall] : []))),
@@ -178,6 +203,7 @@ try {
     },
   });
   console.log(`  ${delivered()} of ${expected} delivered, the last ${elapsedS.toFixed(1)} s after the first POST.`);
+  console.log('  deliveries by status and attempts:', await deliveryStates(fleet.map((s) => s.subscriptionId)));
 
   // ---- 3: chaos ----------------------------------------------------------------------------------------
   const chaosReceiver = await newReleaseReceiver();
