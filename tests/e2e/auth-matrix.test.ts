@@ -22,6 +22,7 @@ interface Fixtures {
   eventId: string;
   userId: string;
   apiKeyId: string;
+  subscriptionId: string;
 }
 
 interface Probe {
@@ -100,6 +101,36 @@ function probes(f: Fixtures, marker: string): Record<string, Probe> {
     'GET /api/v1/api-keys/{id}': { path: `/api/v1/api-keys/${f.apiKeyId}`, allowed: 200 },
     'DELETE /api/v1/api-keys/{id}': { path: `/api/v1/api-keys/${MISSING}`, allowed: 404 },
     'GET /api/v1/audit': { path: '/api/v1/audit', allowed: 200 },
+    // Disabled, so nothing is ever sent to the (loopback) URL.
+    'POST /api/v1/webhooks/subscriptions': {
+      path: '/api/v1/webhooks/subscriptions',
+      json: { url: 'http://127.0.0.1:9/', eventTypes: ['*'], description: marker, enabled: false },
+      allowed: 201,
+      stored: (m) => exists('/api/v1/webhooks/subscriptions?limit=100', 'description', m),
+    },
+    'GET /api/v1/webhooks/subscriptions': { path: '/api/v1/webhooks/subscriptions', allowed: 200 },
+    'GET /api/v1/webhooks/subscriptions/{id}': { path: `/api/v1/webhooks/subscriptions/${f.subscriptionId}`, allowed: 200 },
+    'PATCH /api/v1/webhooks/subscriptions/{id}': {
+      path: `/api/v1/webhooks/subscriptions/${f.subscriptionId}`,
+      json: { description: marker },
+      allowed: 400,
+    },
+    'DELETE /api/v1/webhooks/subscriptions/{id}': { path: `/api/v1/webhooks/subscriptions/${MISSING}?revision=1`, allowed: 404 },
+    'POST /api/v1/webhooks/subscriptions/{id}/enable': { path: `/api/v1/webhooks/subscriptions/${MISSING}/enable`, json: {}, allowed: 404 },
+    'POST /api/v1/webhooks/subscriptions/{id}/disable': {
+      path: `/api/v1/webhooks/subscriptions/${MISSING}/disable`,
+      json: {},
+      allowed: 404,
+    },
+    'POST /api/v1/webhooks/subscriptions/{id}/rotate-secret': {
+      path: `/api/v1/webhooks/subscriptions/${MISSING}/rotate-secret`,
+      json: {},
+      allowed: 404,
+    },
+    'POST /api/v1/webhooks/subscriptions/{id}/test': { path: `/api/v1/webhooks/subscriptions/${MISSING}/test`, allowed: 404 },
+    'GET /api/v1/webhooks/deliveries': { path: '/api/v1/webhooks/deliveries', allowed: 200 },
+    'GET /api/v1/webhooks/deliveries/{id}': { path: `/api/v1/webhooks/deliveries/${MISSING}`, allowed: 404 },
+    'POST /api/v1/webhooks/deliveries/{id}/retry': { path: `/api/v1/webhooks/deliveries/${MISSING}/retry`, allowed: 404 },
   };
 }
 
@@ -126,6 +157,11 @@ beforeAll(async () => {
     userId: (await call('POST', '/api/v1/users', { json: { username: `fixture-${Date.now()}`, password: PASSWORD, roles: ['viewer'] } }))
       .body.id,
     apiKeyId: (await call('POST', '/api/v1/api-keys', { json: { name: 'fixture', role: 'viewer' } })).body.id,
+    subscriptionId: (
+      await call('POST', '/api/v1/webhooks/subscriptions', {
+        json: { url: 'http://127.0.0.1:9/', eventTypes: ['*'], description: 'matrix fixture', enabled: false },
+      })
+    ).body.id,
   };
   let ip = 10;
   const from = () => `127.0.3.${ip++}`;

@@ -17,7 +17,7 @@ import { startRuntimeProcess, type RuntimeProcess } from '../support/runtime-pro
 import { eventBody, receiverBody } from '../support/samples.js';
 import { deliveriesAbout, eventually, subscribedReceiver } from '../support/webhooks.js';
 
-const TIME_SCALE = 30;
+const TIME_SCALE = 60;
 const SCHEDULE = [30, 60, 120, 300, 900];
 
 let runtime: RuntimeProcess;
