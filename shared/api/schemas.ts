@@ -424,3 +424,272 @@ export const WebhookDeliverySchema = z
 export const WebhookDeliveryDetailSchema = WebhookDeliverySchema.extend({
   attempts: z.array(DeliveryAttemptSchema),
 }).meta({ id: 'WebhookDeliveryDetail' });
+
+// ---- configurations, edge locations, deployments (DESIGN.md §6) -------------------
+// Shapes only; the rules (safety rules, four eyes, plan checks, transitions)
+// are shared/domain/{configurations,edges,rollout-plan,deployments}.ts's.
+
+export const ConfigurationVersionParams = z.strictObject({ id: z.uuid(), version: z.coerce.number().int().min(1) });
+
+export const CreateConfigurationBody = z
+  .strictObject({
+    name: text(255),
+    description: z.string().max(2000).optional(),
+    content: jsonObject.meta({ description: 'The configuration an edge applies; checked by the safety rules and the schema' }),
+    schema: jsonObject.optional().meta({ description: 'JSON Schema (2020-12) every version of the content must satisfy' }),
+  })
+  .meta({ id: 'CreateConfiguration' });
+
+export const UpdateConfigurationBody = z
+  .strictObject({
+    revision: revision.optional(),
+    description: z.string().max(2000).optional(),
+    content: jsonObject,
+    schema: jsonObject.optional().meta({ description: "Replaces the schema from this version on; absent keeps the previous version's" }),
+  })
+  .meta({ id: 'UpdateConfiguration', description: 'Makes version n+1; versions never change' });
+
+export const ConfigurationSchema = z
+  .object({
+    id: z.uuid(),
+    name: z.string(),
+    description: z.string(),
+    latestVersion: z.number().int().min(1),
+    schema: jsonObject.optional(),
+    createdBy: z.string(),
+    revision,
+    createdAt: instant,
+    updatedAt: instant,
+  })
+  .meta({ id: 'Configuration' });
+
+export const ConfigurationVersionSchema = z
+  .object({
+    configurationId: z.uuid(),
+    version: z.number().int().min(1),
+    content: jsonObject,
+    schema: jsonObject.optional(),
+    author: z.string(),
+    createdAt: instant,
+    approvedBy: z.string().optional(),
+    approvedAt: instant.optional(),
+  })
+  .meta({ id: 'ConfigurationVersion' });
+
+export const ConfigurationValidationSchema = z
+  .object({
+    version: z.number().int().min(1),
+    valid: z.boolean(),
+    problems: z.array(z.object({ code: z.string(), path: z.string(), message: z.string() })),
+  })
+  .meta({ id: 'ConfigurationValidation' });
+
+export const ConfigurationDiffQuery = z.strictObject({
+  from: z.coerce.number().int().min(1),
+  to: z.coerce.number().int().min(1),
+});
+
+export const ConfigurationDiffSchema = z
+  .object({
+    from: z.number().int(),
+    to: z.number().int(),
+    patch: z.array(
+      z.object({
+        op: z.enum(['add', 'remove', 'replace', 'move', 'copy', 'test']),
+        path: z.string(),
+        from: z.string().optional(),
+        value: z.unknown().optional(),
+      }),
+    ),
+  })
+  .meta({ id: 'ConfigurationDiff', description: 'RFC 6902 JSON Patch from one version to the other' });
+
+const continent = z.enum(['AF', 'AN', 'AS', 'EU', 'NA', 'OC', 'SA']);
+const tags = z.record(z.string().min(1).max(128), z.string().max(256));
+
+export const CreateEdgeLocationBody = z
+  .strictObject({
+    name: text(255),
+    region: text(63).meta({ example: 'eu-west-1' }),
+    continent: continent.meta({ description: 'Two-letter continent code' }),
+    tags: tags.optional(),
+  })
+  .meta({ id: 'CreateEdgeLocation' });
+
+export const UpdateEdgeLocationBody = z
+  .strictObject({
+    revision: revision.optional(),
+    name: text(255).optional(),
+    region: text(63).optional(),
+    continent: continent.optional(),
+    tags: tags.optional(),
+  })
+  .refine((b) => Object.keys(b).some((k) => k !== 'revision'), { message: 'Change at least one field' })
+  .meta({ id: 'UpdateEdgeLocation' });
+
+export const EdgeLocationSchema = z
+  .object({
+    id: z.uuid(),
+    name: z.string(),
+    region: z.string(),
+    continent,
+    tags,
+    lastHeartbeatAt: instant.optional(),
+    health: z.enum(['healthy', 'unhealthy', 'unknown']),
+    revision,
+    createdAt: instant,
+    updatedAt: instant,
+  })
+  .meta({ id: 'EdgeLocation' });
+
+export const CreatedEdgeLocationSchema = EdgeLocationSchema.extend({
+  edgeKey: z.string().meta({ description: 'Shown once: the edge reads its desired-config and posts heartbeats with it' }),
+}).meta({ id: 'CreatedEdgeLocation' });
+
+export const HeartbeatBody = z
+  .strictObject({
+    configurationId: z.string().min(1).max(200),
+    activeVersion: z.number().int().min(1),
+    requests: z.number().int().min(0),
+    errorRate: z.number().min(0).max(1).meta({ description: 'Fraction 0–1' }),
+    p95LatencyMs: z.number().min(0),
+    cacheHitRate: z.number().min(0).max(1).meta({ description: 'Fraction 0–1' }),
+  })
+  .meta({ id: 'Heartbeat' });
+
+export const DesiredConfigSchema = z
+  .object({
+    configurationId: z.uuid(),
+    version: z.number().int().min(1),
+    weight: z.number().min(0).max(100).meta({ description: 'Percent of the traffic on this version' }),
+    content: jsonObject,
+    etag: z.string().meta({ description: 'Also the ETag header; send it as If-None-Match for a 304' }),
+  })
+  .meta({ id: 'DesiredConfig' });
+
+const strategy = z.enum(['direct', 'regional-canary', 'blue-green', 'rolling-regional', 'geographic-wave']);
+const deploymentStatus = z.enum([
+  'PENDING',
+  'IN_PROGRESS',
+  'WAITING_APPROVAL',
+  'PAUSED',
+  'SUCCEEDED',
+  'ROLLING_BACK',
+  'ROLLED_BACK',
+  'FAILED',
+]);
+const thresholds = z.strictObject({
+  maxErrorRate: z.number().min(0).max(1).optional(),
+  maxP95LatencyMs: z.number().positive().optional(),
+});
+
+export const CreateDeploymentBody = z
+  .strictObject({
+    configurationId: z.uuid(),
+    version: z.number().int().min(1),
+    strategy,
+    targets: z.strictObject({
+      regions: z.array(text(63)).max(100).optional(),
+      edgeIds: z.array(z.uuid()).max(1000).optional(),
+    }),
+    steps: z
+      .array(z.number().int())
+      .max(10)
+      .optional()
+      .meta({ description: 'regional-canary: cumulative percentages, e.g. [10, 50, 100]' }),
+    bakeSeconds: z.number().int().min(0).max(86_400),
+    thresholds,
+    requireApproval: z.boolean().optional(),
+  })
+  .meta({ id: 'CreateDeployment' });
+
+export const DeploymentActionBody = z
+  .strictObject({ reason: z.string().max(2000).optional() })
+  .meta({ id: 'DeploymentAction', description: 'promote, pause, resume, rollback' });
+
+export const AcceptedDeploymentSchema = z
+  .object({ id: z.uuid(), status: deploymentStatus, executionArn: z.string().optional() })
+  .meta({ id: 'AcceptedDeployment' });
+
+const metricFigures = z.object({
+  metric: z.enum(['errorRate', 'p95LatencyMs']),
+  stageCount: z.number().int(),
+  baselineCount: z.number().int(),
+  stageMean: z.number().optional(),
+  baselineMean: z.number().optional(),
+  stageMedian: z.number().optional(),
+  baselineMedian: z.number().optional(),
+  threshold: z.number().optional(),
+  thresholdBreached: z.boolean(),
+  u: z.number().optional(),
+  z: z.number().optional(),
+  pValue: z.number().optional(),
+  significantlyWorse: z.boolean(),
+  skipped: z.enum(['too-few-stage-samples', 'too-few-baseline-samples']).optional(),
+});
+
+export const DeploymentStageSchema = z
+  .object({
+    index: z.number().int().min(0),
+    name: z.string(),
+    edgeIds: z.array(z.string()),
+    weight: z.number(),
+    bakeSeconds: z.number().int(),
+    requiresApproval: z.boolean(),
+    evaluate: z.boolean(),
+    status: z.enum(['PENDING', 'WAITING_APPROVAL', 'BAKING', 'EVALUATING', 'PASSED', 'FAILED', 'ROLLED_BACK']),
+    approvedBy: z.string().optional(),
+    appliedAt: instant.optional(),
+    bakeUntil: instant.optional(),
+    bakeExtensions: z.number().int(),
+    completedAt: instant.optional(),
+    metrics: z.array(metricFigures).optional(),
+  })
+  .meta({ id: 'DeploymentStage' });
+
+export const DecisionSchema = z
+  .object({
+    at: instant,
+    stage: z.number().int(),
+    verdict: z.enum(['PASS', 'FAIL', 'INSUFFICIENT_DATA', 'APPROVED', 'PROMOTED', 'ROLLBACK_REQUESTED']),
+    reason: z.string(),
+    metrics: z.array(metricFigures),
+    by: z.string().optional(),
+  })
+  .meta({ id: 'DeploymentDecision' });
+
+export const DeploymentSchema = z
+  .object({
+    id: z.uuid(),
+    configurationId: z.uuid(),
+    version: z.number().int(),
+    strategy,
+    targets: z.object({ regions: z.array(z.string()).optional(), edgeIds: z.array(z.string()).optional() }),
+    steps: z.array(z.number()).optional(),
+    bakeSeconds: z.number().int(),
+    thresholds: z.object({ maxErrorRate: z.number().optional(), maxP95LatencyMs: z.number().optional() }),
+    requireApproval: z.boolean(),
+    status: deploymentStatus,
+    currentStage: z.number().int(),
+    edgeIds: z.array(z.string()),
+    stages: z.array(DeploymentStageSchema),
+    decisions: z.array(DecisionSchema),
+    previous: z.record(
+      z.string(),
+      z.object({ configurationId: z.string().optional(), version: z.number().optional(), weight: z.number() }),
+    ),
+    executionArn: z.string().optional(),
+    rollbackReason: z.string().optional(),
+    createdBy: z.string(),
+    createdAt: instant,
+    updatedAt: instant,
+    startedAt: instant.optional(),
+    finishedAt: instant.optional(),
+    revision,
+  })
+  .meta({ id: 'Deployment', description: 'The task token is internal and never shown' });
+
+export const DeploymentQuery = PageQuery.extend({
+  status: deploymentStatus.optional(),
+  configurationId: z.uuid().optional(),
+});
