@@ -52,10 +52,14 @@ export function definitionOf(props: Record<string, unknown>): { definition: stri
     props.DefinitionSubstitutions !== null && typeof props.DefinitionSubstitutions === 'object'
       ? (props.DefinitionSubstitutions as Record<string, unknown>)
       : {};
-  const missing = Object.entries(substitutions).filter(([, value]) => value === undefined).map(([key]) => key);
-  if (missing.length > 0) return { problem: `DefinitionSubstitutions ${missing.join(', ')} reference resources the local runtime does not run` };
+  const missing = Object.entries(substitutions)
+    .filter(([, value]) => value === undefined)
+    .map(([key]) => key);
+  if (missing.length > 0)
+    return { problem: `DefinitionSubstitutions ${missing.join(', ')} reference resources the local runtime does not run` };
   if ('DefinitionString' in props) {
-    if (typeof props.DefinitionString !== 'string') return { problem: 'its DefinitionString references a resource the local runtime does not run' };
+    if (typeof props.DefinitionString !== 'string')
+      return { problem: 'its DefinitionString references a resource the local runtime does not run' };
     return { definition: substitute(props.DefinitionString, substitutions) };
   }
   if (props.Definition !== null && typeof props.Definition === 'object') {

@@ -83,7 +83,15 @@ export const LOCAL_WAIT_RESOURCE = 'arn:aws:states:::switchyard:wait';
 /** Longest timer Node accepts, in seconds: the interpreter's per-task timeout when the runtime applies the real one. */
 const INTERPRETER_NO_TIMEOUT_SECONDS = Math.floor((2 ** 31 - 1) / 1000);
 /** Fields the interpreter ignores silently (variables, distributed Map, cross-account tasks). */
-const IGNORED_FIELDS = ['Assign', 'ItemReader', 'ItemBatcher', 'ResultWriter', 'Credentials', 'ToleratedFailurePercentage', 'ToleratedFailureCount'];
+const IGNORED_FIELDS = [
+  'Assign',
+  'ItemReader',
+  'ItemBatcher',
+  'ResultWriter',
+  'Credentials',
+  'ToleratedFailurePercentage',
+  'ToleratedFailureCount',
+];
 
 const isObject = (value: unknown): value is JsonObject => value !== null && typeof value === 'object' && !Array.isArray(value);
 
@@ -100,14 +108,23 @@ export function integrationOf(resource: string): { integration: Integration; res
   const resourceName = suffix ? `${api}.${suffix}` : api;
   const wait = suffix === 'waitForTaskToken';
   const plain = { resourceType: service, resourceName };
-  if (service === 'lambda' && api === 'invoke' && (!suffix || wait)) return { integration: { kind: 'lambda-invoke', waitForTaskToken: wait }, ...plain };
-  if (service === 'events' && api === 'putEvents' && (!suffix || wait)) return { integration: { kind: 'events-put', waitForTaskToken: wait }, ...plain };
-  if (service === 'sqs' && api === 'sendMessage' && (!suffix || wait)) return { integration: { kind: 'sqs-send', waitForTaskToken: wait }, ...plain };
+  if (service === 'lambda' && api === 'invoke' && (!suffix || wait))
+    return { integration: { kind: 'lambda-invoke', waitForTaskToken: wait }, ...plain };
+  if (service === 'events' && api === 'putEvents' && (!suffix || wait))
+    return { integration: { kind: 'events-put', waitForTaskToken: wait }, ...plain };
+  if (service === 'sqs' && api === 'sendMessage' && (!suffix || wait))
+    return { integration: { kind: 'sqs-send', waitForTaskToken: wait }, ...plain };
   if (service === 'states' && api === 'startExecution') {
-    return { integration: { kind: 'states-start', mode: (suffix ?? 'start') as 'start' | 'waitForTaskToken' | 'sync' | 'sync:2' }, ...plain };
+    return {
+      integration: { kind: 'states-start', mode: (suffix ?? 'start') as 'start' | 'waitForTaskToken' | 'sync' | 'sync:2' },
+      ...plain,
+    };
   }
   return {
-    integration: { kind: 'unsupported', reason: `the ${service}:${resourceName} integration is not run locally (lambda:invoke, events:putEvents, sqs:sendMessage and states:startExecution are)` },
+    integration: {
+      kind: 'unsupported',
+      reason: `the ${service}:${resourceName} integration is not run locally (lambda:invoke, events:putEvents, sqs:sendMessage and states:startExecution are)`,
+    },
     ...plain,
   };
 }
@@ -139,7 +156,8 @@ export function parseDefinition(text: string): JsonObject {
   } catch (error) {
     throw new InvalidDefinitionError(`Invalid State Machine Definition: 'INVALID_JSON_DESCRIPTION: ${(error as Error).message}'`);
   }
-  if (!isObject(definition)) throw new InvalidDefinitionError("Invalid State Machine Definition: 'SCHEMA_VALIDATION_FAILED: the definition is not a JSON object'");
+  if (!isObject(definition))
+    throw new InvalidDefinitionError("Invalid State Machine Definition: 'SCHEMA_VALIDATION_FAILED: the definition is not a JSON object'");
   const jsonata = definition.QueryLanguage === 'JSONata' ? ['the machine'] : [];
   for (const [name, state] of allStates(definition.States)) if (state.QueryLanguage === 'JSONata') jsonata.push(`state ${name}`);
   if (jsonata.length > 0) {
@@ -164,7 +182,8 @@ export function describeDefinition(definition: JsonObject): PreparedDefinition {
     if (state.Type === 'Task') {
       const resource = String(state.Resource ?? '');
       const { integration, resourceType, resourceName } = integrationOf(resource);
-      if (integration.kind === 'unsupported') warnings.push(`state ${name} uses ${resource}: ${integration.reason}; the task fails when it runs`);
+      if (integration.kind === 'unsupported')
+        warnings.push(`state ${name} uses ${resource}: ${integration.reason}; the task fails when it runs`);
       info.task = {
         resource,
         integration,
@@ -185,7 +204,8 @@ export function describeDefinition(definition: JsonObject): PreparedDefinition {
       };
     }
     const ignored = IGNORED_FIELDS.filter((field) => field in state);
-    if (ignored.length > 0) warnings.push(`state ${name}: ${ignored.join(', ')} ${ignored.length > 1 ? 'are' : 'is'} ignored by the local runtime`);
+    if (ignored.length > 0)
+      warnings.push(`state ${name}: ${ignored.join(', ')} ${ignored.length > 1 ? 'are' : 'is'} ignored by the local runtime`);
     states.set(name, info);
   }
   const timeoutSeconds = optionalNumber(definition.TimeoutSeconds);

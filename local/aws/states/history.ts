@@ -72,13 +72,19 @@ export function translateInterpreterEvent(
     case 'StateEntered': {
       if (!state) return [];
       const type = typeOf(state.name, state.type);
-      const entered = { type: `${type}StateEntered`, details: { name: state.name, input: json(state.input), inputDetails: payloadDetails } };
+      const entered = {
+        type: `${type}StateEntered`,
+        details: { name: state.name, input: json(state.input), inputDetails: payloadDetails },
+      };
       return type === 'Parallel' ? [entered, { type: 'ParallelStateStarted' }] : [entered];
     }
     case 'StateExited': {
       if (!state) return [];
       const type = typeOf(state.name, state.type);
-      const exited = { type: `${type}StateExited`, details: { name: state.name, output: json(state.output), outputDetails: payloadDetails } };
+      const exited = {
+        type: `${type}StateExited`,
+        details: { name: state.name, output: json(state.output), outputDetails: payloadDetails },
+      };
       if (type === 'Map') return [{ type: 'MapStateSucceeded' }, exited];
       if (type === 'Parallel') return [{ type: 'ParallelStateSucceeded' }, exited];
       return [exited];

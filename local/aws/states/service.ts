@@ -190,7 +190,9 @@ function statesTimeoutError(): Promise<(new () => Error) | undefined> {
     const probe = new StateMachine(
       {
         StartAt: 'Probe',
-        States: { Probe: { Type: 'Task', Resource: 'arn:aws:lambda:us-east-1:000000000000:function:probe', TimeoutSeconds: 0.001, End: true } },
+        States: {
+          Probe: { Type: 'Task', Resource: 'arn:aws:lambda:us-east-1:000000000000:function:probe', TimeoutSeconds: 0.001, End: true },
+        },
       },
       { validationOptions: { noValidate: true } },
     );
@@ -263,14 +265,16 @@ export class StepFunctionsService implements AwsJsonService {
   }
 
   private machine(arn: string): Machine {
-    if (!/^arn:aws[\w-]*:states:[^:]+:[^:]+:stateMachine:[^:]+$/.test(arn)) throw new AwsServiceError('InvalidArn', `Invalid Arn: '${arn}'`);
+    if (!/^arn:aws[\w-]*:states:[^:]+:[^:]+:stateMachine:[^:]+$/.test(arn))
+      throw new AwsServiceError('InvalidArn', `Invalid Arn: '${arn}'`);
     const machine = this.machines.get(arn);
     if (!machine) throw new AwsServiceError('StateMachineDoesNotExist', `State Machine Does Not Exist: '${arn}'`);
     return machine;
   }
 
   private execution(arn: string): Execution {
-    if (!/^arn:aws[\w-]*:states:[^:]+:[^:]+:execution:[^:]+:[^:]+$/.test(arn)) throw new AwsServiceError('InvalidArn', `Invalid Arn: '${arn}'`);
+    if (!/^arn:aws[\w-]*:states:[^:]+:[^:]+:execution:[^:]+:[^:]+$/.test(arn))
+      throw new AwsServiceError('InvalidArn', `Invalid Arn: '${arn}'`);
     const execution = this.executions.get(arn);
     if (!execution) throw new AwsServiceError('ExecutionDoesNotExist', `Execution Does Not Exist: '${arn}'`);
     return execution;
@@ -332,7 +336,8 @@ export class StepFunctionsService implements AwsJsonService {
     if (!isValidName(name)) throw new AwsServiceError('InvalidName', `Invalid Name: '${name}'`);
     const definitionText = requiredString(input, 'definition');
     const type = optionalString(input, 'type') ?? 'STANDARD';
-    if (type !== 'STANDARD' && type !== 'EXPRESS') throw validation(`Value '${type}' at 'type' failed to satisfy constraint: Member must satisfy enum value set: [STANDARD, EXPRESS]`);
+    if (type !== 'STANDARD' && type !== 'EXPRESS')
+      throw validation(`Value '${type}' at 'type' failed to satisfy constraint: Member must satisfy enum value set: [STANDARD, EXPRESS]`);
     const arn = this.stateMachineArn(name);
     const existing = this.machines.get(arn);
     if (existing) {
@@ -449,7 +454,10 @@ export class StepFunctionsService implements AwsJsonService {
       }
     })();
     if (machine.prepared.timeoutSeconds !== undefined) {
-      execution.timeout = clock.setTimeout(() => this.close(execution, 'TIMED_OUT', { error: 'States.Timeout' }), machine.prepared.timeoutSeconds * 1000);
+      execution.timeout = clock.setTimeout(
+        () => this.close(execution, 'TIMED_OUT', { error: 'States.Timeout' }),
+        machine.prepared.timeoutSeconds * 1000,
+      );
     }
     execution.done = running.result.then(
       async (output) => {
@@ -468,7 +476,11 @@ export class StepFunctionsService implements AwsJsonService {
   }
 
   /** Ends an execution (once): its status, its last history event, its waits and timers. */
-  private close(execution: Execution, status: Exclude<ExecutionStatus, 'RUNNING'>, outcome: { output?: string; error?: string; cause?: string }) {
+  private close(
+    execution: Execution,
+    status: Exclude<ExecutionStatus, 'RUNNING'>,
+    outcome: { output?: string; error?: string; cause?: string },
+  ) {
     if (execution.status !== 'RUNNING') return;
     const { error, cause, output } = outcome;
     execution.status = status;
@@ -490,7 +502,13 @@ export class StepFunctionsService implements AwsJsonService {
   private record(execution: Execution, type: string, details?: Record<string, unknown>, timestamp = this.options.clock.now()) {
     const id = execution.history.length + 1;
     const cleaned = details && Object.fromEntries(Object.entries(details).filter(([, value]) => value !== undefined));
-    execution.history.push({ timestamp, type, id, previousEventId: id - 1, ...(cleaned && Object.keys(cleaned).length > 0 ? { details: cleaned } : {}) });
+    execution.history.push({
+      timestamp,
+      type,
+      id,
+      previousEventId: id - 1,
+      ...(cleaned && Object.keys(cleaned).length > 0 ? { details: cleaned } : {}),
+    });
   }
 
   private describeExecution(execution: Execution) {
@@ -515,7 +533,9 @@ export class StepFunctionsService implements AwsJsonService {
     const machine = this.machine(requiredString(input, 'stateMachineArn'));
     const filter = optionalString(input, 'statusFilter');
     if (filter !== undefined && !['RUNNING', 'SUCCEEDED', 'FAILED', 'TIMED_OUT', 'ABORTED', 'PENDING_REDRIVE'].includes(filter)) {
-      throw validation(`Value '${filter}' at 'statusFilter' failed to satisfy constraint: Member must satisfy enum value set: [RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED, PENDING_REDRIVE]`);
+      throw validation(
+        `Value '${filter}' at 'statusFilter' failed to satisfy constraint: Member must satisfy enum value set: [RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED, PENDING_REDRIVE]`,
+      );
     }
     const matching = [...this.executions.values()]
       .filter((e) => e.machine === machine && (filter === undefined || e.status === filter))
@@ -559,7 +579,8 @@ export class StepFunctionsService implements AwsJsonService {
   stop(): void {
     this.stopped = true;
     for (const execution of this.executions.values()) {
-      if (execution.status === 'RUNNING') this.close(execution, 'ABORTED', { error: 'Switchyard.RuntimeStopped', cause: 'the local runtime stopped' });
+      if (execution.status === 'RUNNING')
+        this.close(execution, 'ABORTED', { error: 'Switchyard.RuntimeStopped', cause: 'the local runtime stopped' });
     }
   }
 
@@ -611,7 +632,10 @@ export class StepFunctionsService implements AwsJsonService {
   /** The token a `.waitForTaskToken` task waits on: the one its input carries (else a new one, with a warning). */
   private waitForToken(execution: Execution, stateName: string, input: unknown, heartbeatSeconds: number | undefined): TaskWaiter {
     const found = tokensIn(input, execution.issuedTokens).find((token) => !this.waiting.has(token) && !this.closedTokens.has(token));
-    if (!found) this.warn(`state ${stateName} of ${execution.arn} waits for a task token its input does not carry ($$.Task.Token); it can only time out`);
+    if (!found)
+      this.warn(
+        `state ${stateName} of ${execution.arn} waits for a task token its input does not carry ($$.Task.Token); it can only time out`,
+      );
     const token = found ?? this.issueToken(execution);
     const { clock } = this.options;
     let heartbeat: ClockTimer | undefined;
@@ -628,7 +652,8 @@ export class StepFunctionsService implements AwsJsonService {
     };
     const arm = () => {
       heartbeat?.cancel();
-      if (heartbeatSeconds !== undefined) heartbeat = clock.setTimeout(() => waiter.reject(new TaskTimeout('States.HeartbeatTimeout')), heartbeatSeconds * 1000);
+      if (heartbeatSeconds !== undefined)
+        heartbeat = clock.setTimeout(() => waiter.reject(new TaskTimeout('States.HeartbeatTimeout')), heartbeatSeconds * 1000);
     };
     const waiter: TaskWaiter = {
       token,
@@ -700,13 +725,19 @@ export class StepFunctionsService implements AwsJsonService {
               }),
             ]);
       this.assertRunning(execution);
-      if (legacy) this.record(execution, 'LambdaFunctionSucceeded', { output: JSON.stringify(output ?? null), outputDetails: payloadDetails });
-      else this.record(execution, 'TaskSucceeded', { ...taskDetails, output: JSON.stringify(output ?? null), outputDetails: payloadDetails });
+      if (legacy)
+        this.record(execution, 'LambdaFunctionSucceeded', { output: JSON.stringify(output ?? null), outputDetails: payloadDetails });
+      else
+        this.record(execution, 'TaskSucceeded', { ...taskDetails, output: JSON.stringify(output ?? null), outputDetails: payloadDetails });
       return output;
     } catch (error) {
       if (error instanceof ExecutionClosed || execution.status !== 'RUNNING') throw error;
       if (error instanceof TaskTimeout) {
-        this.record(execution, legacy ? 'LambdaFunctionTimedOut' : 'TaskTimedOut', { ...(legacy ? {} : taskDetails), error: error.error, cause: '' });
+        this.record(execution, legacy ? 'LambdaFunctionTimedOut' : 'TaskTimedOut', {
+          ...(legacy ? {} : taskDetails),
+          error: error.error,
+          cause: '',
+        });
         if (error.error === 'States.Timeout') {
           const Timeout = await statesTimeoutError();
           throw Timeout ? new Timeout() : new TaskError('States.Timeout', 'States.Timeout');
@@ -714,7 +745,11 @@ export class StepFunctionsService implements AwsJsonService {
         throw new TaskError(error.error, '');
       }
       const failure = error instanceof TaskError ? error : new TaskError('States.TaskFailed', (error as Error)?.message ?? String(error));
-      this.record(execution, legacy ? 'LambdaFunctionFailed' : 'TaskFailed', { ...(legacy ? {} : taskDetails), error: failure.name, cause: failure.message });
+      this.record(execution, legacy ? 'LambdaFunctionFailed' : 'TaskFailed', {
+        ...(legacy ? {} : taskDetails),
+        error: failure.name,
+        cause: failure.message,
+      });
       throw failure;
     } finally {
       deadline?.cancel();
@@ -728,7 +763,10 @@ export class StepFunctionsService implements AwsJsonService {
     if (path === undefined) return undefined;
     const value = evaluateJsonPath(input, path);
     if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) {
-      throw new TaskError('States.Runtime', `Path expression '${path}' evaluated to ${JSON.stringify(value)}, but expected an integer >= 1`);
+      throw new TaskError(
+        'States.Runtime',
+        `Path expression '${path}' evaluated to ${JSON.stringify(value)}, but expected an integer >= 1`,
+      );
     }
     return value;
   }
@@ -744,12 +782,19 @@ export class StepFunctionsService implements AwsJsonService {
       output = read.input;
       if (wait.secondsPath !== undefined) {
         if (typeof read.seconds !== 'number' || !Number.isInteger(read.seconds) || read.seconds < 0) {
-          throw new TaskError('States.Runtime', `Path expression '${wait.secondsPath}' evaluated to ${JSON.stringify(read.seconds)}, but expected an integer >= 0`);
+          throw new TaskError(
+            'States.Runtime',
+            `Path expression '${wait.secondsPath}' evaluated to ${JSON.stringify(read.seconds)}, but expected an integer >= 0`,
+          );
         }
         ms = read.seconds * 1000;
       } else {
         const at = typeof read.timestamp === 'string' ? Date.parse(read.timestamp) : NaN;
-        if (Number.isNaN(at)) throw new TaskError('States.Runtime', `Path expression '${wait.timestampPath}' evaluated to ${JSON.stringify(read.timestamp)}, but expected a timestamp`);
+        if (Number.isNaN(at))
+          throw new TaskError(
+            'States.Runtime',
+            `Path expression '${wait.timestampPath}' evaluated to ${JSON.stringify(read.timestamp)}, but expected a timestamp`,
+          );
         ms = at - clock.now();
       }
     } else if (wait.seconds !== undefined) {
@@ -804,7 +849,12 @@ export class StepFunctionsService implements AwsJsonService {
   }
 
   /** Lambda through the runtime (`invokeFunction`: chaos `lambda:Invoke` rules apply), errors named as Step Functions names them. */
-  private async invokeLambda(functionName: string, payload: unknown, invocationType: 'RequestResponse' | 'Event', optimized: boolean): Promise<unknown> {
+  private async invokeLambda(
+    functionName: string,
+    payload: unknown,
+    invocationType: 'RequestResponse' | 'Event',
+    optimized: boolean,
+  ): Promise<unknown> {
     const lambdaError = (code: string, message: string, status: number) => {
       const name = LAMBDA_ERROR_NAMES[code] ?? code;
       return new TaskError(`Lambda.${name}`, `${message} (Service: Lambda, Status Code: ${status}, Request ID: ${randomUUID()})`);
@@ -819,7 +869,10 @@ export class StepFunctionsService implements AwsJsonService {
       } catch (error) {
         throw lambdaError('ResourceNotFoundException', (error as Error).message, 404);
       }
-      await this.options.dispatcher.deliver(deps.lambda.functionArn(functionName), payload, { invocationType: 'Event', source: 'Step Functions' });
+      await this.options.dispatcher.deliver(deps.lambda.functionArn(functionName), payload, {
+        invocationType: 'Event',
+        source: 'Step Functions',
+      });
       return { ExecutedVersion: '$LATEST', Payload: '', StatusCode: 202, ...sdkMetadata(202) };
     }
     let result: Awaited<ReturnType<typeof invokeFunction>>;
@@ -828,7 +881,11 @@ export class StepFunctionsService implements AwsJsonService {
     } catch (error) {
       const name = (error as Error).name;
       if (name === 'ResourceNotFoundException') throw lambdaError(name, (error as Error).message, 404);
-      throw lambdaError(name === 'Error' ? 'ServiceException' : name, (error as Error).message, name === 'TooManyRequestsException' ? 429 : 500);
+      throw lambdaError(
+        name === 'Error' ? 'ServiceException' : name,
+        (error as Error).message,
+        name === 'TooManyRequestsException' ? 429 : 500,
+      );
     }
     if (!result.ok) {
       throw new TaskError(result.payload.errorType, JSON.stringify(result.payload));
@@ -846,7 +903,10 @@ export class StepFunctionsService implements AwsJsonService {
     let output: { FailedEntryCount: number; Entries: unknown[] };
     try {
       output = events.handle('PutEvents', {
-        Entries: entries.map((entry) => ({ ...entry, ...(entry.Detail !== undefined && typeof entry.Detail !== 'string' ? { Detail: JSON.stringify(entry.Detail) } : {}) })),
+        Entries: entries.map((entry) => ({
+          ...entry,
+          ...(entry.Detail !== undefined && typeof entry.Detail !== 'string' ? { Detail: JSON.stringify(entry.Detail) } : {}),
+        })),
       }) as typeof output;
     } catch (error) {
       if (error instanceof AwsServiceError) throw new TaskError(`EventBridge.${error.type}`, error.message);
@@ -865,15 +925,19 @@ export class StepFunctionsService implements AwsJsonService {
     if (fault) throw new TaskError(`SQS.${fault.code}`, fault.message);
     const body = params.MessageBody;
     try {
-      const sent = await this.options.dispatcher.deliver(`arn:aws:sqs:${this.options.region}:${account}:${name}`, typeof body === 'string' ? body : JSON.stringify(body ?? null), {
-        source: 'Step Functions',
-        sqs: {
-          ...(params.MessageAttributes ? { messageAttributes: params.MessageAttributes as never } : {}),
-          ...(typeof params.MessageGroupId === 'string' ? { messageGroupId: params.MessageGroupId } : {}),
-          ...(typeof params.MessageDeduplicationId === 'string' ? { messageDeduplicationId: params.MessageDeduplicationId } : {}),
-          ...(typeof params.DelaySeconds === 'number' ? { delaySeconds: params.DelaySeconds } : {}),
+      const sent = await this.options.dispatcher.deliver(
+        `arn:aws:sqs:${this.options.region}:${account}:${name}`,
+        typeof body === 'string' ? body : JSON.stringify(body ?? null),
+        {
+          source: 'Step Functions',
+          sqs: {
+            ...(params.MessageAttributes ? { messageAttributes: params.MessageAttributes as never } : {}),
+            ...(typeof params.MessageGroupId === 'string' ? { messageGroupId: params.MessageGroupId } : {}),
+            ...(typeof params.MessageDeduplicationId === 'string' ? { messageDeduplicationId: params.MessageDeduplicationId } : {}),
+            ...(typeof params.DelaySeconds === 'number' ? { delaySeconds: params.DelaySeconds } : {}),
+          },
         },
-      });
+      );
       return { ...(sent.payload as object), ...sdkMetadata(200) };
     } catch (error) {
       if (error instanceof DispatchError) throw new TaskError(`SQS.${error.code}`, error.message);
@@ -892,10 +956,12 @@ export class StepFunctionsService implements AwsJsonService {
         input: typeof params.Input === 'string' ? params.Input : JSON.stringify(params.Input ?? {}),
       });
     } catch (error) {
-      if (error instanceof AwsServiceError) throw new TaskError(`StepFunctions.${error.type}Exception`.replace('ExceptionException', 'Exception'), error.message);
+      if (error instanceof AwsServiceError)
+        throw new TaskError(`StepFunctions.${error.type}Exception`.replace('ExceptionException', 'Exception'), error.message);
       throw error;
     }
-    if (mode !== 'sync' && mode !== 'sync:2') return { ExecutionArn: started.executionArn, StartDate: started.startDate, ...sdkMetadata(200) };
+    if (mode !== 'sync' && mode !== 'sync:2')
+      return { ExecutionArn: started.executionArn, StartDate: started.startDate, ...sdkMetadata(200) };
     const child = this.executions.get(started.executionArn) as Execution;
     await Promise.race([child.done, new Promise((resolve) => parent.controller.signal.addEventListener('abort', resolve, { once: true }))]);
     this.assertRunning(parent);
@@ -911,7 +977,8 @@ export class StepFunctionsService implements AwsJsonService {
       Input: json ? JSON.parse(child.input) : child.input,
       ...(child.output !== undefined ? { Output: json ? JSON.parse(child.output) : child.output } : {}),
     };
-    if (child.status !== 'SUCCEEDED') throw new TaskError('States.TaskFailed', JSON.stringify({ ...result, Error: child.error, Cause: child.cause }));
+    if (child.status !== 'SUCCEEDED')
+      throw new TaskError('States.TaskFailed', JSON.stringify({ ...result, Error: child.error, Cause: child.cause }));
     return result;
   }
 }
@@ -919,7 +986,8 @@ export class StepFunctionsService implements AwsJsonService {
 /** Whether a task waits for its token (`.waitForTaskToken`). */
 function waitsForToken(task: TaskInfo): boolean {
   const integration = task.integration;
-  if (integration.kind === 'lambda-invoke' || integration.kind === 'events-put' || integration.kind === 'sqs-send') return integration.waitForTaskToken;
+  if (integration.kind === 'lambda-invoke' || integration.kind === 'events-put' || integration.kind === 'sqs-send')
+    return integration.waitForTaskToken;
   return integration.kind === 'states-start' && integration.mode === 'waitForTaskToken';
 }
 

@@ -2,7 +2,13 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { StepFunctionsService } from '../../../../local/aws/states/service.js';
 import { Clock } from '../../../../local/clock.js';
 import { Dispatcher } from '../../../../local/dispatch.js';
-import { arn, materializeTemplate, type LocalServices, type ProviderContext, type ResourceProvider } from '../../../../local/providers/provider.js';
+import {
+  arn,
+  materializeTemplate,
+  type LocalServices,
+  type ProviderContext,
+  type ResourceProvider,
+} from '../../../../local/providers/provider.js';
 import { definitionOf, stateMachineProvider } from '../../../../local/providers/state-machine.js';
 import { TemplateResolver } from '../../../../local/template/resolver.js';
 import type { CfnTemplate } from '../../../../local/types.js';
@@ -65,7 +71,9 @@ const TEMPLATE: CfnTemplate = {
     NeedsNotRun: {
       Type: 'AWS::StepFunctions::StateMachine',
       Properties: {
-        DefinitionString: { 'Fn::Join': ['', ['{"StartAt":"G","States":{"G":{"Type":"Pass","Result":"', { Ref: 'NotRun' }, '","End":true}}}']] },
+        DefinitionString: {
+          'Fn::Join': ['', ['{"StartAt":"G","States":{"G":{"Type":"Pass","Result":"', { Ref: 'NotRun' }, '","End":true}}}']],
+        },
       },
     },
   },
@@ -108,14 +116,20 @@ describe('AWS::StepFunctions::StateMachine provider', () => {
 
   it('resolves DefinitionString (Fn::Join, GetAtt) and DefinitionSubstitutions', async () => {
     await materialize(TEMPLATE);
-    const rollout = states.handle('DescribeStateMachine', { stateMachineArn: 'arn:aws:states:us-east-1:000000000000:stateMachine:Switchyard-Rollout' }) as {
+    const rollout = states.handle('DescribeStateMachine', {
+      stateMachineArn: 'arn:aws:states:us-east-1:000000000000:stateMachine:Switchyard-Rollout',
+    }) as {
       definition: string;
     };
-    const definition = JSON.parse(rollout.definition) as { States: { Apply: { Resource: string; Parameters: { FunctionName: string } }; Bake: { Seconds: number } } };
+    const definition = JSON.parse(rollout.definition) as {
+      States: { Apply: { Resource: string; Parameters: { FunctionName: string } }; Bake: { Seconds: number } };
+    };
     expect(definition.States.Apply.Resource).toBe('arn:aws:states:::lambda:invoke');
     expect(definition.States.Apply.Parameters.FunctionName).toBe('arn:aws:lambda:us-east-1:000000000000:function:Switchyard-Apply');
     expect(definition.States.Bake.Seconds).toBe(30);
-    const rollback = states.handle('DescribeStateMachine', { stateMachineArn: 'arn:aws:states:us-east-1:000000000000:stateMachine:rollback' }) as {
+    const rollback = states.handle('DescribeStateMachine', {
+      stateMachineArn: 'arn:aws:states:us-east-1:000000000000:stateMachine:rollback',
+    }) as {
       definition: string;
     };
     expect(JSON.parse(rollback.definition).States.Restore.Resource).toBe('arn:aws:lambda:us-east-1:000000000000:function:Switchyard-Apply');
@@ -126,21 +140,27 @@ describe('AWS::StepFunctions::StateMachine provider', () => {
     expect(resolver.valuesOf('Jsonata')).toBeUndefined();
     expect(warnings.find((w) => w.startsWith('Jsonata'))).toMatch(/QueryLanguage JSONata .* is not run by the local runtime.*JSONPath/);
     expect(resolver.valuesOf('NeedsNotRun')).toBeUndefined();
-    expect(warnings.find((w) => w.startsWith('NeedsNotRun'))).toMatch(/DefinitionString references a resource the local runtime does not run/);
+    expect(warnings.find((w) => w.startsWith('NeedsNotRun'))).toMatch(
+      /DefinitionString references a resource the local runtime does not run/,
+    );
   });
 
   it('warns at start-up about a task integration the runtime does not run', async () => {
     const { warnings } = await materialize(TEMPLATE);
-    expect(warnings.find((w) => w.startsWith('Dynamo'))).toMatch(/state Put uses arn:aws:states:::dynamodb:putItem: the dynamodb:putItem integration is not run locally/);
+    expect(warnings.find((w) => w.startsWith('Dynamo'))).toMatch(
+      /state Put uses arn:aws:states:::dynamodb:putItem: the dynamodb:putItem integration is not run locally/,
+    );
   });
 
   it('leaves out DefinitionS3Location with a reason', () => {
-    expect(definitionOf({ DefinitionS3Location: { Bucket: 'b', Key: 'k' } })).toEqual({ problem: expect.stringMatching(/DefinitionS3Location/) });
+    expect(definitionOf({ DefinitionS3Location: { Bucket: 'b', Key: 'k' } })).toEqual({
+      problem: expect.stringMatching(/DefinitionS3Location/),
+    });
   });
 });
 
 describe('the interpreter copy of a definition', () => {
-  it('turns Wait states into the runtime\'s tasks and scales Retry to the clock', () => {
+  it("turns Wait states into the runtime's tasks and scales Retry to the clock", () => {
     const definition = parseDefinition(
       JSON.stringify({
         StartAt: 'W',
@@ -155,7 +175,10 @@ describe('the interpreter copy of a definition', () => {
         },
       }),
     );
-    const copy = interpreterDefinition(definition, 60) as unknown as { TimeoutSeconds?: number; States: Record<string, Record<string, unknown>> };
+    const copy = interpreterDefinition(definition, 60) as unknown as {
+      TimeoutSeconds?: number;
+      States: Record<string, Record<string, unknown>>;
+    };
     expect(copy.TimeoutSeconds).toBeUndefined();
     expect(copy.States.W).toMatchObject({ Type: 'Task', Parameters: { 'seconds.$': '$.wait', 'input.$': '$' }, Next: 'T' });
     expect(copy.States.T!.Retry).toEqual([

@@ -136,7 +136,10 @@ describe('local Step Functions: integrations and states', () => {
     });
     const done = await run(arn, { stage: 1 });
     expect(done.status).toBe('SUCCEEDED');
-    const output = JSON.parse(done.output!) as { put: { FailedEntryCount: number; Entries: Array<{ EventId: string }> }; sent: { id: string } };
+    const output = JSON.parse(done.output!) as {
+      put: { FailedEntryCount: number; Entries: Array<{ EventId: string }> };
+      sent: { id: string };
+    };
     expect(output.put.FailedEntryCount).toBe(0);
     expect(output.put.Entries[0]!.EventId).toMatch(/^[0-9a-f-]{36}$/);
     expect(output.sent).toEqual({ id: 'm-1' });
@@ -150,7 +153,10 @@ describe('local Step Functions: integrations and states', () => {
   });
 
   it('an unsupported integration fails its task (and is warned about when the machine is created)', async () => {
-    const arn = await machine({ StartAt: 'Put', States: { Put: { Type: 'Task', Resource: 'arn:aws:states:::dynamodb:putItem', End: true } } });
+    const arn = await machine({
+      StartAt: 'Put',
+      States: { Put: { Type: 'Task', Resource: 'arn:aws:states:::dynamodb:putItem', End: true } },
+    });
     expect(h.states.warningsFor(arn)[0]).toMatch(/dynamodb:putItem integration is not run locally/);
     const done = await run(arn, {});
     expect(done.status).toBe('FAILED');

@@ -31,7 +31,11 @@ async function finished(executionArn: string): Promise<Described> {
   return describeExecution(executionArn);
 }
 async function start(stateMachineArn: string, input: unknown, name?: string): Promise<string> {
-  const started = await h.sfn<{ executionArn: string }>('StartExecution', { stateMachineArn, input: JSON.stringify(input), ...(name ? { name } : {}) });
+  const started = await h.sfn<{ executionArn: string }>('StartExecution', {
+    stateMachineArn,
+    input: JSON.stringify(input),
+    ...(name ? { name } : {}),
+  });
   return started.executionArn;
 }
 async function expectError(call: Promise<unknown>, type: string): Promise<SfnError> {
@@ -80,7 +84,10 @@ describe('local Step Functions: a synthesized CDK state machine', () => {
     expect(events.map((e) => e.id)).toEqual(events.map((_, i) => i + 1));
     const scheduled = events.find((e) => e.type === 'TaskScheduled')!.taskScheduledEventDetails as Record<string, string>;
     expect(scheduled).toMatchObject({ resourceType: 'lambda', resource: 'invoke', region: 'us-east-1' });
-    expect(JSON.parse(scheduled.parameters!)).toMatchObject({ FunctionName: expect.stringMatching(/:function:StatesFixture-Worker/), Payload: { value: 21 } });
+    expect(JSON.parse(scheduled.parameters!)).toMatchObject({
+      FunctionName: expect.stringMatching(/:function:StatesFixture-Worker/),
+      Payload: { value: 21 },
+    });
     const succeeded = events.find((e) => e.type === 'TaskSucceeded')!.taskSucceededEventDetails as Record<string, string>;
     expect(JSON.parse(succeeded.output!)).toMatchObject({ StatusCode: 200, ExecutedVersion: '$LATEST', Payload: { value: 42 } });
     const entered = events.find((e) => e.type === 'WaitStateEntered')!;
@@ -92,7 +99,10 @@ describe('local Step Functions: a synthesized CDK state machine', () => {
     // reverseOrder and paging
     const reversed = await history(arn, { reverseOrder: true });
     expect(reversed.map((e) => e.id)).toEqual(events.map((e) => e.id).reverse());
-    const first = await h.sfn<{ events: HistoryEventOut[]; nextToken?: string }>('GetExecutionHistory', { executionArn: arn, maxResults: 4 });
+    const first = await h.sfn<{ events: HistoryEventOut[]; nextToken?: string }>('GetExecutionHistory', {
+      executionArn: arn,
+      maxResults: 4,
+    });
     expect(first.events.map((e) => e.id)).toEqual([1, 2, 3, 4]);
     const second = await h.sfn<{ events: HistoryEventOut[]; nextToken?: string }>('GetExecutionHistory', {
       executionArn: arn,
@@ -135,7 +145,10 @@ describe('local Step Functions: a synthesized CDK state machine', () => {
       expect(done.status).toBe('SUCCEEDED');
       expect(JSON.parse(done.output!)).toMatchObject({ value: 2 });
       const failed = (await history(arn)).filter((e) => e.type === 'TaskFailed');
-      expect(failed.map((e) => (e.taskFailedEventDetails as { error: string }).error)).toEqual(['Lambda.ServiceException', 'Lambda.ServiceException']);
+      expect(failed.map((e) => (e.taskFailedEventDetails as { error: string }).error)).toEqual([
+        'Lambda.ServiceException',
+        'Lambda.ServiceException',
+      ]);
       expect(h.endpoint.chaos.status().rules[0]).toMatchObject({ faults: 2 });
     } finally {
       h.endpoint.chaos.clear();
@@ -148,7 +161,8 @@ describe('local Step Functions: a synthesized CDK state machine', () => {
       await until(async () => {
         const scheduled = (await history(arn)).find((e) => e.type === 'TaskScheduled');
         if (!scheduled) return false;
-        token = (JSON.parse((scheduled.taskScheduledEventDetails as { parameters: string }).parameters) as { Payload: { token: string } }).Payload.token;
+        token = (JSON.parse((scheduled.taskScheduledEventDetails as { parameters: string }).parameters) as { Payload: { token: string } })
+          .Payload.token;
         return true;
       });
       return token!;
@@ -210,7 +224,10 @@ describe('local Step Functions: a synthesized CDK state machine', () => {
     expect(done).toMatchObject({ status: 'ABORTED', error: 'Operator', cause: 'manual stop' });
     await new Promise((resolve) => setTimeout(resolve, 700)); // past the Wait: nothing more happens
     const events = await history(arn);
-    expect(events.at(-1)).toMatchObject({ type: 'ExecutionAborted', executionAbortedEventDetails: { error: 'Operator', cause: 'manual stop' } });
+    expect(events.at(-1)).toMatchObject({
+      type: 'ExecutionAborted',
+      executionAbortedEventDetails: { error: 'Operator', cause: 'manual stop' },
+    });
     expect(events.map((e) => e.type)).not.toContain('WaitStateExited');
   }, 30_000);
 
@@ -227,9 +244,15 @@ describe('local Step Functions: a synthesized CDK state machine', () => {
     });
     expect(again).toEqual(first);
     expect(first.executionArn).toMatch(/:execution:StatesFixture-Callback[A-Z0-9]+:deploy-42$/);
-    await expectError(h.sfn('StartExecution', { stateMachineArn: h.machines.callback, name: 'deploy-42', input: '{"value":2}' }), 'ExecutionAlreadyExists');
+    await expectError(
+      h.sfn('StartExecution', { stateMachineArn: h.machines.callback, name: 'deploy-42', input: '{"value":2}' }),
+      'ExecutionAlreadyExists',
+    );
     await h.sfn('StopExecution', { executionArn: first.executionArn });
-    await expectError(h.sfn('StartExecution', { stateMachineArn: h.machines.callback, name: 'deploy-42', input: '{"value":1}' }), 'ExecutionAlreadyExists');
+    await expectError(
+      h.sfn('StartExecution', { stateMachineArn: h.machines.callback, name: 'deploy-42', input: '{"value":1}' }),
+      'ExecutionAlreadyExists',
+    );
   });
 
   it('answers errors in AWS shape', async () => {
@@ -252,9 +275,14 @@ describe('local Step Functions: a synthesized CDK state machine', () => {
     });
     expect(described).toMatchObject({ status: 'ACTIVE', type: 'STANDARD' });
     expect(JSON.parse(described.definition)).toMatchObject({ StartAt: 'Prepare' });
-    const all = await h.sfn<{ executions: Array<{ status: string; startDate: number }> }>('ListExecutions', { stateMachineArn: h.machines.main });
+    const all = await h.sfn<{ executions: Array<{ status: string; startDate: number }> }>('ListExecutions', {
+      stateMachineArn: h.machines.main,
+    });
     expect(all.executions.length).toBeGreaterThanOrEqual(3);
-    const aborted = await h.sfn<{ executions: Array<{ status: string }> }>('ListExecutions', { stateMachineArn: h.machines.main, statusFilter: 'ABORTED' });
+    const aborted = await h.sfn<{ executions: Array<{ status: string }> }>('ListExecutions', {
+      stateMachineArn: h.machines.main,
+      statusFilter: 'ABORTED',
+    });
     expect(aborted.executions.length).toBeGreaterThanOrEqual(1);
     expect(aborted.executions.every((e) => e.status === 'ABORTED')).toBe(true);
     const starts = all.executions.map((e) => e.startDate);

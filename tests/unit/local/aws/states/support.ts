@@ -19,7 +19,13 @@ import { Clock } from '../../../../../local/clock.js';
 import { DispatchError, Dispatcher } from '../../../../../local/dispatch.js';
 import { LambdaService } from '../../../../../local/lambda/service.js';
 import { iamProvider } from '../../../../../local/providers/accepted.js';
-import { arn, materializeTemplate, type LocalServices, type ProviderContext, type ResourceProvider } from '../../../../../local/providers/provider.js';
+import {
+  arn,
+  materializeTemplate,
+  type LocalServices,
+  type ProviderContext,
+  type ResourceProvider,
+} from '../../../../../local/providers/provider.js';
 import { stateMachineProvider } from '../../../../../local/providers/state-machine.js';
 import { TemplateResolver } from '../../../../../local/template/resolver.js';
 import type { CfnTemplate } from '../../../../../local/types.js';
@@ -115,7 +121,11 @@ export async function startHarness(options: { timeScale?: number } = {}): Promis
   const dispatcher = new Dispatcher();
   const warnings: string[] = [];
   const warn = (message: string) => warnings.push(message);
-  const lambdaService = new LambdaService([], { baseEnvironment: { AWS_REGION: ENV.region }, region: ENV.region, accountId: ENV.accountId });
+  const lambdaService = new LambdaService([], {
+    baseEnvironment: { AWS_REGION: ENV.region },
+    region: ENV.region,
+    accountId: ENV.accountId,
+  });
   dispatcher.register('lambda', async (target, payload) => {
     const result = await lambdaService.invoke(target, payload);
     if (!result.ok) throw new DispatchError(target, result.payload.errorMessage, result.functionError);
