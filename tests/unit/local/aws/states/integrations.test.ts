@@ -152,6 +152,59 @@ describe('local Step Functions: integrations and states', () => {
     ]);
   });
 
+  it('HeartbeatSeconds on the clock: no heartbeat is States.HeartbeatTimeout; States.TaskFailed does not catch States.Timeout', async () => {
+    const waiting = (extra: object) => ({
+      Type: 'Task',
+      Resource: 'arn:aws:states:::lambda:invoke.waitForTaskToken',
+      Parameters: { FunctionName: workerArn, Payload: { 'token.$': '$$.Task.Token' } },
+      ...extra,
+    });
+    const heartbeat = await machine({ StartAt: 'Wait', States: { Wait: waiting({ HeartbeatSeconds: 60, End: true }) } });
+    const beat = await run(heartbeat, {});
+    expect(beat).toMatchObject({ status: 'FAILED', error: 'States.HeartbeatTimeout' });
+    expect(beat.events.find((e) => e.type === 'TaskTimedOut')?.taskTimedOutEventDetails).toMatchObject({
+      error: 'States.HeartbeatTimeout',
+    });
+
+    const timeout = await machine({
+      StartAt: 'Wait',
+      States: {
+        Wait: waiting({
+          TimeoutSeconds: 60,
+          Catch: [
+            { ErrorEquals: ['States.TaskFailed'], Next: 'Wrong' },
+            { ErrorEquals: ['States.Timeout'], Next: 'Right' },
+          ],
+          End: true,
+        }),
+        Wrong: { Type: 'Fail', Error: 'Wrong' },
+        Right: { Type: 'Succeed' },
+      },
+    });
+    const timedOut = await run(timeout, {});
+    expect(timedOut.status).toBe('SUCCEEDED');
+    expect(timedOut.types).toContain('TaskTimedOut');
+  });
+
+  it('states:startExecution.sync:2 runs a child execution and answers its output', async () => {
+    const child = await machine({ StartAt: 'Double', States: { Double: { Type: 'Task', Resource: workerArn, End: true } } });
+    const parent = await machine({
+      StartAt: 'Child',
+      States: {
+        Child: {
+          Type: 'Task',
+          Resource: 'arn:aws:states:::states:startExecution.sync:2',
+          Parameters: { StateMachineArn: child, 'Input.$': '$' },
+          OutputPath: '$.Output',
+          End: true,
+        },
+      },
+    });
+    const done = await run(parent, { value: 10 });
+    expect(done.status).toBe('SUCCEEDED');
+    expect(JSON.parse(done.output!)).toMatchObject({ value: 20 });
+  });
+
   it('an unsupported integration fails its task (and is warned about when the machine is created)', async () => {
     const arn = await machine({
       StartAt: 'Put',
