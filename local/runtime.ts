@@ -22,6 +22,7 @@ import { registerLambdaApi } from './aws/lambda/api.js';
 import { SecretsManagerService } from './aws/secrets-manager/service.js';
 import { SqsService } from './aws/sqs/service.js';
 import { registerSqsTarget } from './aws/sqs/target.js';
+import { StepFunctionsService } from './aws/states/service.js';
 import { clockFromContext, type Clock } from './clock.js';
 import { DispatchError, Dispatcher } from './dispatch.js';
 import { LambdaService } from './lambda/service.js';
@@ -34,6 +35,7 @@ import { eventInvokeConfigProvider, lambdaFunctionProvider } from './providers/l
 import { materializeTemplate, type LocalServices, type MaterializeReport, type ProviderContext } from './providers/provider.js';
 import { secretProvider, VALUE_FROM_ENV_METADATA } from './providers/secret.js';
 import { sqsQueuePolicyProvider, sqsQueueProvider } from './providers/sqs-queue.js';
+import { stateMachineProvider } from './providers/state-machine.js';
 import { TemplateResolver } from './template/resolver.js';
 import type { CfnTemplate, LocalFunctionDefinition } from './types.js';
 
@@ -86,6 +88,8 @@ export interface LocalRuntime {
   dispatcher: Dispatcher;
   /** The local EventBridge (its `stats()` counts deliveries per rule target). */
   events: EventBridgeService;
+  /** The local Step Functions (executions in memory). */
+  states: StepFunctionsService;
   clock: Clock;
   timings: { synthMs: number; synthCached: boolean; dynamoMs: number; totalMs: number };
   /** What the template holds that the runtime does not run, and references it could not resolve. */
@@ -124,6 +128,7 @@ function providers() {
     eventSourceMappingProvider(),
     customResourceProvider(),
     ...eventsProviders,
+    stateMachineProvider,
     iamProvider,
     lambdaPermissionProvider,
     logGroupProvider,
@@ -270,9 +275,22 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     endpoint.addService(events);
     lifecycle.onStop(() => events.stop());
 
+    // Step Functions registers itself with the dispatcher (rule and schedule targets); its tasks use Lambda, EventBridge and SQS.
+    const states = new StepFunctionsService({
+      region: LOCAL_REGION,
+      accountId: LOCAL_ACCOUNT,
+      clock,
+      dispatcher,
+      lambda,
+      events,
+      fault: (call) => endpoint.chaos.intercept(call),
+    });
+    endpoint.addService(states);
+    lifecycle.onStop(() => states.stop());
+
     const env = { stackName: synthesized.stackName, region: LOCAL_REGION, accountId: LOCAL_ACCOUNT };
     const resolver = new TemplateResolver(synthesized.template, env, (message) => warnings.push(message));
-    const services: LocalServices = { endpoint, dynamodb, secrets, sqs, lambda, dispatcher, asyncInvoker, events };
+    const services: LocalServices = { endpoint, dynamodb, secrets, sqs, lambda, dispatcher, asyncInvoker, events, states };
     const providerContext: ProviderContext = {
       env,
       resolver,
@@ -320,6 +338,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       lambda,
       dispatcher,
       events,
+      states,
       clock,
       timings: { synthMs: synthesized.durationMs, synthCached: synthesized.cached, dynamoMs, totalMs: performance.now() - started },
       warnings,

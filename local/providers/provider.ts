@@ -12,6 +12,7 @@ import type { DynamoDbLocal } from '../aws/dynamodb/local-process.js';
 import type { EventBridgeService } from '../aws/events/service.js';
 import type { SecretsManagerService } from '../aws/secrets-manager/service.js';
 import type { SqsService } from '../aws/sqs/service.js';
+import type { StepFunctionsService } from '../aws/states/service.js';
 import type { AsyncLambdaInvoker } from '../aws/lambda/async-invoke.js';
 import type { LambdaService } from '../lambda/service.js';
 import { creationOrder } from '../template/graph.js';
@@ -28,6 +29,7 @@ export interface LocalServices {
   asyncInvoker: AsyncLambdaInvoker;
   dispatcher: Dispatcher;
   events: EventBridgeService;
+  states: StepFunctionsService;
 }
 
 export interface ProviderContext {
