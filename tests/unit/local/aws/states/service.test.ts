@@ -306,3 +306,24 @@ describe('local Step Functions: a synthesized CDK state machine', () => {
     await expect(h.dispatcher.deliver(`${h.machines.main}Missing`, {})).rejects.toMatchObject({ code: 'ResourceNotFoundException' });
   }, 30_000);
 });
+
+describe('the AWS SDK against the endpoint', () => {
+  it('starts, lists and describes executions with @aws-sdk/client-sfn, as the functions and the AWS CLI do', async () => {
+    const { SFNClient, StartExecutionCommand, DescribeExecutionCommand, ListExecutionsCommand } = await import('@aws-sdk/client-sfn');
+    const client = new SFNClient({
+      endpoint: h.endpoint.endpoint,
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    });
+    const { executionArn } = await client.send(
+      new StartExecutionCommand({ stateMachineArn: h.machines.main, input: JSON.stringify({ value: 21 }) }),
+    );
+    await until(async () => (await client.send(new DescribeExecutionCommand({ executionArn }))).status !== 'RUNNING');
+    const described = await client.send(new DescribeExecutionCommand({ executionArn }));
+    expect(described.status).toBe('SUCCEEDED');
+    expect(described.startDate).toBeInstanceOf(Date);
+    const listed = await client.send(new ListExecutionsCommand({ stateMachineArn: h.machines.main, statusFilter: 'SUCCEEDED' }));
+    expect(listed.executions?.map((e) => e.executionArn)).toContain(executionArn);
+    client.destroy();
+  });
+});

@@ -4,9 +4,9 @@
  * the state machines a tiny CDK app synthesizes (aws-stepfunctions and
  * aws-stepfunctions-tasks' LambdaInvoke), created by the provider.
  *
- * `@aws-sdk/client-sfn` is not installed in this repository: `sfn()` speaks
- * the JSON 1.0 protocol the SDK speaks (POST /, X-Amz-Target, the error's
- * `__type`).
+ * `sfn()` speaks the JSON 1.0 protocol the SDK speaks (POST /, X-Amz-Target,
+ * the error's `__type`), so a test can send what the SDK would refuse to;
+ * service.test.ts also drives the endpoint with `@aws-sdk/client-sfn`.
  */
 import { App, Duration, Stack, type CfnElement } from 'aws-cdk-lib';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
