@@ -8,6 +8,7 @@ import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { SwitchyardFunction } from './function.js';
 import { grantTableAccess, TABLE_ACCESS } from './grants.js';
+import { deadLetterAlarm } from './alarms.js';
 
 export interface EventBackboneProps {
   table: Table;
@@ -97,5 +98,11 @@ export class EventBackbone extends Construct {
     this.bus.grantPutEventsTo(this.sweeper);
     grantTableAccess(props.table, this.sweeper, TABLE_ACCESS['outbox-sweeper']);
     this.relayFailures.applyRemovalPolicy(RemovalPolicy.DESTROY);
+    deadLetterAlarm(
+      this,
+      'RelayFailuresAlarm',
+      this.relayFailures,
+      'Stream batches the relay gave up on; their events stay pending for the sweeper',
+    );
   }
 }

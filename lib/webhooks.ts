@@ -7,6 +7,7 @@ import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { DEFAULT_RETRY_SECONDS, parseRetrySeconds } from '../shared/domain/webhooks.js';
+import { deadLetterAlarm } from './alarms.js';
 import { SwitchyardFunction } from './function.js';
 import { grantTableAccess, TABLE_ACCESS } from './grants.js';
 
@@ -113,6 +114,8 @@ export class WebhookPipeline extends Construct {
       this.deliveryQueue.queue.grantSendMessages(fn);
       this.keys.grantRead(fn);
     }
+    deadLetterAlarm(this, 'FanoutDlqAlarm', this.fanoutQueue.deadLetters, 'Events the webhook fan-out could not take, after 5 receives');
+    deadLetterAlarm(this, 'DeliveryDlqAlarm', this.deliveryQueue.deadLetters, 'Delivery messages the dispatcher failed on 10 times');
     grantTableAccess(props.table, this.fanout, TABLE_ACCESS['webhook-fanout']);
     grantTableAccess(props.table, this.dispatcher, TABLE_ACCESS['webhook-dispatcher']);
   }

@@ -26,7 +26,7 @@ import { StepFunctionsService } from './aws/states/service.js';
 import { clockFromContext, type Clock } from './clock.js';
 import { DispatchError, Dispatcher } from './dispatch.js';
 import { LambdaService } from './lambda/service.js';
-import { apiGatewayProvider, iamProvider, lambdaPermissionProvider, logGroupProvider } from './providers/accepted.js';
+import { alarmProvider, apiGatewayProvider, iamProvider, lambdaPermissionProvider, logGroupProvider } from './providers/accepted.js';
 import { customResourceProvider } from './providers/custom-resource.js';
 import { dynamoDbTableProvider } from './providers/dynamodb-table.js';
 import { eventSourceMappingProvider } from './providers/event-source-mapping.js';
@@ -132,6 +132,7 @@ function providers() {
     iamProvider,
     lambdaPermissionProvider,
     logGroupProvider,
+    alarmProvider,
     apiGatewayProvider,
   ];
 }

@@ -6,6 +6,8 @@
  *   (every local function may call every local service; least privilege is
  *   checked by cdk-nag and by the deployed stack).
  * - Log groups: function logs go to the runtime's console instead.
+ * - CloudWatch alarms: recorded, never evaluated (no metrics are collected
+ *   locally; the runbook's alarms exist on the deployed stack).
  * - API Gateway resources: the REST API emulator (local/apigateway) reads them
  *   from the template and serves them once every resource exists; the ids
  *   here are the ones it uses.
@@ -51,6 +53,15 @@ export const logGroupProvider: ResourceProvider = {
     const props = resolvedProperties(resource, context);
     const name = typeof props.LogGroupName === 'string' ? props.LogGroupName : generatedPhysicalName(context.env.stackName, logicalId, 512);
     return { ref: name, attributes: { Arn: arn(context.env, 'logs', `log-group:${name}:*`) } };
+  },
+};
+
+export const alarmProvider: ResourceProvider = {
+  types: ['AWS::CloudWatch::Alarm'],
+  create(logicalId: string, resource: CfnResource, context: ProviderContext) {
+    const props = resolvedProperties(resource, context);
+    const name = typeof props.AlarmName === 'string' ? props.AlarmName : generatedPhysicalName(context.env.stackName, logicalId, 255);
+    return { ref: name, attributes: { Arn: arn(context.env, 'cloudwatch', `alarm:${name}`) } };
   },
 };
 

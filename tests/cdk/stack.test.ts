@@ -192,6 +192,22 @@ describe('the webhook pipeline', () => {
     expect(() => synthTemplate({ 'switchyard:webhookUrlPolicy': 'open' })).toThrow(/webhookUrlPolicy/);
   });
 
+  it('alarms as soon as a dead-letter queue holds a message: fan-out, delivery, and the relay’s failures', () => {
+    const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm')).map((a) => a.Properties as Record<string, unknown>);
+    expect(alarms).toHaveLength(3);
+    for (const alarm of alarms) {
+      expect(alarm).toMatchObject({
+        MetricName: 'ApproximateNumberOfMessagesVisible',
+        Namespace: 'AWS/SQS',
+        Threshold: 0,
+        ComparisonOperator: 'GreaterThanThreshold',
+        TreatMissingData: 'notBreaching',
+      });
+    }
+    const queues = alarms.map((a) => JSON.stringify(a.Dimensions));
+    for (const dlq of ['WebhooksFanoutDlq', 'WebhooksDeliveryDlq', 'EventsRelayFailures']) expect(queues.join(' ')).toContain(dlq);
+  });
+
   it('lets the webhooks API function queue deliveries and read the wrapping key', () => {
     const api = Object.entries(template.findResources('AWS::Lambda::Function')).find(([id]) => id.startsWith('WebhooksFunction'));
     expect(api?.[1].Properties.Environment.Variables).toMatchObject({
