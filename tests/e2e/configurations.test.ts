@@ -189,6 +189,22 @@ describe('configurations', () => {
     );
   });
 
+  it('replays a create sent again with the same Idempotency-Key: one configuration, one event', async () => {
+    const as = { bearer: developer.bearer };
+    const key = randomUUID();
+    const send = () =>
+      call('POST', BASE, { as, from: '127.0.7.3', headers: { 'Idempotency-Key': key }, json: { name: `idem-${key}`, content: v1 } });
+    const first = await send();
+    const second = await send();
+    expect(first.status).toBe(201);
+    expect(second.status).toBe(201);
+    expect(second.body.id).toBe(first.body.id);
+    expect(second.headers.get('idempotent-replayed')).toBe('true');
+    await eventually(() => (eventTypesAbout(first.body.id).length > 0 ? true : undefined), 20_000, 'configuration.created');
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(eventTypesAbout(first.body.id).map((e) => e.type)).toEqual(['configuration.created']);
+  });
+
   it('answers bad input with 400 and stores nothing: a schema that does not compile, too deep a content, a non-integer version', async () => {
     const as = { bearer: developer.bearer };
     const before = (await call('GET', `/api/v1/audit?actorId=${developer.id}`)).body.items.length;
