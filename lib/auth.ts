@@ -3,14 +3,15 @@ import { CustomResource, Duration } from 'aws-cdk-lib';
 import type { Table } from 'aws-cdk-lib/aws-dynamodb';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
-import { ROUTE_ACCESS_ENV, routeAccessTable } from '../shared/auth/route-access.js';
+import { encodeRouteAccess, ROUTE_ACCESS_ENV, routeAccessTable } from '../shared/auth/route-access.js';
 import type { RouteSpec } from '../shared/http/route.js';
 import { SwitchyardFunction } from './function.js';
 import { grantTableAccess, TABLE_ACCESS } from './grants.js';
 
 /**
  * Lambda allows 4 KB of environment per function; keep the route table well
- * inside it. Past this, switch to a module generated from the contract.
+ * inside it. It is deflated (shared/auth/route-access.ts encodeRouteAccess);
+ * past this, switch to a module generated from the contract.
  */
 const MAX_ROUTE_TABLE_BYTES = 2048;
 
@@ -88,7 +89,7 @@ export class Auth extends Construct {
       properties: { serviceVersion: props.serviceVersion },
     });
 
-    const routeAccess = JSON.stringify(routeAccessTable(props.routes));
+    const routeAccess = encodeRouteAccess(routeAccessTable(props.routes));
     if (Buffer.byteLength(routeAccess) > MAX_ROUTE_TABLE_BYTES) {
       throw new Error(
         `The authorizer's route table is ${Buffer.byteLength(routeAccess)} bytes, too close to Lambda's 4 KB environment limit`,

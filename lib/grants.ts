@@ -32,6 +32,9 @@ export const ITEM_KEYS = {
   delivery: 'DELIVERY#*',
   /** A webhook endpoint's circuit breaker and in-flight leases. */
   endpoint: 'ENDPOINT#*',
+  // ---- rollouts (issue 10): configurations ----
+  /** A configuration and its versions (one partition per configuration). */
+  configuration: 'CONFIG#*',
 } as const;
 
 const {
@@ -49,6 +52,7 @@ const {
   subscription,
   delivery,
   endpoint,
+  configuration,
 } = ITEM_KEYS;
 
 /** Items only the identity functions (users, API keys, sessions) may change: whoever writes them can mint credentials. */
@@ -90,6 +94,9 @@ export const TABLE_ACCESS: Record<
   events: { read: 'table', write: 'all-but-identity' },
   // Subscriptions (with their health records) and the deliveries of test pings and manual retries.
   webhooks: { read: 'table', write: [subscription, delivery, ...changes, rateCount, idempotency] },
+  // ---- rollouts (issue 10): configurations ----
+  // A configuration and its versions (an approval is an update of a version), with their audit and outbox.
+  configurations: { read: 'table', write: [configuration, ...changes, rateCount, idempotency] },
   // Per decision: the key by hash, the revoked-token id and the user (its session generation). Never writes.
   authorizer: { read: [user, revokedToken, apiKeyHash], write: [] },
   // Creates the admin user and API key (with their audit lines) on deploy.

@@ -48,6 +48,8 @@ const API_FUNCTIONS: Record<ApiFunctionName, string> = {
   apikeys: 'API key administration',
   audit: 'Audit trail of writes',
   webhooks: 'Webhook subscriptions and deliveries',
+  // ---- rollouts (issue 10): configurations ----
+  configurations: 'Edge configurations and their immutable versions',
 };
 
 /** Token settings shared by the functions that issue or verify tokens. */

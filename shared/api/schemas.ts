@@ -504,6 +504,17 @@ export const ConfigurationDiffSchema = z
   })
   .meta({ id: 'ConfigurationDiff', description: 'RFC 6902 JSON Patch from one version to the other' });
 
+// ---- configurations API (issue 10, item 1): the shapes the routes add ----
+
+export const ConfigurationVersionSummarySchema = ConfigurationVersionSchema.omit({ content: true, schema: true }).meta({
+  id: 'ConfigurationVersionSummary',
+  description: 'A version without its content and schema (read them at GET …/versions/{v})',
+});
+
+export const ConfigurationValidateQuery = z.strictObject({
+  version: z.coerce.number().int().min(1).optional().meta({ description: 'The version to validate (default: the newest)' }),
+});
+
 const continent = z.enum(['AF', 'AN', 'AS', 'EU', 'NA', 'OC', 'SA']);
 const tags = z.record(z.string().min(1).max(128), z.string().max(256));
 

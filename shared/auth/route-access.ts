@@ -6,13 +6,26 @@
  * tests/cdk/authorizer-routes.test.ts checks the synthesized table against
  * the contract.
  */
+import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { routeKey, type RouteSpec } from '../http/route.js';
 import { isRole, type Access } from './roles.js';
 
 export type RouteAccessTable = Readonly<Record<string, Access>>;
 
-/** The authorizer's environment variable holding the table as JSON. */
+/** The authorizer's environment variable holding the table: JSON, or `deflate:` and the base64 of the raw-deflated JSON. */
 export const ROUTE_ACCESS_ENV = 'SWITCHYARD_ROUTE_ACCESS';
+
+const DEFLATED = 'deflate:';
+
+/**
+ * The table as the environment holds it: deflated, because the plain JSON
+ * (~45 bytes a route) outgrew the share of Lambda's 4 KB environment the
+ * authorizer can spare once the rollout routes came (issue 10); the keys
+ * repeat so much that it deflates about fivefold.
+ */
+export function encodeRouteAccess(table: RouteAccessTable): string {
+  return DEFLATED + deflateRawSync(JSON.stringify(table), { level: 9 }).toString('base64');
+}
 
 /** The table of a list of routes, keys sorted so the template is stable. */
 export function routeAccessTable(routes: ReadonlyArray<Pick<RouteSpec, 'method' | 'path' | 'access'>>): RouteAccessTable {
@@ -26,7 +39,8 @@ const isAccess = (value: unknown): value is Access => value === 'public' || (typ
 export function routeAccessFromEnv(env: NodeJS.ProcessEnv = process.env): RouteAccessTable {
   const raw = env[ROUTE_ACCESS_ENV];
   if (!raw) throw new Error(`${ROUTE_ACCESS_ENV} is not set: the stack sets it on the authorizer (lib/auth.ts)`);
-  const table = JSON.parse(raw) as unknown;
+  const json = raw.startsWith(DEFLATED) ? inflateRawSync(Buffer.from(raw.slice(DEFLATED.length), 'base64')).toString('utf8') : raw;
+  const table = JSON.parse(json) as unknown;
   if (typeof table !== 'object' || table === null || Array.isArray(table)) throw new Error(`${ROUTE_ACCESS_ENV} is not a JSON object`);
   for (const [route, access] of Object.entries(table)) {
     if (!isAccess(access)) throw new Error(`${ROUTE_ACCESS_ENV}: ${route} has unknown access ${JSON.stringify(access)}`);

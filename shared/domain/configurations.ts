@@ -399,11 +399,10 @@ export class ConfigurationService {
 
   async getVersion(id: string, version: number): Promise<ConfigurationVersion> {
     checkVersionNumber(version, 'path.version');
-    const found = await this.store.getVersion(id, version);
-    if (!found) {
-      await this.get(id); // 404 names the configuration when that is what is missing
-      throw new NotFoundError('ConfigurationVersion', `${id}@${version}`);
-    }
+    // The configuration too: a deleted configuration's versions are removed after it, and must not be read meanwhile.
+    const [configuration, found] = await Promise.all([this.store.getConfiguration(id), this.store.getVersion(id, version)]);
+    if (!configuration) throw new NotFoundError('Configuration', id);
+    if (!found) throw new NotFoundError('ConfigurationVersion', `${id}@${version}`);
     return found;
   }
 

@@ -13,6 +13,8 @@ import * as z from 'zod';
 import { EVENT_TYPE_FIELDS, type SwitchyardEventType } from './types.js';
 import {
   ApiKeySchema,
+  ConfigurationSchema,
+  ConfigurationVersionSchema,
   EventSchema,
   GroupSchema,
   MembershipSchema,
@@ -28,6 +30,11 @@ export const DeletedSchema = z.object({ id: z.string() }).meta({ id: 'Deleted' }
 export const MembershipRemovedSchema = z
   .object({ groupId: z.uuid(), receiverId: z.uuid(), removedAt: z.iso.datetime({ offset: true }) })
   .meta({ id: 'MembershipRemoved' });
+
+/** The data of `configuration.approved`: the version without its content and schema (read them at GET …/versions/{v}). */
+export const ConfigurationApprovalSchema = ConfigurationVersionSchema.omit({ content: true, schema: true })
+  .required({ approvedBy: true, approvedAt: true })
+  .meta({ id: 'ConfigurationApproval' });
 
 export interface EventTypeSpec {
   area: string;
@@ -72,6 +79,27 @@ export const EVENT_TYPES = {
     data: WebhookSubscriptionSchema,
   },
   'subscription.deleted': { area: 'webhooks', when: 'a subscription was deleted', data: DeletedSchema },
+  // ---- rollouts (issue 10): configurations ----
+  'configuration.created': {
+    area: 'configurations',
+    when: 'a configuration was created with its version 1 (POST /configurations)',
+    data: ConfigurationSchema,
+  },
+  'configuration.version_created': {
+    area: 'configurations',
+    when: 'a configuration got version n+1 (PUT /configurations/{id}); `latestVersion` is the new one',
+    data: ConfigurationSchema,
+  },
+  'configuration.approved': {
+    area: 'configurations',
+    when: 'a configuration version was approved by an operator other than its author (it may now be deployed)',
+    data: ConfigurationApprovalSchema,
+  },
+  'configuration.deleted': {
+    area: 'configurations',
+    when: 'a configuration with no approved version was deleted, with its versions',
+    data: DeletedSchema,
+  },
 } as const satisfies Record<SwitchyardEventType, EventTypeSpec>;
 
 /** Areas agree with the write path's table (./types.ts); a test holds their fields to the same list. */

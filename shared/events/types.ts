@@ -6,8 +6,20 @@
  * holds the two to the same fields.
  */
 
-/** What a change did to its entity; the last three are the subscription state changes that have their own event types. */
-export type ChangeKind = 'created' | 'updated' | 'deleted' | 'enabled' | 'disabled' | 'secret_rotated';
+/**
+ * What a change did to its entity; `enabled`, `disabled` and `secret_rotated`
+ * are the subscription state changes that have their own event types,
+ * `approved` a configuration version's approval.
+ */
+export type ChangeKind =
+  | 'created'
+  | 'updated'
+  | 'deleted'
+  | 'enabled'
+  | 'disabled'
+  | 'secret_rotated'
+  // ---- rollouts (issue 10): configurations ----
+  | 'approved';
 
 const RECEIVER = ['id', 'name', 'type', 'version', 'description', 'schema', 'revision', 'createdAt', 'updatedAt'] as const;
 const GROUP = ['id', 'name', 'description', 'enabled', 'memberCount', 'revision', 'createdAt', 'updatedAt'] as const;
@@ -42,6 +54,10 @@ const SUBSCRIPTION = [
   'createdAt',
   'updatedAt',
 ] as const;
+// ---- rollouts (issue 10): configurations ----
+const CONFIGURATION = ['id', 'name', 'description', 'latestVersion', 'schema', 'createdBy', 'revision', 'createdAt', 'updatedAt'] as const;
+/** A version's approval: never its content (up to 256 KiB; read it at GET …/versions/{v}). */
+const CONFIGURATION_APPROVAL = ['configurationId', 'version', 'author', 'createdAt', 'approvedBy', 'approvedAt'] as const;
 const DELETED = ['id'] as const;
 
 /** Each event type: the area that emits it (`source` = `switchyard/<area>`) and the only fields its `data` carries. */
@@ -66,6 +82,11 @@ export const EVENT_TYPE_FIELDS = {
   'subscription.disabled': { area: 'webhooks', fields: SUBSCRIPTION },
   'subscription.secret_rotated': { area: 'webhooks', fields: SUBSCRIPTION },
   'subscription.deleted': { area: 'webhooks', fields: DELETED },
+  // ---- rollouts (issue 10): configurations ----
+  'configuration.created': { area: 'configurations', fields: CONFIGURATION },
+  'configuration.version_created': { area: 'configurations', fields: CONFIGURATION },
+  'configuration.approved': { area: 'configurations', fields: CONFIGURATION_APPROVAL },
+  'configuration.deleted': { area: 'configurations', fields: DELETED },
 } as const satisfies Record<string, { area: string; fields: readonly string[] }>;
 
 export type SwitchyardEventType = keyof typeof EVENT_TYPE_FIELDS;
@@ -86,6 +107,10 @@ const TYPE_OF_CHANGE: Record<string, Partial<Record<ChangeKind, SwitchyardEventT
     secret_rotated: 'subscription.secret_rotated',
     deleted: 'subscription.deleted',
   },
+  // ---- rollouts (issue 10): configurations ----
+  /** A new version is an update of the configuration (PUT makes version n+1). */
+  Configuration: { created: 'configuration.created', updated: 'configuration.version_created', deleted: 'configuration.deleted' },
+  ConfigurationVersion: { approved: 'configuration.approved' },
 };
 
 /** The event type of a change; a change no event type covers is a programming error, and is not written. */

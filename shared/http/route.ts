@@ -12,7 +12,18 @@ import type { Access } from '../auth/roles.js';
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
 /** The Lambda functions that serve the API; one per resource family. */
-export type ApiFunctionName = 'health' | 'receivers' | 'groups' | 'events' | 'auth' | 'users' | 'apikeys' | 'audit' | 'webhooks';
+export type ApiFunctionName =
+  | 'health'
+  | 'receivers'
+  | 'groups'
+  | 'events'
+  | 'auth'
+  | 'users'
+  | 'apikeys'
+  | 'audit'
+  | 'webhooks'
+  // ---- rollouts (issue 10): configurations ----
+  | 'configurations';
 
 export interface ResponseSpec {
   description: string;

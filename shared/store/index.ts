@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Clock, IdGenerator } from '../domain/ports.js';
 import type { DeliveryStore, EndpointStore, SubscriptionHealthStore, SubscriptionStore } from '../domain/webhooks.js';
 import { dynamoDocumentClient, tableNameFromEnv } from './client.js';
+import { DynamoConfigurationStore } from './configuration-store.js';
 import { DynamoIdentityStore } from './identity-store.js';
 import { DynamoReleaseStore } from './release-store.js';
 import { DynamoWebhookStore } from './webhook-store.js';
@@ -27,6 +28,15 @@ let webhooks: DynamoWebhookStore | undefined;
 export function webhookStore(): DynamoWebhookStore {
   webhooks ??= new DynamoWebhookStore(dynamoDocumentClient(), tableNameFromEnv());
   return webhooks;
+}
+
+// ---- rollouts (issue 10): configurations ----
+let configurations: DynamoConfigurationStore | undefined;
+
+/** Configurations and their immutable versions. */
+export function configurationStore(): DynamoConfigurationStore {
+  configurations ??= new DynamoConfigurationStore(dynamoDocumentClient(), tableNameFromEnv());
+  return configurations;
 }
 
 export const systemClock: Clock = { now: () => new Date().toISOString() };

@@ -22,6 +22,8 @@
  * | delivery     | DELIVERY#id     | DELIVERY       | SUBSCRIPTION#sid#DELIVERIES | createdAt#id  | DELIVERIES#n  | createdAt#id  |
  * | attempt      | DELIVERY#id     | ATTEMPT#000001 | (TTL expiresAt)             |               |               |               |
  * | endpoint     | ENDPOINT#origin | ENDPOINT       | (circuit and leases)        |               |               |               |
+ * | config.      | CONFIG#id       | CONFIG         | (approvedVersions counter)  |               | CONFIGS       | createdAt#id  |
+ * | config. ver. | CONFIG#id       | VERSION#000001 | (immutable; approval once)  |               |               |               |
  *
  * Every list is a Query on a partition above, newest first. `EVENTS#n` and
  * `AUDIT#n` are write shards (n = shardOf(id) < LIST_SHARDS): every change
@@ -93,6 +95,15 @@ export const keys = {
   attemptPrefix: 'ATTEMPT#',
   /** One per endpointKey (an origin): its circuit breaker and in-flight leases. */
   endpoint: (endpointKey: string) => ({ pk: `ENDPOINT#${endpointKey}`, sk: 'ENDPOINT' }),
+  // ---- rollouts (issue 10): configurations ----
+  configuration: (id: string) => ({ pk: `CONFIG#${id}`, sk: 'CONFIG' }),
+  configurationsPartition: 'CONFIGS',
+  /** Zero-padded so a configuration's versions sort by number. */
+  configurationVersion: (configurationId: string, version: number) => ({
+    pk: `CONFIG#${configurationId}`,
+    sk: `VERSION#${String(version).padStart(6, '0')}`,
+  }),
+  configurationVersionPrefix: 'VERSION#',
   /** Powertools idempotency records share the table under this partition. */
   idempotencyPartition: 'IDEMPOTENCY',
 };

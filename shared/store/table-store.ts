@@ -65,6 +65,8 @@ const STATUS_OF: Record<ChangeKind, number> = {
   enabled: 200,
   disabled: 200,
   secret_rotated: 200,
+  // ---- rollouts (issue 10): configurations ----
+  approved: 200,
 };
 
 /** The change a commit makes: its audit record and its outbox CloudEvent (shared/events/catalog.ts) are built from it. */

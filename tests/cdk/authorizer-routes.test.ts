@@ -26,6 +26,12 @@ describe("the authorizer's route table", () => {
     expect(Object.keys(table)).toHaveLength(allRoutes.length);
   });
 
+  it('is deflated, well inside the 4 KB of environment a function has', () => {
+    const env = environments.find((e) => ROUTE_ACCESS_ENV in e) as Record<string, string>;
+    expect(env[ROUTE_ACCESS_ENV]!.startsWith('deflate:')).toBe(true);
+    expect(Buffer.byteLength(env[ROUTE_ACCESS_ENV]!)).toBeLessThan(2048);
+  });
+
   it('is refused when missing or malformed, so the authorizer fails closed', () => {
     expect(() => routeAccessFromEnv({})).toThrow(ROUTE_ACCESS_ENV);
     expect(() => routeAccessFromEnv({ [ROUTE_ACCESS_ENV]: '[]' })).toThrow('not a JSON object');

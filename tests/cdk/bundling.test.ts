@@ -84,7 +84,8 @@ describe('the real stack with the bundle cache', () => {
   }, 300_000);
 
   it('bundles every function as ESM with the Powertools createRequire banner', () => {
-    expect(first.assets.size).toBe(15);
+    // 15 + configurations (issue 10)
+    expect(first.assets.size).toBe(16);
     for (const dir of first.assets.values()) {
       const code = readFileSync(path.join(dir, BUNDLE_FILE), 'utf8');
       expect(code.startsWith("import { createRequire } from 'module';const require = createRequire(import.meta.url);")).toBe(true);
@@ -104,7 +105,7 @@ describe('the real stack with the bundle cache', () => {
   });
 
   it('re-uses every bundle on the second synth: no esbuild run, same assets, untouched files', () => {
-    expect(first.bundled).toHaveLength(15);
+    expect(first.bundled).toHaveLength(16);
     expect(second.bundled).toEqual([]);
     expect(second.assets).toEqual(first.assets);
     expect(mtimes(second.assets.values())).toEqual(mtimes(first.assets.values()));
@@ -121,13 +122,14 @@ describe('the real stack with the bundle cache', () => {
   });
 
   // Bootstrap carries zod since its changes (the admin user and key) write events whose data the catalog's schemas parse.
-  it('keeps ajv in events and receivers only, zod out of the authorizer, idempotency out of health, audit and the event functions', () => {
+  it('keeps ajv in events, receivers and configurations only, zod out of the authorizer, idempotency out of health, audit and the event functions', () => {
     const rows: string[] = [];
     for (const [name, dir] of first.assets) {
       const meta = JSON.parse(readFileSync(path.join(dir, METAFILE), 'utf8')) as { inputs: Record<string, unknown> };
       const packages = (pkg: string) => Object.keys(meta.inputs).some((p) => p.includes(`node_modules/${pkg}/`));
       rows.push(`${name.padEnd(16)} ${String(kib(path.join(dir, BUNDLE_FILE))).padStart(4)} KiB`);
-      expect(packages('ajv'), name).toBe(['Events', 'Receivers'].includes(name));
+      // Configurations (issue 10) validate each version against its own JSON Schema.
+      expect(packages('ajv'), name).toBe(['Events', 'Receivers', 'Configurations'].includes(name));
       if (/Authorizer/.test(name)) expect(packages('zod'), name).toBe(false);
       if (/^(Health|Audit|EventsRelay|EventsOutboxSweeper)/.test(name))
         expect(packages('@aws-lambda-powertools/idempotency'), name).toBe(false);

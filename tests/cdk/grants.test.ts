@@ -128,6 +128,8 @@ describe('the key patterns', () => {
       'SUBSCRIPTION#*': keys.subscription('s1').pk,
       'DELIVERY#*': keys.delivery('d1').pk,
       'ENDPOINT#*': keys.endpoint('https://hooks.example.com').pk,
+      // ---- configurations (issue 10) ----
+      'CONFIG#*': keys.configuration('c1').pk,
     };
     for (const [pattern, key] of Object.entries(samples)) {
       expect(key, pattern).toMatch(glob(pattern));

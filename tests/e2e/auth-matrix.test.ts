@@ -23,6 +23,8 @@ interface Fixtures {
   userId: string;
   apiKeyId: string;
   subscriptionId: string;
+  // ---- configurations (issue 10) ----
+  configurationId: string;
 }
 
 interface Probe {
@@ -131,6 +133,30 @@ function probes(f: Fixtures, marker: string): Record<string, Probe> {
     'GET /api/v1/webhooks/deliveries': { path: '/api/v1/webhooks/deliveries', allowed: 200 },
     'GET /api/v1/webhooks/deliveries/{id}': { path: `/api/v1/webhooks/deliveries/${MISSING}`, allowed: 404 },
     'POST /api/v1/webhooks/deliveries/{id}/retry': { path: `/api/v1/webhooks/deliveries/${MISSING}/retry`, allowed: 404 },
+    // ---- configurations (issue 10) ----
+    'POST /api/v1/configurations': {
+      path: '/api/v1/configurations',
+      json: { name: marker, content: { routes: [] } },
+      allowed: 201,
+      stored: (m) => exists('/api/v1/configurations?limit=100', 'name', m),
+    },
+    'GET /api/v1/configurations': { path: '/api/v1/configurations', allowed: 200 },
+    'GET /api/v1/configurations/{id}': { path: `/api/v1/configurations/${f.configurationId}`, allowed: 200 },
+    // No revision: an authorized caller gets 400 and no version is made either way.
+    'PUT /api/v1/configurations/{id}': { path: `/api/v1/configurations/${f.configurationId}`, json: { content: { marker } }, allowed: 400 },
+    'DELETE /api/v1/configurations/{id}': { path: `/api/v1/configurations/${MISSING}?revision=1`, allowed: 404 },
+    'GET /api/v1/configurations/{id}/versions': { path: `/api/v1/configurations/${f.configurationId}/versions`, allowed: 200 },
+    'GET /api/v1/configurations/{id}/versions/{version}': {
+      path: `/api/v1/configurations/${f.configurationId}/versions/1`,
+      allowed: 200,
+    },
+    'POST /api/v1/configurations/{id}/validate': { path: `/api/v1/configurations/${f.configurationId}/validate`, allowed: 200 },
+    'POST /api/v1/configurations/{id}/approve': { path: `/api/v1/configurations/${MISSING}/approve`, allowed: 404 },
+    'POST /api/v1/configurations/{id}/versions/{version}/approve': {
+      path: `/api/v1/configurations/${MISSING}/versions/1/approve`,
+      allowed: 404,
+    },
+    'GET /api/v1/configurations/{id}/diff': { path: `/api/v1/configurations/${f.configurationId}/diff?from=1&to=1`, allowed: 200 },
   };
 }
 
@@ -162,6 +188,9 @@ beforeAll(async () => {
         json: { url: 'http://127.0.0.1:9/', eventTypes: ['*'], description: 'matrix fixture', enabled: false },
       })
     ).body.id,
+    // ---- configurations (issue 10) ----
+    configurationId: (await call('POST', '/api/v1/configurations', { json: { name: `matrix-${randomUUID()}`, content: { routes: [] } } }))
+      .body.id,
   };
   let ip = 10;
   const from = () => `127.0.3.${ip++}`;
