@@ -3,16 +3,20 @@ import { CustomResource, Duration } from 'aws-cdk-lib';
 import type { Table } from 'aws-cdk-lib/aws-dynamodb';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
-import { ROUTE_ACCESS_ENV, routeAccessTable } from '../shared/auth/route-access.js';
+import { EDGE_ROUTES_ENV, edgeRouteKeys, ROUTE_ACCESS_ENV, routeAccessTable } from '../shared/auth/route-access.js';
 import type { RouteSpec } from '../shared/http/route.js';
 import { SwitchyardFunction } from './function.js';
 import { grantTableAccess, TABLE_ACCESS } from './grants.js';
 
 /**
- * Lambda allows 4 KB of environment per function; keep the route table well
- * inside it. Past this, switch to a module generated from the contract.
+ * Lambda allows 4 KB of environment per function (names and values); keep
+ * the route table well inside it. The authorizer's other variables (table
+ * name, secret ARN, token settings, Powertools, the edge-key routes) take
+ * about 700 bytes deployed, so 3 KB leaves a margin. Past this, switch to a
+ * module generated from the contract. (Was 2 KB; the edge-locations routes
+ * took the table to about 2.2 KB.)
  */
-const MAX_ROUTE_TABLE_BYTES = 2048;
+const MAX_ROUTE_TABLE_BYTES = 3072;
 
 export interface AuthProps {
   table: Table;
@@ -104,6 +108,8 @@ export class Auth extends Construct {
         AUTHORIZER_CACHE_SECONDS: String(props.authorizerCacheSeconds ?? 30),
         // Which role each route needs, generated from the contract: the authorizer bundles no zod schemas.
         [ROUTE_ACCESS_ENV]: routeAccess,
+        // ---- edge keys (issue 10): the routes an edge key may call for its own edge ----
+        [EDGE_ROUTES_ENV]: JSON.stringify(edgeRouteKeys(props.routes)),
         ...props.tokenEnvironment,
       },
     });

@@ -43,6 +43,10 @@ const SUBSCRIPTION = [
   'updatedAt',
 ] as const;
 const DELETED = ['id'] as const;
+// ---- edge locations (issue 10) ----
+/** Never the edge key (it is not on the entity) nor the heartbeat figures. */
+const EDGE = ['id', 'name', 'region', 'continent', 'tags', 'revision', 'createdAt', 'updatedAt'] as const;
+const EDGE_HEALTH = ['id', 'name', 'region', 'health', 'lastHeartbeatAt'] as const;
 
 /** Each event type: the area that emits it (`source` = `switchyard/<area>`) and the only fields its `data` carries. */
 export const EVENT_TYPE_FIELDS = {
@@ -66,6 +70,13 @@ export const EVENT_TYPE_FIELDS = {
   'subscription.disabled': { area: 'webhooks', fields: SUBSCRIPTION },
   'subscription.secret_rotated': { area: 'webhooks', fields: SUBSCRIPTION },
   'subscription.deleted': { area: 'webhooks', fields: DELETED },
+  // ---- edge locations (issue 10) ----
+  'edge.created': { area: 'edges', fields: EDGE },
+  'edge.updated': { area: 'edges', fields: EDGE },
+  'edge.deleted': { area: 'edges', fields: DELETED },
+  // Health transitions: no store change emits them yet; the scheduled health sweeper (later) will.
+  'edge.unhealthy': { area: 'edges', fields: EDGE_HEALTH },
+  'edge.healthy': { area: 'edges', fields: EDGE_HEALTH },
 } as const satisfies Record<string, { area: string; fields: readonly string[] }>;
 
 export type SwitchyardEventType = keyof typeof EVENT_TYPE_FIELDS;
@@ -86,6 +97,8 @@ const TYPE_OF_CHANGE: Record<string, Partial<Record<ChangeKind, SwitchyardEventT
     secret_rotated: 'subscription.secret_rotated',
     deleted: 'subscription.deleted',
   },
+  // ---- edge locations (issue 10) ----
+  EdgeLocation: { created: 'edge.created', updated: 'edge.updated', deleted: 'edge.deleted' },
 };
 
 /** The event type of a change; a change no event type covers is a programming error, and is not written. */

@@ -12,7 +12,18 @@ import type { Access } from '../auth/roles.js';
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
 /** The Lambda functions that serve the API; one per resource family. */
-export type ApiFunctionName = 'health' | 'receivers' | 'groups' | 'events' | 'auth' | 'users' | 'apikeys' | 'audit' | 'webhooks';
+export type ApiFunctionName =
+  | 'health'
+  | 'receivers'
+  | 'groups'
+  | 'events'
+  | 'auth'
+  | 'users'
+  | 'apikeys'
+  | 'audit'
+  | 'webhooks'
+  // ---- edge locations (issue 10) ----
+  | 'edges';
 
 export interface ResponseSpec {
   description: string;
@@ -54,6 +65,12 @@ export interface RouteSpec<
    * Idempotency-Key replay of it is refused rather than stored (./idempotency.ts).
    */
   secretResponse?: boolean;
+  /**
+   * An edge key may call it too, for its own edge only: the route's `{id}`
+   * must be the key's edge (DESIGN.md §6; the authorizer enforces it, and
+   * `access` still says which role other callers need).
+   */
+  edgeKey?: boolean;
   /** Whether the route honours `If-Match` (documented; enforced by the handler). */
   ifMatch?: boolean;
   /** Success responses; error responses are the shared problem+json set. */
