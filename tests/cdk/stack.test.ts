@@ -43,8 +43,8 @@ describe('the stack', () => {
 
   it('runs every function on Node 22 arm64 with X-Ray and Powertools configured', () => {
     const functions = template.findResources('AWS::Lambda::Function');
-    // 9 API functions, the authorizer, the bootstrap custom resource, the relay and sweeper, the webhook fan-out and dispatcher.
-    expect(Object.keys(functions)).toHaveLength(15);
+    // 10 API functions (edges: issue 10), the authorizer, the bootstrap custom resource, the relay and sweeper, the webhook fan-out and dispatcher.
+    expect(Object.keys(functions)).toHaveLength(16);
     for (const fn of Object.values(functions)) {
       expect(fn.Properties).toMatchObject({
         Runtime: 'nodejs22.x',
@@ -66,7 +66,7 @@ describe('the stack', () => {
       (fn) =>
         (fn.Properties as { Environment: { Variables: Record<string, unknown> } }).Environment.Variables.CORS_ALLOWED_ORIGINS !== undefined,
     );
-    expect(apiFunctions).toHaveLength(9);
+    expect(apiFunctions).toHaveLength(10);
     for (const fn of apiFunctions) {
       expect(fn.Properties.Environment.Variables).toMatchObject({
         CORS_ALLOWED_ORIGINS: 'https://app.example,https://admin.example',
