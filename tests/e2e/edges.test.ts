@@ -79,12 +79,18 @@ describe('edge locations', () => {
 
   it('refuse a bad heartbeat with a 400 naming the fields, and store nothing', async () => {
     const before = (await call('GET', `${EDGES}/${edge.id}/metrics`)).body.items.length;
+    // Passes the gateway's coarse model, refused by the domain's limit (latency at most an hour), field named.
+    const slow = await call('POST', `${EDGES}/${edge.id}/heartbeat`, {
+      as: { apiKey: edge.edgeKey },
+      json: { ...BEAT, p95LatencyMs: 99_999_999 },
+    });
+    expect(slow.status).toBe(400);
+    expect(slow.body.errors).toEqual([expect.objectContaining({ path: 'body.p95LatencyMs' })]);
     const bad = await call('POST', `${EDGES}/${edge.id}/heartbeat`, {
       as: { apiKey: edge.edgeKey },
-      json: { ...BEAT, errorRate: 5, p95LatencyMs: 99_999_999, extra: 1 },
+      json: { ...BEAT, errorRate: 5, extra: 1 },
     });
     expect(bad.status).toBe(400);
-    expect(JSON.stringify(bad.body.errors)).toMatch(/errorRate/);
     const unparsable = await call('POST', `${EDGES}/${edge.id}/heartbeat`, {
       as: { apiKey: edge.edgeKey },
       body: '{"requests":',
