@@ -69,6 +69,19 @@ describe('edge locations', () => {
     expect(read.headers.get('etag')).toBe('"1"');
   });
 
+  it('refuse an Idempotency-Key replay of a create rather than answer the key again (secretResponse)', async () => {
+    const key = `edge-${randomUUID()}`;
+    const body = { name: 'replayed', region: 'eu-west-3', continent: 'EU' };
+    const first = await call('POST', EDGES, { json: body, headers: { 'Idempotency-Key': key } });
+    expect(first.status).toBe(201);
+    expect(first.headers.get('cache-control')).toBe('no-store');
+    const replay = await call('POST', EDGES, { json: body, headers: { 'Idempotency-Key': key } });
+    expect(replay.status).toBe(409);
+    expect(replay.body.code).toBe('IDEMPOTENT_SECRET_NOT_REPLAYED');
+    expect(replay.headers.get('location')).toBe(`${EDGES}/${first.body.id}`);
+    expect(replay.text).not.toContain(first.body.edgeKey);
+  });
+
   it('take heartbeats from their own key (202) and then report healthy with the last heartbeat', async () => {
     const posted = await call('POST', `${EDGES}/${edge.id}/heartbeat`, { as: { apiKey: edge.edgeKey }, json: BEAT });
     expect(posted.status).toBe(202);
