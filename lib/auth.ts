@@ -3,15 +3,17 @@ import { CustomResource, Duration } from 'aws-cdk-lib';
 import type { Table } from 'aws-cdk-lib/aws-dynamodb';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
-import { encodeRouteAccess, ROUTE_ACCESS_ENV, routeAccessTable } from '../shared/auth/route-access.js';
+import { EDGE_ROUTES_ENV, edgeRouteKeys, encodeRouteAccess, ROUTE_ACCESS_ENV, routeAccessTable } from '../shared/auth/route-access.js';
 import type { RouteSpec } from '../shared/http/route.js';
 import { SwitchyardFunction } from './function.js';
 import { grantTableAccess, TABLE_ACCESS } from './grants.js';
 
 /**
- * Lambda allows 4 KB of environment per function; keep the route table well
- * inside it. It is deflated (shared/auth/route-access.ts encodeRouteAccess);
- * past this, switch to a module generated from the contract.
+ * Lambda allows 4 KB of environment per function (names and values); keep
+ * the route table well inside it. It is deflated (shared/auth/route-access.ts
+ * encodeRouteAccess); the authorizer's other variables (table name, secret
+ * ARN, token settings, Powertools, the edge-key routes) take about 700 bytes
+ * deployed. Past this, switch to a module generated from the contract.
  */
 const MAX_ROUTE_TABLE_BYTES = 2048;
 
@@ -105,6 +107,8 @@ export class Auth extends Construct {
         AUTHORIZER_CACHE_SECONDS: String(props.authorizerCacheSeconds ?? 30),
         // Which role each route needs, generated from the contract: the authorizer bundles no zod schemas.
         [ROUTE_ACCESS_ENV]: routeAccess,
+        // ---- edge keys (issue 10): the routes an edge key may call for its own edge ----
+        [EDGE_ROUTES_ENV]: JSON.stringify(edgeRouteKeys(props.routes)),
         ...props.tokenEnvironment,
       },
     });

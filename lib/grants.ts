@@ -32,6 +32,11 @@ export const ITEM_KEYS = {
   delivery: 'DELIVERY#*',
   /** A webhook endpoint's circuit breaker and in-flight leases. */
   endpoint: 'ENDPOINT#*',
+  // ---- edge locations (issue 10) ----
+  /** An edge location, its heartbeats and its assignment. */
+  edge: 'EDGE#*',
+  /** An edge key's lookup item (by hash). */
+  edgeKeyHash: 'EDGEKEYHASH#*',
   // ---- rollouts (issue 10): configurations ----
   /** A configuration and its versions (one partition per configuration). */
   configuration: 'CONFIG#*',
@@ -52,11 +57,13 @@ const {
   subscription,
   delivery,
   endpoint,
+  edge,
+  edgeKeyHash,
   configuration,
 } = ITEM_KEYS;
 
-/** Items only the identity functions (users, API keys, sessions) may change: whoever writes them can mint credentials. */
-export const IDENTITY_ITEMS = [user, username, apiKey, apiKeyHash, refreshFamily, revokedToken];
+/** Items only the identity functions (users, API keys, sessions; edges for their own keys) may change: whoever writes them can mint credentials. */
+export const IDENTITY_ITEMS = [user, username, apiKey, apiKeyHash, refreshFamily, revokedToken, edgeKeyHash];
 
 export interface TableAccess {
   /**
@@ -97,8 +104,8 @@ export const TABLE_ACCESS: Record<
   // ---- rollouts (issue 10): configurations ----
   // A configuration and its versions (an approval is an update of a version), with their audit and outbox.
   configurations: { read: 'table', write: [configuration, ...changes, rateCount, idempotency] },
-  // Per decision: the key by hash, the revoked-token id and the user (its session generation). Never writes.
-  authorizer: { read: [user, revokedToken, apiKeyHash], write: [] },
+  // Per decision: the key by hash, the revoked-token id and the user (its session generation); an edge key by its hash. Never writes.
+  authorizer: { read: [user, revokedToken, apiKeyHash, edgeKeyHash], write: [] },
   // Creates the admin user and API key (with their audit lines) on deploy.
   bootstrap: { read: 'table', write: [user, username, apiKey, apiKeyHash, ...changes] },
   // Reads outbox items by key (already relayed?) and marks them relayed.
@@ -110,6 +117,10 @@ export const TABLE_ACCESS: Record<
   // Reads a delivery, its subscription and its endpoint's circuit by key; writes the delivery and its attempts,
   // the circuit and leases, the subscription's health, and an auto-disable (a change: audit and outbox).
   'webhook-dispatcher': { read: [delivery, subscription, endpoint], write: [delivery, endpoint, subscription, ...changes] },
+  // ---- edge locations (issue 10) ----
+  // Edges with their key lookup items (changes: audit and outbox), heartbeats on the edge's partition; reads configuration
+  // versions (CONFIG#…) for desired-config, hence the whole table.
+  edges: { read: 'table', write: [edge, edgeKeyHash, ...changes, rateCount, idempotency] },
 };
 
 const WRITE_ACTIONS = ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem'];

@@ -48,6 +48,8 @@ const API_FUNCTIONS: Record<ApiFunctionName, string> = {
   apikeys: 'API key administration',
   audit: 'Audit trail of writes',
   webhooks: 'Webhook subscriptions and deliveries',
+  // ---- edge locations (issue 10) ----
+  edges: 'Edge locations, their keys, heartbeats and desired configuration',
   // ---- rollouts (issue 10): configurations ----
   configurations: 'Edge configurations and their immutable versions',
 };

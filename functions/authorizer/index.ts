@@ -4,14 +4,17 @@ import middy from '@middy/core';
 import type { APIGatewayAuthorizerResult, APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
 import { createAuthorizer } from '../../shared/auth/authorizer.js';
 import { sessionConfigFromEnv, signingKeysFromSecret } from '../../shared/auth/config.js';
-import { routeAccessFromEnv } from '../../shared/auth/route-access.js';
-import { identityStore } from '../../shared/store/index.js';
+import { edgeRoutesFromEnv, routeAccessFromEnv } from '../../shared/auth/route-access.js';
+import { edgeStore, identityStore } from '../../shared/store/index.js';
 import { logger, tracer } from '../../shared/telemetry.js';
 
 const authorize = createAuthorizer({
   // Generated from the route contract at synth time (lib/auth.ts): no zod schemas in this bundle.
   routes: routeAccessFromEnv(),
   store: identityStore(),
+  // ---- edge keys (issue 10) ----
+  edgeRoutes: edgeRoutesFromEnv(),
+  edges: edgeStore(),
   signingKeys: signingKeysFromSecret(),
   tokens: sessionConfigFromEnv(),
   cacheSeconds: Number(process.env.AUTHORIZER_CACHE_SECONDS ?? 30),

@@ -59,6 +59,15 @@ import {
   ConfigurationVersionSummarySchema,
   CreateConfigurationBody,
   UpdateConfigurationBody,
+  CreatedEdgeLocationSchema,
+  CreateEdgeLocationBody,
+  DesiredConfigSchema,
+  EdgeLocationQuery,
+  EdgeLocationSchema,
+  EdgeMetricsQuery,
+  HeartbeatBody,
+  HeartbeatRecordSchema,
+  UpdateEdgeLocationBody,
 } from './schemas.js';
 
 const V1 = '/api/v1';
@@ -815,6 +824,122 @@ export const configurationRoutes = {
   }),
 };
 
+// ---- edge locations (issue 10) ------------------------------------------------
+
+const EDGES = `${V1}/edge-locations`;
+const edgeRoute = { functionName: 'edges' } as const;
+
+/** Admin writes edges, viewers read them (DESIGN.md §4); an edge's own key reads its desired-config and posts its heartbeat. */
+export const edgeRoutes = {
+  create: defineRoute({
+    ...edgeRoute,
+    tags: ['edge-locations'],
+    operationId: 'createEdgeLocation',
+    secretResponse: true,
+    method: 'POST',
+    path: EDGES,
+    access: 'admin',
+    summary: 'Register an edge location; its edge key is in this response only',
+    body: CreateEdgeLocationBody,
+    query: NoQuery,
+    responses: { 201: { description: 'Created', schema: CreatedEdgeLocationSchema } },
+  }),
+  list: defineRoute({
+    ...edgeRoute,
+    tags: ['edge-locations'],
+    operationId: 'listEdgeLocations',
+    method: 'GET',
+    path: EDGES,
+    access: 'viewer',
+    summary: 'List edge locations, newest first, with their health; filter by region',
+    query: EdgeLocationQuery,
+    responses: { 200: { description: 'A page of edge locations', schema: pageOf(EdgeLocationSchema, 'EdgeLocationPage') } },
+  }),
+  get: defineRoute({
+    ...edgeRoute,
+    tags: ['edge-locations'],
+    operationId: 'getEdgeLocation',
+    method: 'GET',
+    path: `${EDGES}/{id}`,
+    access: 'viewer',
+    summary: 'Read an edge location: health from the age of its last heartbeat, and that heartbeat (ETag = revision)',
+    params: IdParams,
+    query: NoQuery,
+    responses: { 200: { description: 'The edge location', schema: EdgeLocationSchema } },
+  }),
+  update: defineRoute({
+    ...edgeRoute,
+    tags: ['edge-locations'],
+    operationId: 'updateEdgeLocation',
+    method: 'PATCH',
+    path: `${EDGES}/{id}`,
+    access: 'admin',
+    summary: 'Change name, region, continent or tags at a known revision',
+    params: IdParams,
+    body: UpdateEdgeLocationBody,
+    query: NoQuery,
+    ifMatch: true,
+    responses: { 200: { description: 'Updated', schema: EdgeLocationSchema } },
+  }),
+  delete: defineRoute({
+    ...edgeRoute,
+    tags: ['edge-locations'],
+    operationId: 'deleteEdgeLocation',
+    method: 'DELETE',
+    path: `${EDGES}/{id}`,
+    access: 'admin',
+    summary: 'Delete an edge location; its edge key stops working',
+    params: IdParams,
+    query: RevisionQuery,
+    ifMatch: true,
+    responses: { 204: { description: 'Deleted' } },
+  }),
+  desiredConfig: defineRoute({
+    ...edgeRoute,
+    tags: ['edge-locations'],
+    operationId: 'getEdgeDesiredConfig',
+    method: 'GET',
+    path: `${EDGES}/{id}/desired-config`,
+    access: 'operator',
+    edgeKey: true,
+    summary: 'What the edge should run (its own edge key, or an operator); 304 on If-None-Match',
+    description:
+      'The ETag is a hash of configuration, version, weight and content. 404 while no deployment has assigned the edge a version yet: the edge keeps what it runs.',
+    params: IdParams,
+    query: NoQuery,
+    responses: {
+      200: { description: 'The desired configuration', schema: DesiredConfigSchema },
+      304: { description: 'Unchanged since the ETag sent as If-None-Match' },
+    },
+  }),
+  heartbeat: defineRoute({
+    ...edgeRoute,
+    tags: ['edge-locations'],
+    operationId: 'postEdgeHeartbeat',
+    method: 'POST',
+    path: `${EDGES}/{id}/heartbeat`,
+    access: 'admin',
+    edgeKey: true,
+    summary: "The edge's metrics since its previous heartbeat (its own edge key)",
+    params: IdParams,
+    body: HeartbeatBody,
+    query: NoQuery,
+    responses: { 202: { description: 'Recorded', schema: HeartbeatRecordSchema } },
+  }),
+  metrics: defineRoute({
+    ...edgeRoute,
+    tags: ['edge-locations'],
+    operationId: 'listEdgeMetrics',
+    method: 'GET',
+    path: `${EDGES}/{id}/metrics`,
+    access: 'operator',
+    summary: 'The heartbeats received in [from, to], newest first (kept 7 days)',
+    params: IdParams,
+    query: EdgeMetricsQuery,
+    responses: { 200: { description: 'A page of heartbeats', schema: pageOf(HeartbeatRecordSchema, 'HeartbeatPage') } },
+  }),
+};
+
 export const allRoutes: RouteSpec[] = [
   ...Object.values(healthRoutes),
   ...Object.values(receiverRoutes),
@@ -828,4 +953,6 @@ export const allRoutes: RouteSpec[] = [
   ...Object.values(deliveryRoutes),
   // ---- configurations (issue 10) ----
   ...Object.values(configurationRoutes),
+  // ---- edge locations (issue 10) ----
+  ...Object.values(edgeRoutes),
 ];

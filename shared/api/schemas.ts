@@ -538,6 +538,19 @@ export const UpdateEdgeLocationBody = z
   .refine((b) => Object.keys(b).some((k) => k !== 'revision'), { message: 'Change at least one field' })
   .meta({ id: 'UpdateEdgeLocation' });
 
+export const HeartbeatRecordSchema = z
+  .object({
+    edgeId: z.uuid(),
+    at: instant.meta({ description: 'When Switchyard received it (its own clock)' }),
+    configurationId: z.string(),
+    activeVersion: z.number().int(),
+    requests: z.number().int(),
+    errorRate: z.number(),
+    p95LatencyMs: z.number(),
+    cacheHitRate: z.number(),
+  })
+  .meta({ id: 'HeartbeatRecord' });
+
 export const EdgeLocationSchema = z
   .object({
     id: z.uuid(),
@@ -546,12 +559,40 @@ export const EdgeLocationSchema = z
     continent,
     tags,
     lastHeartbeatAt: instant.optional(),
-    health: z.enum(['healthy', 'unhealthy', 'unknown']),
+    health: z
+      .enum(['healthy', 'unhealthy', 'unknown'])
+      .meta({ description: 'From the age of the newest heartbeat: unhealthy after three missed 10 s intervals; unknown before the first' }),
+    lastHeartbeat: HeartbeatRecordSchema.optional(),
     revision,
     createdAt: instant,
     updatedAt: instant,
   })
   .meta({ id: 'EdgeLocation' });
+
+/** The data of `edge.created` / `edge.updated`: the edge as an administrator set it (no key, no heartbeat). */
+export const EdgeEventSchema = z
+  .object({ id: z.uuid(), name: z.string(), region: z.string(), continent, tags, revision, createdAt: instant, updatedAt: instant })
+  .meta({ id: 'EdgeLocationEvent' });
+
+/** The data of `edge.healthy` / `edge.unhealthy`. */
+export const EdgeHealthEventSchema = z
+  .object({
+    id: z.uuid(),
+    name: z.string(),
+    region: z.string(),
+    health: z.enum(['healthy', 'unhealthy', 'unknown']),
+    lastHeartbeatAt: instant.optional(),
+  })
+  .meta({ id: 'EdgeHealthEvent' });
+
+export const EdgeLocationQuery = PageQuery.extend({
+  region: z.string().min(1).max(63).optional().meta({ description: 'Only edges in this region' }),
+});
+
+export const EdgeMetricsQuery = PageQuery.extend({
+  from: instant.optional().meta({ description: 'Heartbeats received at or after (inclusive)' }),
+  to: instant.optional().meta({ description: 'Heartbeats received at or before (inclusive)' }),
+});
 
 export const CreatedEdgeLocationSchema = EdgeLocationSchema.extend({
   edgeKey: z.string().meta({ description: 'Shown once: the edge reads its desired-config and posts heartbeats with it' }),

@@ -5,9 +5,15 @@
  */
 import type { IdentityStore } from '../domain/identity.js';
 import type { Principal } from './principal.js';
-import { hashApiKey } from './secrets.js';
+import { hashApiKey, isEdgeKey } from './secrets.js';
+import type { EdgeKeyOwner } from '../domain/edge-service.js';
 import type { SigningKeySet } from './signing-keys.js';
 import { InvalidTokenError, verifyAccessToken, type TokenConfig } from './tokens.js';
+
+/** The authorizer's read of an edge key's lookup item (shared/store/edge-store.ts). */
+export interface EdgeKeyLookup {
+  findEdgeByKeyHash(hash: string): Promise<EdgeKeyOwner | undefined>;
+}
 
 export type Credential = { kind: 'bearer'; token: string } | { kind: 'api-key'; key: string };
 
@@ -24,8 +30,21 @@ export function credentialFrom(headers: Record<string, string | undefined>): Cre
 
 export async function authenticate(
   credential: Credential,
-  deps: { store: IdentityStore; signingKeys: () => Promise<SigningKeySet>; tokens: TokenConfig; now: Date },
+  deps: {
+    store: IdentityStore;
+    signingKeys: () => Promise<SigningKeySet>;
+    tokens: TokenConfig;
+    now: Date;
+    /** Edge keys (`sye_…`) by hash; without it an edge key is unknown. */
+    edges?: EdgeKeyLookup;
+  },
 ): Promise<Omit<Principal, 'sourceIp'>> {
+  if (credential.kind === 'api-key' && isEdgeKey(credential.key)) {
+    // Its lookup item exists only while the edge does: a deleted edge's key is unknown (401), like a revoked API key.
+    const owner = deps.edges ? await deps.edges.findEdgeByKeyHash(hashApiKey(credential.key)) : undefined;
+    if (!owner) throw new InvalidTokenError('unknown edge key');
+    return { id: `edge:${owner.edgeId}`, kind: 'edge', name: owner.name, roles: [], edgeId: owner.edgeId };
+  }
   if (credential.kind === 'api-key') {
     const key = await deps.store.findApiKeyByHash(hashApiKey(credential.key));
     if (!key || key.revokedAt) throw new InvalidTokenError('unknown api key');

@@ -17,9 +17,9 @@ import type { APIGatewayAuthorizerResult, APIGatewayRequestAuthorizerEvent } fro
 import { createHash } from 'node:crypto';
 import type { IdentityStore } from '../domain/identity.js';
 import { lowerCaseHeaders, routeKey, type RouteSpec } from '../http/route.js';
-import { authenticate, credentialFrom, type Credential } from './authenticate.js';
+import { authenticate, credentialFrom, type Credential, type EdgeKeyLookup } from './authenticate.js';
 import { authorizerContext, type Principal } from './principal.js';
-import { routeAccessTable, type RouteAccessTable } from './route-access.js';
+import { edgeRouteKeys, routeAccessTable, type EdgeRouteSet, type RouteAccessTable } from './route-access.js';
 import { satisfies } from './roles.js';
 import type { SigningKeySet } from './signing-keys.js';
 import type { TokenConfig } from './tokens.js';
@@ -30,8 +30,17 @@ export interface AuthorizerDeps {
    * (shared/auth/route-access.ts), or the route contract itself (tests, bench).
    * A route missing from it needs `admin`.
    */
-  routes: RouteAccessTable | ReadonlyArray<Pick<RouteSpec, 'method' | 'path' | 'access'>>;
+  routes: RouteAccessTable | ReadonlyArray<Pick<RouteSpec, 'method' | 'path' | 'access' | 'edgeKey'>>;
   store: IdentityStore;
+  // ---- edge keys (issue 10) ----
+  /**
+   * The routes an edge key may call for its own edge: the set the stack
+   * passes in the environment, or (default) those of `routes` when it is the
+   * route contract. None when `routes` is a table and this is absent.
+   */
+  edgeRoutes?: EdgeRouteSet;
+  /** Finds an edge key's edge; without it every edge key is unknown. */
+  edges?: EdgeKeyLookup;
   signingKeys: () => Promise<SigningKeySet>;
   tokens: TokenConfig;
   cacheSeconds: number;
@@ -41,14 +50,16 @@ export interface AuthorizerDeps {
 /** API Gateway turns exactly this error message into a 401. */
 export const UNAUTHORIZED = 'Unauthorized';
 
-const isRouteList = (routes: AuthorizerDeps['routes']): routes is ReadonlyArray<Pick<RouteSpec, 'method' | 'path' | 'access'>> =>
-  Array.isArray(routes);
+const isRouteList = (
+  routes: AuthorizerDeps['routes'],
+): routes is ReadonlyArray<Pick<RouteSpec, 'method' | 'path' | 'access' | 'edgeKey'>> => Array.isArray(routes);
 
 type CachedPrincipal = { principal: Omit<Principal, 'sourceIp'>; until: number };
 
 export function createAuthorizer(deps: AuthorizerDeps) {
   const cache = new Map<string, CachedPrincipal>();
   const access: RouteAccessTable = isRouteList(deps.routes) ? routeAccessTable(deps.routes) : deps.routes;
+  const edgeRoutes: EdgeRouteSet = deps.edgeRoutes ?? new Set(isRouteList(deps.routes) ? edgeRouteKeys(deps.routes) : []);
   const now = deps.now ?? (() => new Date());
 
   async function principalFor(credential: Credential, at: Date): Promise<Omit<Principal, 'sourceIp'>> {
@@ -60,7 +71,13 @@ export function createAuthorizer(deps: AuthorizerDeps) {
       if (hit.principal.token && (await deps.store.isAccessTokenRevoked(hit.principal.token.jti))) throw new Error(UNAUTHORIZED);
       return hit.principal;
     }
-    const principal = await authenticate(credential, { store: deps.store, signingKeys: deps.signingKeys, tokens: deps.tokens, now: at });
+    const principal = await authenticate(credential, {
+      store: deps.store,
+      signingKeys: deps.signingKeys,
+      tokens: deps.tokens,
+      now: at,
+      ...(deps.edges ? { edges: deps.edges } : {}),
+    });
     const until = Math.min(at.getTime() + deps.cacheSeconds * 1000, principal.token ? principal.token.exp * 1000 : Infinity);
     if (cache.size > 1000) cache.clear();
     cache.set(cacheKey, { principal, until });
@@ -80,7 +97,12 @@ export function createAuthorizer(deps: AuthorizerDeps) {
     }
     const key = routeKey(event.httpMethod, event.resource);
     const required = Object.hasOwn(access, key) ? (access[key] ?? 'admin') : 'admin';
-    const allowed = satisfies(principal.roles, required);
+    // An edge key holds no role: only its own edge's edge-key routes, decided before any lookup of the `{id}`, so the
+    // answer (403) is the same for another edge and for no edge at all: it never tells an edge what else exists.
+    const allowed =
+      principal.kind === 'edge'
+        ? edgeRoutes.has(key) && principal.edgeId !== undefined && event.pathParameters?.id === principal.edgeId
+        : satisfies(principal.roles, required);
     return {
       principalId: principal.id,
       policyDocument: {

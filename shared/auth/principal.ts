@@ -6,7 +6,8 @@
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { isRole, type Role } from './roles.js';
 
-export type PrincipalKind = 'user' | 'api-key' | 'anonymous';
+/** `edge`: an edge location's own key (issue 10); it holds no role and may only call its own edge's edge-key routes. */
+export type PrincipalKind = 'user' | 'api-key' | 'edge' | 'anonymous';
 
 export interface Principal {
   id: string;
@@ -16,6 +17,8 @@ export interface Principal {
   sourceIp: string;
   /** For bearer tokens: the token's `jti` and `exp`, so logout can revoke it. */
   token?: { jti: string; exp: number };
+  /** For edge keys: the edge the key belongs to. */
+  edgeId?: string;
 }
 
 /** What the authorizer puts in its `context` for the handlers. */
@@ -34,6 +37,7 @@ export function authorizerContext(principal: Omit<Principal, 'sourceIp'>): Autho
     name: principal.name,
     roles: principal.roles.join(','),
     ...(principal.token ? { tokenId: principal.token.jti, tokenExpiresAt: String(principal.token.exp) } : {}),
+    ...(principal.edgeId ? { edgeId: principal.edgeId } : {}),
   };
 }
 
@@ -46,9 +50,10 @@ export function principalOf(event: Pick<APIGatewayProxyEvent, 'requestContext'>)
     .split(',')
     .map((r) => r.trim())
     .filter(isRole);
-  const kind = auth?.kind === 'api-key' ? 'api-key' : 'user';
+  const kind = auth?.kind === 'api-key' ? 'api-key' : auth?.kind === 'edge' ? 'edge' : 'user';
+  const edgeId = kind === 'edge' && typeof auth?.edgeId === 'string' ? auth.edgeId : undefined;
   // A token whose expiry is not a whole number of seconds is not one (a revocation record needs its TTL).
   const exp = Number(auth?.tokenExpiresAt);
   const token = typeof auth?.tokenId === 'string' && Number.isSafeInteger(exp) && exp > 0 ? { jti: auth.tokenId, exp } : undefined;
-  return { id, kind, name: String(auth?.name ?? id), roles, sourceIp, ...(token ? { token } : {}) };
+  return { id, kind, name: String(auth?.name ?? id), roles, sourceIp, ...(token ? { token } : {}), ...(edgeId ? { edgeId } : {}) };
 }

@@ -21,7 +21,8 @@ export function rateBucket(policy: RatePolicy, principal: Principal, config: Rat
   const windowStart = Math.floor(nowMs / 1000 / config.windowSeconds) * config.windowSeconds;
   const resetAt = windowStart + config.windowSeconds;
   if (policy === 'login') return { key: `login:ip:${principal.sourceIp}`, limit: config.login, windowStart, resetAt };
-  const tier = tierOf(principal.roles);
+  // An edge key holds no role but is authenticated: its own bucket at that tier (a heartbeat and a poll every 10 s fit).
+  const tier = principal.kind === 'edge' ? 'authenticated' : tierOf(principal.roles);
   const key = principal.kind === 'anonymous' ? `anonymous:ip:${principal.sourceIp}` : `${tier}:${principal.id}`;
   return { key, limit: config[tier], windowStart, resetAt };
 }

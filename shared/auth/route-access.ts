@@ -12,6 +12,32 @@ import { isRole, type Access } from './roles.js';
 
 export type RouteAccessTable = Readonly<Record<string, Access>>;
 
+// ---- edge keys (issue 10) ----
+
+/** The routes an edge key may call, for its own edge only (RouteSpec.edgeKey), as `"METHOD /path"` keys. */
+export type EdgeRouteSet = ReadonlySet<string>;
+
+/** The authorizer's environment variable holding the edge-key routes as a JSON array. */
+export const EDGE_ROUTES_ENV = 'SWITCHYARD_EDGE_ROUTES';
+
+/** The edge-key routes of a list of routes, sorted so the template is stable. */
+export function edgeRouteKeys(routes: ReadonlyArray<Pick<RouteSpec, 'method' | 'path' | 'edgeKey'>>): string[] {
+  return routes
+    .filter((r) => r.edgeKey === true)
+    .map((r) => routeKey(r.method, r.path))
+    .sort();
+}
+
+/** Reads the edge-key routes from the environment; throws when missing or malformed (the authorizer then fails closed). */
+export function edgeRoutesFromEnv(env: NodeJS.ProcessEnv = process.env): EdgeRouteSet {
+  const raw = env[EDGE_ROUTES_ENV];
+  if (!raw) throw new Error(`${EDGE_ROUTES_ENV} is not set: the stack sets it on the authorizer (lib/auth.ts)`);
+  const list = JSON.parse(raw) as unknown;
+  if (!Array.isArray(list) || !list.every((k) => typeof k === 'string' && /^[A-Z]+ \//.test(k)))
+    throw new Error(`${EDGE_ROUTES_ENV} is not a JSON array of "METHOD /path" keys`);
+  return new Set(list as string[]);
+}
+
 /** The authorizer's environment variable holding the table: JSON, or `deflate:` and the base64 of the raw-deflated JSON. */
 export const ROUTE_ACCESS_ENV = 'SWITCHYARD_ROUTE_ACCESS';
 

@@ -54,6 +54,21 @@ export function hashApiKey(key: string): string {
   return createHash('sha256').update(key).digest('base64url');
 }
 
+/**
+ * Edge keys (DESIGN.md §4: "Edge locations authenticate with their own key"):
+ * sent as X-API-Key like an API key, told apart by this prefix, stored as the
+ * same single SHA-256 (hashApiKey) under their own lookup item.
+ */
+export const EDGE_KEY_PREFIX = 'sye_';
+
+export function generateEdgeKey(): string {
+  return `${EDGE_KEY_PREFIX}${randomBytes(32).toString('base64url')}`;
+}
+
+export function isEdgeKey(key: string): boolean {
+  return key.startsWith(EDGE_KEY_PREFIX);
+}
+
 /** Opaque refresh tokens: `<familyId>.<secret>`; only the secret's hash is stored. */
 export function generateRefreshSecret(): string {
   return randomBytes(32).toString('base64url');

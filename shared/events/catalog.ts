@@ -21,6 +21,8 @@ import {
   ReceiverSchema,
   UserSchema,
   WebhookSubscriptionSchema,
+  EdgeEventSchema,
+  EdgeHealthEventSchema,
 } from '../api/schemas.js';
 
 /** The data of a `*.deleted` event: the entity is gone, its id remains. */
@@ -79,6 +81,20 @@ export const EVENT_TYPES = {
     data: WebhookSubscriptionSchema,
   },
   'subscription.deleted': { area: 'webhooks', when: 'a subscription was deleted', data: DeletedSchema },
+  // ---- edge locations (issue 10) ----
+  'edge.created': { area: 'edges', when: 'an edge location was registered (POST /edge-locations; never its key)', data: EdgeEventSchema },
+  'edge.updated': { area: 'edges', when: 'an edge location was changed (PATCH /edge-locations/{id})', data: EdgeEventSchema },
+  'edge.deleted': { area: 'edges', when: 'an edge location was deleted; its key stopped working', data: DeletedSchema },
+  'edge.unhealthy': {
+    area: 'edges',
+    when: 'a reporting edge missed three heartbeat intervals (emitted by the scheduled health sweeper, not by a request)',
+    data: EdgeHealthEventSchema,
+  },
+  'edge.healthy': {
+    area: 'edges',
+    when: 'an edge reported for the first time or again after being unhealthy (emitted by the scheduled health sweeper)',
+    data: EdgeHealthEventSchema,
+  },
   // ---- rollouts (issue 10): configurations ----
   'configuration.created': {
     area: 'configurations',

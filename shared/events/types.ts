@@ -59,6 +59,10 @@ const CONFIGURATION = ['id', 'name', 'description', 'latestVersion', 'schema', '
 /** A version's approval: never its content (up to 256 KiB; read it at GET …/versions/{v}). */
 const CONFIGURATION_APPROVAL = ['configurationId', 'version', 'author', 'createdAt', 'approvedBy', 'approvedAt'] as const;
 const DELETED = ['id'] as const;
+// ---- edge locations (issue 10) ----
+/** Never the edge key (it is not on the entity) nor the heartbeat figures. */
+const EDGE = ['id', 'name', 'region', 'continent', 'tags', 'revision', 'createdAt', 'updatedAt'] as const;
+const EDGE_HEALTH = ['id', 'name', 'region', 'health', 'lastHeartbeatAt'] as const;
 
 /** Each event type: the area that emits it (`source` = `switchyard/<area>`) and the only fields its `data` carries. */
 export const EVENT_TYPE_FIELDS = {
@@ -82,6 +86,13 @@ export const EVENT_TYPE_FIELDS = {
   'subscription.disabled': { area: 'webhooks', fields: SUBSCRIPTION },
   'subscription.secret_rotated': { area: 'webhooks', fields: SUBSCRIPTION },
   'subscription.deleted': { area: 'webhooks', fields: DELETED },
+  // ---- edge locations (issue 10) ----
+  'edge.created': { area: 'edges', fields: EDGE },
+  'edge.updated': { area: 'edges', fields: EDGE },
+  'edge.deleted': { area: 'edges', fields: DELETED },
+  // Health transitions: no store change emits them yet; the scheduled health sweeper (later) will.
+  'edge.unhealthy': { area: 'edges', fields: EDGE_HEALTH },
+  'edge.healthy': { area: 'edges', fields: EDGE_HEALTH },
   // ---- rollouts (issue 10): configurations ----
   'configuration.created': { area: 'configurations', fields: CONFIGURATION },
   'configuration.version_created': { area: 'configurations', fields: CONFIGURATION },
@@ -107,6 +118,8 @@ const TYPE_OF_CHANGE: Record<string, Partial<Record<ChangeKind, SwitchyardEventT
     secret_rotated: 'subscription.secret_rotated',
     deleted: 'subscription.deleted',
   },
+  // ---- edge locations (issue 10) ----
+  EdgeLocation: { created: 'edge.created', updated: 'edge.updated', deleted: 'edge.deleted' },
   // ---- rollouts (issue 10): configurations ----
   /** A new version is an update of the configuration (PUT makes version n+1). */
   Configuration: { created: 'configuration.created', updated: 'configuration.version_created', deleted: 'configuration.deleted' },

@@ -23,7 +23,9 @@ export type ApiFunctionName =
   | 'audit'
   | 'webhooks'
   // ---- rollouts (issue 10): configurations ----
-  | 'configurations';
+  | 'configurations'
+  // ---- edge locations (issue 10) ----
+  | 'edges';
 
 export interface ResponseSpec {
   description: string;
@@ -65,6 +67,12 @@ export interface RouteSpec<
    * Idempotency-Key replay of it is refused rather than stored (./idempotency.ts).
    */
   secretResponse?: boolean;
+  /**
+   * An edge key may call it too, for its own edge only: the route's `{id}`
+   * must be the key's edge (DESIGN.md §6; the authorizer enforces it, and
+   * `access` still says which role other callers need).
+   */
+  edgeKey?: boolean;
   /** Whether the route honours `If-Match` (documented; enforced by the handler). */
   ifMatch?: boolean;
   /** Success responses; error responses are the shared problem+json set. */

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Clock, IdGenerator } from '../domain/ports.js';
 import type { DeliveryStore, EndpointStore, SubscriptionHealthStore, SubscriptionStore } from '../domain/webhooks.js';
 import { dynamoDocumentClient, tableNameFromEnv } from './client.js';
+import { DynamoEdgeStore } from './edge-store.js';
 import { DynamoConfigurationStore } from './configuration-store.js';
 import { DynamoIdentityStore } from './identity-store.js';
 import { DynamoReleaseStore } from './release-store.js';
@@ -28,6 +29,14 @@ let webhooks: DynamoWebhookStore | undefined;
 export function webhookStore(): DynamoWebhookStore {
   webhooks ??= new DynamoWebhookStore(dynamoDocumentClient(), tableNameFromEnv());
   return webhooks;
+}
+
+let edges: DynamoEdgeStore | undefined;
+
+/** Edge locations, their key lookup, heartbeats and assignments (also reads configuration content for desired-config). */
+export function edgeStore(): DynamoEdgeStore {
+  edges ??= new DynamoEdgeStore(dynamoDocumentClient(), tableNameFromEnv());
+  return edges;
 }
 
 // ---- rollouts (issue 10): configurations ----

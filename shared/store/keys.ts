@@ -22,6 +22,10 @@
  * | delivery     | DELIVERY#id     | DELIVERY       | SUBSCRIPTION#sid#DELIVERIES | createdAt#id  | DELIVERIES#n  | createdAt#id  |
  * | attempt      | DELIVERY#id     | ATTEMPT#000001 | (TTL expiresAt)             |               |               |               |
  * | endpoint     | ENDPOINT#origin | ENDPOINT       | (circuit and leases)        |               |               |               |
+ * | edge         | EDGE#id         | EDGE           | (last heartbeat, top level) |               | EDGES         | createdAt#id  |
+ * | edge key     | EDGEKEYHASH#h   | EDGEKEYHASH    | (live edges only)           |               |               |               |
+ * | heartbeat    | EDGE#id         | HB#at#uuid     | (TTL expiresAt)             |               |               |               |
+ * | assignment   | EDGE#id         | ASSIGNMENT     | (written by rollouts)       |               |               |               |
  * | config.      | CONFIG#id       | CONFIG         | (approvedVersions counter)  |               | CONFIGS       | createdAt#id  |
  * | config. ver. | CONFIG#id       | VERSION#000001 | (immutable; approval once)  |               |               |               |
  *
@@ -32,6 +36,11 @@
  * shards the webhook deliveries the same way: every event fans out to them.
  * Deliveries and their attempts expire by TTL (`expiresAt`) 30 days after
  * the delivery was created.
+ *
+ * Heartbeats are an edge's bookkeeping, not changes: written directly (no
+ * audit, no event), expiring by TTL 7 days after they were received; the
+ * newest one is also kept on the edge item (top level, beside `data`) so an
+ * edge's health is one read.
  *
  * An outbox item (one CloudEvent per change, DESIGN.md §5) is in the sparse
  * pending index (gsi1, sharded like the lists) until the relay has put it on
@@ -95,6 +104,14 @@ export const keys = {
   attemptPrefix: 'ATTEMPT#',
   /** One per endpointKey (an origin): its circuit breaker and in-flight leases. */
   endpoint: (endpointKey: string) => ({ pk: `ENDPOINT#${endpointKey}`, sk: 'ENDPOINT' }),
+  // ---- edge locations (issue 10) ----
+  edge: (id: string) => ({ pk: `EDGE#${id}`, sk: 'EDGE' }),
+  edgesPartition: 'EDGES',
+  edgeKeyHash: (hash: string) => ({ pk: `EDGEKEYHASH#${hash}`, sk: 'EDGEKEYHASH' }),
+  /** Sorts by the time the heartbeat was received, then a uuid (two in one millisecond both stay). */
+  heartbeat: (edgeId: string, at: string, id: string) => ({ pk: `EDGE#${edgeId}`, sk: `HB#${at}#${id}` }),
+  heartbeatPrefix: 'HB#',
+  edgeAssignment: (edgeId: string) => ({ pk: `EDGE#${edgeId}`, sk: 'ASSIGNMENT' }),
   // ---- rollouts (issue 10): configurations ----
   configuration: (id: string) => ({ pk: `CONFIG#${id}`, sk: 'CONFIG' }),
   configurationsPartition: 'CONFIGS',

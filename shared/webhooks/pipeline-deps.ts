@@ -11,7 +11,6 @@ import type { FanoutDeps } from './fanout.js';
 
 export type WebhookPipelineStore = SubscriptionStore & DeliveryStore & SubscriptionHealthStore & EndpointStore;
 
-
 export function fanoutDeps(store: WebhookPipelineStore, queue: DeliveryQueue): FanoutDeps {
   return { subscriptions: store, deliveries: store, queue, now: systemClock.now };
 }

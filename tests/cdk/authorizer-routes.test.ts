@@ -1,7 +1,7 @@
 /** The authorizer's role table (generated at synth time, passed in its environment) is exactly the route contract. */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { allRoutes } from '../../shared/api/routes.js';
-import { ROUTE_ACCESS_ENV, routeAccessFromEnv } from '../../shared/auth/route-access.js';
+import { EDGE_ROUTES_ENV, edgeRoutesFromEnv, ROUTE_ACCESS_ENV, routeAccessFromEnv } from '../../shared/auth/route-access.js';
 import { synthTemplate } from '../support/synth.js';
 
 let environments: Array<Record<string, unknown>>;
@@ -36,5 +36,14 @@ describe("the authorizer's route table", () => {
     expect(() => routeAccessFromEnv({})).toThrow(ROUTE_ACCESS_ENV);
     expect(() => routeAccessFromEnv({ [ROUTE_ACCESS_ENV]: '[]' })).toThrow('not a JSON object');
     expect(() => routeAccessFromEnv({ [ROUTE_ACCESS_ENV]: '{"GET /x":"root"}' })).toThrow('unknown access');
+  });
+
+  // ---- edge keys (issue 10) ----
+  it('comes with the edge-key routes of the contract, to the authorizer only', () => {
+    expect(environments.filter((env) => EDGE_ROUTES_ENV in env)).toHaveLength(1);
+    const env = environments.find((e) => EDGE_ROUTES_ENV in e) as Record<string, string>;
+    const contract = allRoutes.filter((r) => r.edgeKey).map((r) => `${r.method} ${r.path}`);
+    expect([...edgeRoutesFromEnv(env)].sort()).toEqual(contract.sort());
+    expect(contract).toEqual(['GET /api/v1/edge-locations/{id}/desired-config', 'POST /api/v1/edge-locations/{id}/heartbeat']);
   });
 });

@@ -85,7 +85,7 @@ describe('the real stack with the bundle cache', () => {
 
   it('bundles every function as ESM with the Powertools createRequire banner', () => {
     // 15 + configurations (issue 10)
-    expect(first.assets.size).toBe(16);
+    expect(first.assets.size).toBe(17);
     for (const dir of first.assets.values()) {
       const code = readFileSync(path.join(dir, BUNDLE_FILE), 'utf8');
       expect(code.startsWith("import { createRequire } from 'module';const require = createRequire(import.meta.url);")).toBe(true);
@@ -105,7 +105,7 @@ describe('the real stack with the bundle cache', () => {
   });
 
   it('re-uses every bundle on the second synth: no esbuild run, same assets, untouched files', () => {
-    expect(first.bundled).toHaveLength(16);
+    expect(first.bundled).toHaveLength(17);
     expect(second.bundled).toEqual([]);
     expect(second.assets).toEqual(first.assets);
     expect(mtimes(second.assets.values())).toEqual(mtimes(first.assets.values()));

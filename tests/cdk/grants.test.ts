@@ -13,7 +13,8 @@ interface Statement {
 
 const WRITES = ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem'];
 const READS = ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:Scan', 'dynamodb:BatchGetItem'];
-const IDENTITY = ['USER#*', 'USERNAME#*', 'APIKEY#*', 'APIKEYHASH#*', 'REFRESH#*', 'REVOKED#*'];
+// An edge key's lookup item is a credential too (issue 10): the release functions may not write it either.
+const IDENTITY = ['USER#*', 'USERNAME#*', 'APIKEY#*', 'APIKEYHASH#*', 'REFRESH#*', 'REVOKED#*', 'EDGEKEYHASH#*'];
 
 let template: CfnTemplate;
 beforeAll(() => {
@@ -58,11 +59,17 @@ describe('table access per function', () => {
     expect(leadingKeys(statements[0] as Statement)).toEqual([keys.health.pk]);
   });
 
-  it('the authorizer only gets the user, key-hash and revoked-token items, and writes nothing', () => {
+  it('the authorizer only gets the user, key-hash, edge-key-hash and revoked-token items, and writes nothing', () => {
     const statements = tableStatements('authorizer');
     expect(writablePatterns('authorizer')).toEqual([]);
     expect(statements.flatMap(actionsOf)).toEqual(['dynamodb:GetItem', 'dynamodb:BatchGetItem']);
-    expect(leadingKeys(statements[0] as Statement)?.sort()).toEqual(['APIKEYHASH#*', 'REVOKED#*', 'USER#*']);
+    expect(leadingKeys(statements[0] as Statement)?.sort()).toEqual(['APIKEYHASH#*', 'EDGEKEYHASH#*', 'REVOKED#*', 'USER#*']);
+  });
+
+  // ---- edge locations (issue 10) ----
+  it('edges writes its edges (heartbeats and assignments live in their partition) and their key items, audit and events only', () => {
+    expect(allows(tableStatements('edges'), READS).length).toBeGreaterThan(0);
+    expect(writablePatterns('edges')).toEqual(['AUDIT#*', 'EDGE#*', 'EDGEKEYHASH#*', 'IDEMPOTENCY', 'OUTBOX#*', 'RATE#*']);
   });
 
   it('audit reads the table and writes only its callers’ rate-limit counters', () => {
@@ -105,7 +112,7 @@ describe('table access per function', () => {
   });
 
   it('no function but the release ones has an unconditioned write grant', () => {
-    const names = ['health', 'audit', 'auth', 'users', 'apikeys', 'authorizer', 'bootstrap', 'relay', 'outbox-sweeper'];
+    const names = ['health', 'audit', 'auth', 'users', 'apikeys', 'authorizer', 'bootstrap', 'relay', 'outbox-sweeper', 'edges'];
     for (const name of names) expect(writablePatterns(name), name).not.toBe('any');
   });
 });
@@ -128,9 +135,15 @@ describe('the key patterns', () => {
       'SUBSCRIPTION#*': keys.subscription('s1').pk,
       'DELIVERY#*': keys.delivery('d1').pk,
       'ENDPOINT#*': keys.endpoint('https://hooks.example.com').pk,
+      // ---- edge locations (issue 10) ----
+      'EDGE#*': keys.edge('e1').pk,
+      'EDGEKEYHASH#*': keys.edgeKeyHash('h').pk,
       // ---- configurations (issue 10) ----
       'CONFIG#*': keys.configuration('c1').pk,
     };
+    // Heartbeats and the assignment share the edge's partition, so EDGE#* covers them.
+    expect(keys.heartbeat('e1', '2026-11-23T10:00:00.000Z', 'u').pk).toBe(keys.edge('e1').pk);
+    expect(keys.edgeAssignment('e1').pk).toBe(keys.edge('e1').pk);
     for (const [pattern, key] of Object.entries(samples)) {
       expect(key, pattern).toMatch(glob(pattern));
       // Each pattern matches its own kind only (APIKEY#* must not match APIKEYHASH#…).

@@ -43,9 +43,9 @@ describe('the stack', () => {
 
   it('runs every function on Node 22 arm64 with X-Ray and Powertools configured', () => {
     const functions = template.findResources('AWS::Lambda::Function');
-    // 10 API functions (configurations: issue 10), the authorizer, the bootstrap custom resource, the relay and sweeper,
-    // the webhook fan-out and dispatcher.
-    expect(Object.keys(functions)).toHaveLength(16);
+    // 11 API functions (configurations and edges: issue 10), the authorizer, the bootstrap custom resource, the relay and
+    // sweeper, the webhook fan-out and dispatcher.
+    expect(Object.keys(functions)).toHaveLength(17);
     for (const fn of Object.values(functions)) {
       expect(fn.Properties).toMatchObject({
         Runtime: 'nodejs22.x',
@@ -68,7 +68,7 @@ describe('the stack', () => {
         (fn.Properties as { Environment: { Variables: Record<string, unknown> } }).Environment.Variables.CORS_ALLOWED_ORIGINS !== undefined,
     );
     // 9 + configurations (issue 10)
-    expect(apiFunctions).toHaveLength(10);
+    expect(apiFunctions).toHaveLength(11);
     for (const fn of apiFunctions) {
       expect(fn.Properties.Environment.Variables).toMatchObject({
         CORS_ALLOWED_ORIGINS: 'https://app.example,https://admin.example',

@@ -23,6 +23,9 @@ interface Fixtures {
   userId: string;
   apiKeyId: string;
   subscriptionId: string;
+  // ---- edge locations (issue 10) ----
+  edgeId: string;
+  edgeKey: string;
   // ---- configurations (issue 10) ----
   configurationId: string;
 }
@@ -133,6 +136,25 @@ function probes(f: Fixtures, marker: string): Record<string, Probe> {
     'GET /api/v1/webhooks/deliveries': { path: '/api/v1/webhooks/deliveries', allowed: 200 },
     'GET /api/v1/webhooks/deliveries/{id}': { path: `/api/v1/webhooks/deliveries/${MISSING}`, allowed: 404 },
     'POST /api/v1/webhooks/deliveries/{id}/retry': { path: `/api/v1/webhooks/deliveries/${MISSING}/retry`, allowed: 404 },
+    // ---- edge locations (issue 10): the fixture edge's own key is a caller below ----
+    'POST /api/v1/edge-locations': {
+      path: '/api/v1/edge-locations',
+      json: { name: marker, region: 'matrix-1', continent: 'EU' },
+      allowed: 201,
+      stored: (m) => exists('/api/v1/edge-locations?region=matrix-1&limit=100', 'name', m),
+    },
+    'GET /api/v1/edge-locations': { path: '/api/v1/edge-locations', allowed: 200 },
+    'GET /api/v1/edge-locations/{id}': { path: `/api/v1/edge-locations/${f.edgeId}`, allowed: 200 },
+    'PATCH /api/v1/edge-locations/{id}': { path: `/api/v1/edge-locations/${f.edgeId}`, json: { name: marker }, allowed: 400 },
+    'DELETE /api/v1/edge-locations/{id}': { path: `/api/v1/edge-locations/${MISSING}?revision=1`, allowed: 404 },
+    // Nothing is assigned to the fixture edge: 404 once through the authorizer.
+    'GET /api/v1/edge-locations/{id}/desired-config': { path: `/api/v1/edge-locations/${f.edgeId}/desired-config`, allowed: 404 },
+    'POST /api/v1/edge-locations/{id}/heartbeat': {
+      path: `/api/v1/edge-locations/${f.edgeId}/heartbeat`,
+      json: { configurationId: 'c', activeVersion: 1, requests: 1, errorRate: 0, p95LatencyMs: 1, cacheHitRate: 1 },
+      allowed: 202,
+    },
+    'GET /api/v1/edge-locations/{id}/metrics': { path: `/api/v1/edge-locations/${f.edgeId}/metrics`, allowed: 200 },
     // ---- configurations (issue 10) ----
     'POST /api/v1/configurations': {
       path: '/api/v1/configurations',
@@ -169,6 +191,8 @@ interface CallerCase {
   /** The highest role, or undefined for callers that must get 401 on every protected route. */
   role?: Role;
   from: string;
+  /** An edge key's edge: it may call the edgeKey routes with this id, and gets 403 on everything else. */
+  edgeId?: string;
 }
 
 let fixtures: Fixtures;
@@ -188,6 +212,11 @@ beforeAll(async () => {
         json: { url: 'http://127.0.0.1:9/', eventTypes: ['*'], description: 'matrix fixture', enabled: false },
       })
     ).body.id,
+    ...(await (async () => {
+      const edge = (await call('POST', '/api/v1/edge-locations', { json: { name: 'matrix fixture', region: 'matrix-1', continent: 'EU' } }))
+        .body;
+      return { edgeId: edge.id as string, edgeKey: edge.edgeKey as string };
+    })()),
     // ---- configurations (issue 10) ----
     configurationId: (await call('POST', '/api/v1/configurations', { json: { name: `matrix-${randomUUID()}`, content: { routes: [] } } }))
       .body.id,
@@ -209,6 +238,9 @@ beforeAll(async () => {
   expect((await call('POST', '/api/v1/auth/logout', { as: { bearer: revoked.accessToken }, json: {} })).status).toBe(204);
   cases.push({ name: 'revoked token', caller: { bearer: revoked.accessToken }, from: from() });
   cases.push({ name: 'unknown API key', caller: { apiKey: `sy_${randomUUID()}` }, from: from() });
+  // ---- edge keys (issue 10) ----
+  cases.push({ name: 'edge key', caller: { apiKey: fixtures.edgeKey }, edgeId: fixtures.edgeId, from: from() });
+  cases.push({ name: 'unknown edge key', caller: { apiKey: `sye_${randomUUID()}` }, from: from() });
   const awsEndpoint = inject('awsEndpoint');
   if (awsEndpoint) {
     const secrets = new SecretsManagerClient({
@@ -227,8 +259,9 @@ beforeAll(async () => {
   }
 });
 
-function expectedStatus(access: Access, c: CallerCase, allowed: number): number {
+function expectedStatus(access: Access, c: CallerCase, allowed: number, ownEdgeRoute = false): number {
   if (access === 'public') return allowed;
+  if (c.edgeId) return ownEdgeRoute ? allowed : 403;
   if (!c.role) return 401;
   return RANK.indexOf(c.role) >= RANK.indexOf(access) ? allowed : 403;
 }
@@ -254,7 +287,8 @@ describe('auth matrix', () => {
           from: c.from,
           ...(probe.json !== undefined ? { json: probe.json } : {}),
         });
-        const want = expectedStatus(route.access, c, probe.allowed);
+        const ownEdgeRoute = route.edgeKey === true && c.edgeId !== undefined && probe.path.includes(`/${c.edgeId}/`);
+        const want = expectedStatus(route.access, c, probe.allowed, ownEdgeRoute);
         if (res.status !== want) failures.push(`${c.name} ${key}: got ${res.status}, want ${want} ${res.text.slice(0, 120)}`);
         if (want === 401 && route.access !== 'public' && res.text.match(/expired|signature|audience|issuer|kid|revoked/i)) {
           failures.push(`${c.name} ${key}: 401 leaks why: ${res.text}`);

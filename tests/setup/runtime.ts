@@ -26,6 +26,7 @@ export default async function setup(project: TestProject) {
   if (process.env.SWITCHYARD_BASE_URL) {
     project.provide('baseUrl', process.env.SWITCHYARD_BASE_URL.replace(/\/$/, ''));
     project.provide('awsEndpoint', '');
+    project.provide('dynamoEndpoint', '');
     return;
   }
   const runtime = await startRuntimeProcess({
@@ -35,6 +36,8 @@ export default async function setup(project: TestProject) {
   });
   project.provide('baseUrl', runtime.url);
   project.provide('awsEndpoint', runtime.awsEndpoint);
+  // For tests that seed what no route writes yet (edge assignments); declared in ./dynamodb.ts, empty against a deployed stack.
+  project.provide('dynamoEndpoint', runtime.dynamoEndpoint);
   return async () => {
     await runtime.stop();
   };

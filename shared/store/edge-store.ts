@@ -1,0 +1,205 @@
+/**
+ * Edge locations in the single table (DESIGN.md §4, §6): the edge, its key
+ * lookup item (by hash, as API keys), its heartbeats (TTL) and the
+ * assignment a rollout writes. Edge changes go through `commit` (audit and
+ * `edge.*` event in one transaction); heartbeats are high-volume bookkeeping
+ * (an edge posts one every ~10 s) and are written directly, like webhook
+ * deliveries: no audit line, no event.
+ */
+import { GetCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import type { ConfigurationContentReader, EdgeKeyOwner, EdgeQuery, EdgeRecord, EdgeStore, HeartbeatQuery } from '../domain/edge-service.js';
+import type { EdgeAssignment, HeartbeatRecord } from '../domain/edges.js';
+import { AlreadyExistsError, NotFoundError } from '../domain/errors.js';
+import type { JsonObject, Page } from '../domain/model.js';
+import { randomUUID } from 'node:crypto';
+import { GSI2, GSI2_KEY, keys, SORT_HIGH, TABLE_KEY } from './keys.js';
+import { cancellationCodes, isCancelled, TableStore } from './table-store.js';
+
+const EDGE = 'EdgeLocation';
+
+/** How long heartbeats stay for `GET /edge-locations/{id}/metrics` and rollout evaluation before TTL removes them. */
+export const HEARTBEAT_RETENTION_SECONDS = 7 * 24 * 60 * 60;
+
+type Found = { edge: EdgeRecord; lastHeartbeat?: HeartbeatRecord };
+
+export class DynamoEdgeStore extends TableStore implements EdgeStore, ConfigurationContentReader {
+  /** The edge item read back: its data, and the heartbeat summary kept beside it. */
+  private static found(raw: Record<string, unknown>): Found {
+    const edge = TableStore.revisioned<EdgeRecord>(raw);
+    const last = raw.lastHeartbeat as HeartbeatRecord | undefined;
+    return last ? { edge, lastHeartbeat: last } : { edge };
+  }
+
+  async createEdge(edge: EdgeRecord, keyHash: string): Promise<void> {
+    const item = { ...this.revisionedItem(EDGE, keys.edge(edge.id), keys.edgesPartition, edge), keyHash };
+    try {
+      await this.commit(
+        [
+          { Put: { TableName: this.tableName, Item: item, ConditionExpression: 'attribute_not_exists(pk)' } },
+          // Read by the authorizer with a consistent read: a new edge's key works at once, a deleted edge's stops.
+          {
+            Put: {
+              TableName: this.tableName,
+              Item: { ...keys.edgeKeyHash(keyHash), type: 'EdgeKeyHash', edgeId: edge.id, name: edge.name },
+              ConditionExpression: 'attribute_not_exists(pk)',
+            },
+          },
+        ],
+        { audit: { entity: EDGE, resourceId: edge.id, change: 'created', data: edge } },
+      );
+    } catch (error) {
+      if (isCancelled(error) && cancellationCodes(error).slice(0, 2).includes('ConditionalCheckFailed')) {
+        throw new AlreadyExistsError(`${EDGE} ${edge.id} already exists`);
+      }
+      throw error;
+    }
+  }
+
+  async getEdge(id: string): Promise<Found | undefined> {
+    const { Item } = await this.client.send(new GetCommand({ TableName: this.tableName, Key: keys.edge(id), ConsistentRead: true }));
+    return Item ? DynamoEdgeStore.found(Item) : undefined;
+  }
+
+  /** An update of `data` only: the heartbeat summary and the key hash beside it stay. */
+  replaceEdge(edge: EdgeRecord, expectedRevision: number): Promise<void> {
+    return this.replaceData(EDGE, keys.edge(edge.id), edge, expectedRevision);
+  }
+
+  async deleteEdge(id: string, expectedRevision: number): Promise<void> {
+    const key = keys.edge(id);
+    const { Item } = await this.client.send(new GetCommand({ TableName: this.tableName, Key: key, ConsistentRead: true }));
+    if (!Item) throw new NotFoundError(EDGE, id);
+    try {
+      await this.commit(
+        [
+          {
+            Delete: {
+              TableName: this.tableName,
+              Key: key,
+              ConditionExpression: 'version = :expected',
+              ExpressionAttributeValues: { ':expected': expectedRevision },
+            },
+          },
+          { Delete: { TableName: this.tableName, Key: keys.edgeKeyHash(Item.keyHash as string) } },
+          { Delete: { TableName: this.tableName, Key: keys.edgeAssignment(id) } },
+        ],
+        { audit: { entity: EDGE, resourceId: id, change: 'deleted' } },
+      );
+    } catch (error) {
+      if (isCancelled(error) && cancellationCodes(error)[0] === 'ConditionalCheckFailed') {
+        throw await this.lostRace(EDGE, id, expectedRevision, key);
+      }
+      throw error;
+    }
+  }
+
+  listEdges(query: EdgeQuery): Promise<Page<Found>> {
+    const byRegion = query.region !== undefined;
+    return this.queryPage(
+      {
+        input: {
+          IndexName: GSI2,
+          KeyConditionExpression: '#pk = :pk',
+          ...(byRegion ? { FilterExpression: '#data.#region = :region' } : {}),
+          ExpressionAttributeNames: { '#pk': 'gsi2pk', ...(byRegion ? { '#data': 'data', '#region': 'region' } : {}) },
+          ExpressionAttributeValues: { ':pk': keys.edgesPartition, ...(byRegion ? { ':region': query.region } : {}) },
+          ScanIndexForward: false,
+        },
+        keyAttributes: GSI2_KEY,
+        page: query,
+        fingerprint: ['edges', query.region],
+      },
+      DynamoEdgeStore.found,
+    );
+  }
+
+  /**
+   * The heartbeat item and the edge's summary in one transaction, so the
+   * summary never names a heartbeat that was not stored; on condition that
+   * the edge exists (a deleted edge's cached key gets a 404, not an orphan).
+   */
+  async recordHeartbeat(record: HeartbeatRecord): Promise<void> {
+    try {
+      await this.client.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            {
+              Update: {
+                TableName: this.tableName,
+                Key: keys.edge(record.edgeId),
+                UpdateExpression: 'SET lastHeartbeat = :hb',
+                ConditionExpression: 'attribute_exists(pk)',
+                ExpressionAttributeValues: { ':hb': record },
+              },
+            },
+            {
+              Put: {
+                TableName: this.tableName,
+                Item: {
+                  ...keys.heartbeat(record.edgeId, record.at, randomUUID()),
+                  type: 'Heartbeat',
+                  expiresAt: Math.floor(Date.parse(record.at) / 1000) + HEARTBEAT_RETENTION_SECONDS,
+                  data: record,
+                },
+              },
+            },
+          ],
+        }),
+      );
+    } catch (error) {
+      if (isCancelled(error) && cancellationCodes(error)[0] === 'ConditionalCheckFailed') throw new NotFoundError(EDGE, record.edgeId);
+      throw error;
+    }
+  }
+
+  listHeartbeats(edgeId: string, query: HeartbeatQuery): Promise<Page<HeartbeatRecord>> {
+    const low = `${keys.heartbeatPrefix}${query.from ?? ''}`;
+    const high = query.to === undefined ? `${keys.heartbeatPrefix}~` : `${keys.heartbeatPrefix}${query.to}${SORT_HIGH}`;
+    return this.queryPage(
+      {
+        input: {
+          KeyConditionExpression: 'pk = :pk AND sk BETWEEN :low AND :high',
+          ExpressionAttributeValues: { ':pk': keys.edge(edgeId).pk, ':low': low, ':high': high },
+          ScanIndexForward: false,
+        },
+        keyAttributes: TABLE_KEY,
+        page: query,
+        fingerprint: ['heartbeats', edgeId, query.from, query.to],
+      },
+      (raw) => raw.data as HeartbeatRecord,
+    );
+  }
+
+  /** The assignment item's `data` is an EdgeAssignment; the rollout writes it (and its rollback restores it). */
+  async getAssignment(edgeId: string): Promise<EdgeAssignment | undefined> {
+    const { Item } = await this.client.send(
+      new GetCommand({ TableName: this.tableName, Key: keys.edgeAssignment(edgeId), ConsistentRead: true }),
+    );
+    return Item ? (Item.data as EdgeAssignment) : undefined;
+  }
+
+  async findEdgeByKeyHash(hash: string): Promise<EdgeKeyOwner | undefined> {
+    const { Item } = await this.client.send(
+      new GetCommand({ TableName: this.tableName, Key: keys.edgeKeyHash(hash), ConsistentRead: true }),
+    );
+    return Item ? { edgeId: Item.edgeId as string, name: Item.name as string } : undefined;
+  }
+
+  /**
+   * A configuration version's content. Assumes the configurations feature's
+   * layout: the version item `CONFIG#<id>` / `VERSION#<n>` with the
+   * ConfigurationVersion (shared/domain/configurations.ts) under `data`, as
+   * every entity of this table keeps its data (./keys.ts).
+   */
+  async versionContent(configurationId: string, version: number): Promise<JsonObject | undefined> {
+    const { Item } = await this.client.send(
+      new GetCommand({
+        TableName: this.tableName,
+        Key: { pk: `CONFIG#${configurationId}`, sk: `VERSION#${version}` },
+        ConsistentRead: true,
+      }),
+    );
+    const content = (Item?.data as { content?: unknown } | undefined)?.content;
+    return content !== null && typeof content === 'object' && !Array.isArray(content) ? (content as JsonObject) : undefined;
+  }
+}
