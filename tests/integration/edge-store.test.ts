@@ -42,10 +42,12 @@ async function scanAll(): Promise<Record<string, unknown>[]> {
   return items;
 }
 
+/** An edge's outbox events in the order they happened (a Scan answers in hash order). */
 const outboxOf = async (edgeId: string) =>
   (await scanAll())
     .filter((i) => i.type === 'Outbox' && (i.event as { subject: string }).subject === edgeId)
-    .map((i) => i.event as { type: string; data: Record<string, unknown> });
+    .map((i) => i.event as { type: string; time: string; data: Record<string, unknown> })
+    .sort((a, b) => a.time.localeCompare(b.time));
 const auditOf = async (edgeId: string) =>
   (await scanAll()).filter((i) => i.type === 'Audit' && (i.data as { resourceId: string }).resourceId === edgeId);
 
