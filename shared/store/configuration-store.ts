@@ -72,22 +72,12 @@ export class DynamoConfigurationStore extends TableStore implements Configuratio
     change: 'configuration.version_created',
   ): Promise<void> {
     void change;
-    const { revision, ...data } = configuration;
     const key = keys.configuration(configuration.id);
     try {
       await this.commit(
         [
-          {
-            // An update, not a put: `approvedVersions` beside the data survives.
-            Update: {
-              TableName: this.tableName,
-              Key: key,
-              UpdateExpression: 'SET #data = :data, version = :next',
-              ConditionExpression: 'version = :expected',
-              ExpressionAttributeNames: { '#data': 'data' },
-              ExpressionAttributeValues: { ':data': data, ':next': revision, ':expected': expectedRevision },
-            },
-          },
+          // An update, not a put: `approvedVersions` beside the data survives.
+          this.dataUpdate(key, configuration, expectedRevision),
           { Put: { TableName: this.tableName, Item: this.versionItem(version), ConditionExpression: 'attribute_not_exists(pk)' } },
         ],
         { audit: { entity: CONFIGURATION, resourceId: configuration.id, change: 'updated', data: configuration } },

@@ -69,28 +69,25 @@ export class DynamoEdgeStore extends TableStore implements EdgeStore, Configurat
     const key = keys.edge(id);
     const { Item } = await this.client.send(new GetCommand({ TableName: this.tableName, Key: key, ConsistentRead: true }));
     if (!Item) throw new NotFoundError(EDGE, id);
-    try {
-      await this.commit(
-        [
-          {
-            Delete: {
-              TableName: this.tableName,
-              Key: key,
-              ConditionExpression: 'version = :expected',
-              ExpressionAttributeValues: { ':expected': expectedRevision },
-            },
+    await this.commitAtRevision(
+      EDGE,
+      id,
+      key,
+      expectedRevision,
+      [
+        {
+          Delete: {
+            TableName: this.tableName,
+            Key: key,
+            ConditionExpression: 'version = :expected',
+            ExpressionAttributeValues: { ':expected': expectedRevision },
           },
-          { Delete: { TableName: this.tableName, Key: keys.edgeKeyHash(Item.keyHash as string) } },
-          { Delete: { TableName: this.tableName, Key: keys.edgeAssignment(id) } },
-        ],
-        { audit: { entity: EDGE, resourceId: id, change: 'deleted' } },
-      );
-    } catch (error) {
-      if (isCancelled(error) && cancellationCodes(error)[0] === 'ConditionalCheckFailed') {
-        throw await this.lostRace(EDGE, id, expectedRevision, key);
-      }
-      throw error;
-    }
+        },
+        { Delete: { TableName: this.tableName, Key: keys.edgeKeyHash(Item.keyHash as string) } },
+        { Delete: { TableName: this.tableName, Key: keys.edgeAssignment(id) } },
+      ],
+      { audit: { entity: EDGE, resourceId: id, change: 'deleted' } },
+    );
   }
 
   listEdges(query: EdgeQuery): Promise<Page<Found>> {

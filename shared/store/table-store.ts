@@ -399,32 +399,50 @@ export abstract class TableStore {
    * Replaces an entity's data if the stored version is still the expected one.
    * An update, not a put, so counters kept beside the data (groupCount) survive.
    */
-  protected async replaceData(
+  protected replaceData(
     entity: string,
     key: Record<string, string>,
     value: { id: string; revision: number },
     expectedRevision: number,
   ): Promise<void> {
+    return this.commitAtRevision(entity, value.id, key, expectedRevision, [this.dataUpdate(key, value, expectedRevision)], {
+      audit: { entity, resourceId: value.id, change: 'updated', data: value },
+    });
+  }
+
+  /**
+   * The write that sets an entity's `data` (its revision becomes the lock
+   * `version`) if the stored version is still `expectedRevision`; what is kept
+   * beside `data` (counters, summaries) survives.
+   */
+  protected dataUpdate(key: Record<string, string>, value: { revision: number }, expectedRevision: number): TransactItem {
     const { revision, ...data } = value;
+    return {
+      Update: {
+        TableName: this.tableName,
+        Key: key,
+        UpdateExpression: 'SET #data = :data, version = :next',
+        ConditionExpression: 'version = :expected',
+        ExpressionAttributeNames: { '#data': 'data' },
+        ExpressionAttributeValues: { ':data': data, ':next': revision, ':expected': expectedRevision },
+      },
+    };
+  }
+
+  /** `commit`, where the first item is guarded by `expectedRevision`: its failed condition is answered as gone (404) or changed (409). */
+  protected async commitAtRevision(
+    entity: string,
+    id: string,
+    key: Record<string, string>,
+    expectedRevision: number,
+    changes: TransactItem[],
+    options: CommitOptions,
+  ): Promise<void> {
     try {
-      await this.commit(
-        [
-          {
-            Update: {
-              TableName: this.tableName,
-              Key: key,
-              UpdateExpression: 'SET #data = :data, version = :next',
-              ConditionExpression: 'version = :expected',
-              ExpressionAttributeNames: { '#data': 'data' },
-              ExpressionAttributeValues: { ':data': data, ':next': revision, ':expected': expectedRevision },
-            },
-          },
-        ],
-        { audit: { entity, resourceId: value.id, change: 'updated', data: value } },
-      );
+      await this.commit(changes, options);
     } catch (error) {
       if (isCancelled(error) && cancellationCodes(error)[0] === 'ConditionalCheckFailed') {
-        throw await this.lostRace(entity, value.id, expectedRevision, key);
+        throw await this.lostRace(entity, id, expectedRevision, key);
       }
       throw error;
     }

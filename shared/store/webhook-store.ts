@@ -178,64 +178,43 @@ export class DynamoWebhookStore extends TableStore implements SubscriptionStore,
     change: Exclude<SubscriptionChange, 'subscription.created' | 'subscription.deleted'>,
     health?: SubscriptionHealth,
   ): Promise<void> {
-    const { revision, ...data } = await this.sealed(subscription);
     const key = keys.subscription(subscription.id);
-    try {
-      await this.commit(
-        [
-          {
-            Update: {
-              TableName: this.tableName,
-              Key: key,
-              UpdateExpression: 'SET #data = :data, version = :next',
-              ConditionExpression: 'version = :expected',
-              ExpressionAttributeNames: { '#data': 'data' },
-              ExpressionAttributeValues: { ':data': data, ':next': revision, ':expected': expectedRevision },
-            },
-          },
-          // Enabling starts the failure streaks afresh, atomically with the change that enables.
-          ...(health ? [this.healthPut(health)] : []),
-        ],
-        {
-          audit: {
-            entity: SUBSCRIPTION,
-            resourceId: subscription.id,
-            change: changeKindOf(change),
-            data: publicSubscription(subscription),
-          },
-        },
-      );
-    } catch (error) {
-      if (isCancelled(error) && cancellationCodes(error)[0] === 'ConditionalCheckFailed') {
-        throw await this.lostRace(SUBSCRIPTION, subscription.id, expectedRevision, key);
-      }
-      throw error;
-    }
+    await this.commitAtRevision(
+      SUBSCRIPTION,
+      subscription.id,
+      key,
+      expectedRevision,
+      [
+        this.dataUpdate(key, await this.sealed(subscription), expectedRevision),
+        // Enabling starts the failure streaks afresh, atomically with the change that enables.
+        ...(health ? [this.healthPut(health)] : []),
+      ],
+      {
+        audit: { entity: SUBSCRIPTION, resourceId: subscription.id, change: changeKindOf(change), data: publicSubscription(subscription) },
+      },
+    );
   }
 
   async deleteSubscription(id: string, expectedRevision: number, change: 'subscription.deleted'): Promise<void> {
     const key = keys.subscription(id);
-    try {
-      await this.commit(
-        [
-          {
-            Delete: {
-              TableName: this.tableName,
-              Key: key,
-              ConditionExpression: 'version = :expected',
-              ExpressionAttributeValues: { ':expected': expectedRevision },
-            },
+    await this.commitAtRevision(
+      SUBSCRIPTION,
+      id,
+      key,
+      expectedRevision,
+      [
+        {
+          Delete: {
+            TableName: this.tableName,
+            Key: key,
+            ConditionExpression: 'version = :expected',
+            ExpressionAttributeValues: { ':expected': expectedRevision },
           },
-          { Delete: { TableName: this.tableName, Key: keys.subscriptionHealth(id) } },
-        ],
-        { audit: { entity: SUBSCRIPTION, resourceId: id, change: changeKindOf(change) } },
-      );
-    } catch (error) {
-      if (isCancelled(error) && cancellationCodes(error)[0] === 'ConditionalCheckFailed') {
-        throw await this.lostRace(SUBSCRIPTION, id, expectedRevision, key);
-      }
-      throw error;
-    }
+        },
+        { Delete: { TableName: this.tableName, Key: keys.subscriptionHealth(id) } },
+      ],
+      { audit: { entity: SUBSCRIPTION, resourceId: id, change: changeKindOf(change) } },
+    );
   }
 
   async listSubscriptions(query: SubscriptionQuery): Promise<Page<WebhookSubscription>> {
