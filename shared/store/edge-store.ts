@@ -12,7 +12,7 @@ import type { EdgeAssignment, HeartbeatRecord } from '../domain/edges.js';
 import { AlreadyExistsError, NotFoundError } from '../domain/errors.js';
 import type { JsonObject, Page } from '../domain/model.js';
 import { randomUUID } from 'node:crypto';
-import { GSI2, GSI2_KEY, keys, SORT_HIGH, TABLE_KEY } from './keys.js';
+import { keys, SORT_HIGH, TABLE_KEY } from './keys.js';
 import { cancellationCodes, isCancelled, TableStore } from './table-store.js';
 
 const EDGE = 'EdgeLocation';
@@ -91,22 +91,11 @@ export class DynamoEdgeStore extends TableStore implements EdgeStore, Configurat
   }
 
   listEdges(query: EdgeQuery): Promise<Page<Found>> {
-    const byRegion = query.region !== undefined;
-    return this.queryPage(
-      {
-        input: {
-          IndexName: GSI2,
-          KeyConditionExpression: '#pk = :pk',
-          ...(byRegion ? { FilterExpression: '#data.#region = :region' } : {}),
-          ExpressionAttributeNames: { '#pk': 'gsi2pk', ...(byRegion ? { '#data': 'data', '#region': 'region' } : {}) },
-          ExpressionAttributeValues: { ':pk': keys.edgesPartition, ...(byRegion ? { ':region': query.region } : {}) },
-          ScanIndexForward: false,
-        },
-        keyAttributes: GSI2_KEY,
-        page: query,
-        fingerprint: ['edges', query.region],
-      },
+    return this.listPartition(
+      keys.edgesPartition,
+      query,
       DynamoEdgeStore.found,
+      query.region === undefined ? undefined : { field: 'region', value: query.region },
     );
   }
 

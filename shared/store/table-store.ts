@@ -212,19 +212,26 @@ export abstract class TableStore {
     return { ...(raw.data as object), revision: raw.version as number } as T;
   }
 
-  /** A page of the entities in a gsi2 partition, newest first. */
-  protected listPartition<T>(partition: string, page: PageRequest, toItem: (raw: Record<string, unknown>) => T): Promise<Page<T>> {
+  /** A page of the entities in a gsi2 partition, newest first; `where` keeps those whose `data.<field>` equals the value. */
+  protected listPartition<T>(
+    partition: string,
+    page: PageRequest,
+    toItem: (raw: Record<string, unknown>) => T,
+    where?: { field: string; value: unknown },
+  ): Promise<Page<T>> {
     return this.queryPage(
       {
         input: {
           IndexName: GSI2,
-          KeyConditionExpression: 'gsi2pk = :pk',
-          ExpressionAttributeValues: { ':pk': partition },
+          KeyConditionExpression: '#pk = :pk',
+          ...(where ? { FilterExpression: '#data.#field = :value' } : {}),
+          ExpressionAttributeNames: { '#pk': 'gsi2pk', ...(where ? { '#data': 'data', '#field': where.field } : {}) },
+          ExpressionAttributeValues: { ':pk': partition, ...(where ? { ':value': where.value } : {}) },
           ScanIndexForward: false,
         },
         keyAttributes: GSI2_KEY,
         page,
-        fingerprint: [partition],
+        fingerprint: where ? [partition, where.field, where.value] : [partition],
       },
       toItem,
     );

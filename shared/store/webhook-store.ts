@@ -41,7 +41,7 @@ import {
 import type { ChangeKind } from '../events/types.js';
 import { wrappingKeyRingFromEnv } from '../webhooks/adapters.js';
 import { openWebhookSecret, sealWebhookSecret, type WrappingKeyRing } from '../webhooks/signing.js';
-import { GSI1, GSI1_KEY, GSI2, GSI2_KEY, keys } from './keys.js';
+import { GSI1, GSI1_KEY, keys } from './keys.js';
 import { cancellationCodes, isCancelled, isConditionFailure, TableStore, type StoreOptions, type TransactItem } from './table-store.js';
 
 const SUBSCRIPTION = 'WebhookSubscription';
@@ -219,22 +219,11 @@ export class DynamoWebhookStore extends TableStore implements SubscriptionStore,
 
   async listSubscriptions(query: SubscriptionQuery): Promise<Page<WebhookSubscription>> {
     const ring = await this.keyRing();
-    const byEnabled = query.enabled !== undefined;
-    return this.queryPage(
-      {
-        input: {
-          IndexName: GSI2,
-          KeyConditionExpression: '#pk = :pk',
-          ...(byEnabled ? { FilterExpression: '#data.#enabled = :enabled' } : {}),
-          ExpressionAttributeNames: { '#pk': 'gsi2pk', ...(byEnabled ? { '#data': 'data', '#enabled': 'enabled' } : {}) },
-          ExpressionAttributeValues: { ':pk': keys.subscriptionsPartition, ...(byEnabled ? { ':enabled': query.enabled } : {}) },
-          ScanIndexForward: false,
-        },
-        keyAttributes: GSI2_KEY,
-        page: query,
-        fingerprint: ['subscriptions', query.enabled],
-      },
+    return this.listPartition(
+      keys.subscriptionsPartition,
+      query,
       (raw) => DynamoWebhookStore.opened(TableStore.revisioned<StoredSubscription>(raw), ring),
+      query.enabled === undefined ? undefined : { field: 'enabled', value: query.enabled },
     );
   }
 
