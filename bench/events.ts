@@ -44,11 +44,10 @@ import { parseArgs } from 'node:util';
 import type { HandlerExecutionContext, InitializeHandler } from '@smithy/types';
 import { LOCAL_CREDENTIALS } from '../local/aws/dynamodb/local-process.js';
 import { ensureTable } from '../local/providers/dynamodb-table.js';
-import { BENCH_AUDIT, dataTableInput, median, openBusTap, quantile, throughput } from './support.js';
+import { BENCH_AUDIT, dataTableInput, median, openBusTap, quantile, startBenchStack, throughput } from './support.js';
 import { cloudEvent } from '../shared/events/cloudevent.js';
 import { keys, LIST_SHARDS } from '../shared/store/keys.js';
 import { auditItem, outboxItem } from '../shared/store/table-store.js';
-import { startRuntimeProcess } from '../tests/support/runtime-process.js';
 
 const { values } = parseArgs({
   options: {
@@ -67,15 +66,7 @@ const latencyEvents = Number(values.latency);
 const chaosEvents = Number(values.chaos);
 const chaosDeadlineMs = Number(values['chaos-deadline']) * 1000;
 
-const ADMIN_KEY = 'sy_bench_admin_key_0123456789abcdef';
-process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-
-const runtime = await startRuntimeProcess({
-  env: { SWITCHYARD_ADMIN_API_KEY: ADMIN_KEY },
-  // The admin limit (1 000 per window) out of the way: this measures the write path, not the limiter.
-  context: { 'switchyard:rateLimitWindowSeconds': '1' },
-  timeoutMs: 300_000,
-});
+const { runtime, api } = await startBenchStack();
 const aws = { endpoint: runtime.awsEndpoint, region: 'us-east-1', credentials: LOCAL_CREDENTIALS };
 const sqs = new SQSClient(aws);
 const eventBridge = new EventBridgeClient(aws);
@@ -100,20 +91,6 @@ sqs.middlewareStack.add(countOwn('AmazonSQS'), { step: 'initialize' });
 eventBridge.middlewareStack.add(countOwn('AWSEvents'), { step: 'initialize' });
 const endpointCalls = async (): Promise<Record<string, number>> =>
   (await (await fetch(`${runtime.awsEndpoint}/_switchyard/calls`)).json()) as Record<string, number>;
-
-async function api(
-  method: string,
-  path: string,
-  body?: unknown,
-): Promise<{ status: number; body: { id?: string } & Record<string, unknown> }> {
-  const res = await fetch(`${runtime.url}${path}`, {
-    method,
-    headers: { 'X-API-Key': ADMIN_KEY, ...(body ? { 'Content-Type': 'application/json' } : {}) },
-    ...(body ? { body: JSON.stringify(body) } : {}),
-  });
-  const text = await res.text();
-  return { status: res.status, body: text ? (JSON.parse(text) as { id?: string }) : {} };
-}
 
 let closeTap = async () => undefined as void;
 try {

@@ -11,6 +11,7 @@ import {
 } from '@aws-sdk/client-sqs';
 import { App, Stack } from 'aws-cdk-lib';
 import { randomUUID } from 'node:crypto';
+import { startRuntimeProcess, type RuntimeProcess } from '../tests/support/runtime-process.js';
 import { Template } from 'aws-cdk-lib/assertions';
 import { DataTable } from '../lib/data.js';
 import { standaloneTableInputs } from '../local/providers/dynamodb-table.js';
@@ -138,4 +139,39 @@ export function latencyRow(values: readonly number[]): Record<string, string> {
   const sorted = [...values].sort((a, b) => a - b);
   const at = (q: number) => (sorted.length ? quantile(sorted, q).toFixed(0) : '-');
   return { n: String(sorted.length), p50: at(0.5), p95: at(0.95), p99: at(0.99), max: sorted.length ? sorted.at(-1)!.toFixed(0) : '-' };
+}
+
+/** An answer of the bench stack's API: status and parsed JSON body. */
+export interface BenchReply {
+  status: number;
+  body: { id?: string } & Record<string, unknown>;
+}
+
+/**
+ * The stack a bench drives: `switchyard local` in memory with a known admin
+ * key and a 1-second rate-limit window (the admin limit, 1 000 per window,
+ * out of the way: benches measure the write path, not the limiter), and a
+ * JSON client for its API as that admin.
+ */
+export async function startBenchStack(): Promise<{
+  runtime: RuntimeProcess;
+  api: (method: string, path: string, body?: unknown) => Promise<BenchReply>;
+}> {
+  const adminKey = 'sy_bench_admin_key_0123456789abcdef';
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+  const runtime = await startRuntimeProcess({
+    env: { SWITCHYARD_ADMIN_API_KEY: adminKey },
+    context: { 'switchyard:rateLimitWindowSeconds': '1' },
+    timeoutMs: 300_000,
+  });
+  const api = async (method: string, path: string, body?: unknown): Promise<BenchReply> => {
+    const res = await fetch(`${runtime.url}${path}`, {
+      method,
+      headers: { 'X-API-Key': adminKey, ...(body ? { 'Content-Type': 'application/json' } : {}) },
+      ...(body ? { body: JSON.stringify(body) } : {}),
+    });
+    const text = await res.text();
+    return { status: res.status, body: text ? (JSON.parse(text) as BenchReply['body']) : {} };
+  };
+  return { runtime, api };
 }

@@ -26,8 +26,7 @@ import { parseArgs } from 'node:util';
 import { startWebhookReceiver, type WebhookReceiver } from '../bin/webhook-receiver.js';
 import { LOCAL_CREDENTIALS } from '../local/aws/dynamodb/local-process.js';
 import { generateWebhookSecret } from '../shared/webhooks/signing.js';
-import { startRuntimeProcess } from '../tests/support/runtime-process.js';
-import { latencyRow, openBusTap, throughput } from './support.js';
+import { latencyRow, openBusTap, startBenchStack, throughput } from './support.js';
 
 const { values } = parseArgs({
   options: {
@@ -48,28 +47,11 @@ const chaosEvents = Number(values.chaos);
 const downSeconds = Number(values.down);
 const chaosDeadlineMs = Number(values['chaos-deadline']) * 1000;
 
-const ADMIN_KEY = 'sy_bench_admin_key_0123456789abcdef';
-process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-
-const runtime = await startRuntimeProcess({
-  env: { SWITCHYARD_ADMIN_API_KEY: ADMIN_KEY },
-  context: { 'switchyard:rateLimitWindowSeconds': '1' },
-  timeoutMs: 300_000,
-});
+const { runtime, api } = await startBenchStack();
 const aws = { endpoint: runtime.awsEndpoint, region: 'us-east-1', credentials: LOCAL_CREDENTIALS };
 const sqs = new SQSClient(aws);
 const eventBridge = new EventBridgeClient(aws);
 const receivers: WebhookReceiver[] = [];
-
-async function api(method: string, path: string, body?: unknown): Promise<{ status: number; body: Record<string, unknown> }> {
-  const res = await fetch(`${runtime.url}${path}`, {
-    method,
-    headers: { 'X-API-Key': ADMIN_KEY, ...(body ? { 'Content-Type': 'application/json' } : {}) },
-    ...(body ? { body: JSON.stringify(body) } : {}),
-  });
-  const text = await res.text();
-  return { status: res.status, body: text ? (JSON.parse(text) as Record<string, unknown>) : {} };
-}
 
 /** A receiver verifying with standardwebhooks, subscribed to `event.created`. */
 async function subscribedReceiver(): Promise<{ receiver: WebhookReceiver; subscriptionId: string }> {
