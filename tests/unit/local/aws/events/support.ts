@@ -92,9 +92,9 @@ export function expectEventBridgeEvent(payload: unknown) {
 }
 
 /** Waits until `predicate` holds (real time), failing after `timeoutMs`. */
-export async function until(predicate: () => boolean, timeoutMs = 5_000): Promise<void> {
+export async function until(predicate: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
   const started = Date.now();
-  while (!predicate()) {
+  while (!(await predicate())) {
     if (Date.now() - started > timeoutMs) throw new Error('condition not reached in time');
     await new Promise((resolve) => setTimeout(resolve, 5));
   }

@@ -196,14 +196,8 @@ export async function startHarness(options: { timeScale?: number } = {}): Promis
   };
 }
 
-/** Waits until `predicate` holds (real time), failing after `timeoutMs`. */
-export async function until(predicate: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const started = Date.now();
-  while (!(await predicate())) {
-    if (Date.now() - started > timeoutMs) throw new Error('condition not reached in time');
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
+/** The rooms' tests share one wait helper. */
+export { until } from '../events/support.js';
 
 export interface HistoryEventOut {
   type: string;
