@@ -172,16 +172,15 @@ export class DynamoEdgeStore extends TableStore implements EdgeStore, Configurat
   }
 
   /**
-   * A configuration version's content. Assumes the configurations feature's
-   * layout: the version item `CONFIG#<id>` / `VERSION#<n>` with the
-   * ConfigurationVersion (shared/domain/configurations.ts) under `data`, as
-   * every entity of this table keeps its data (./keys.ts).
+   * A configuration version's content: the version item (./keys.ts
+   * `configurationVersion`) with the ConfigurationVersion
+   * (shared/domain/configurations.ts) under `data`.
    */
   async versionContent(configurationId: string, version: number): Promise<JsonObject | undefined> {
     const { Item } = await this.client.send(
       new GetCommand({
         TableName: this.tableName,
-        Key: { pk: `CONFIG#${configurationId}`, sk: `VERSION#${version}` },
+        Key: keys.configurationVersion(configurationId, version),
         ConsistentRead: true,
       }),
     );

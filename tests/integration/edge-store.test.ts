@@ -7,10 +7,12 @@
 import { GetCommand, PutCommand, ScanCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { generateEdgeKey, hashApiKey } from '../../shared/auth/secrets.js';
+import { ConfigurationService } from '../../shared/domain/configurations.js';
 import { EdgeService } from '../../shared/domain/edge-service.js';
 import type { Heartbeat } from '../../shared/domain/edges.js';
 import { NotFoundError, ValidationError, VersionConflictError } from '../../shared/domain/errors.js';
 import type { Clock } from '../../shared/domain/ports.js';
+import { DynamoConfigurationStore } from '../../shared/store/configuration-store.js';
 import { DynamoEdgeStore, HEARTBEAT_RETENTION_SECONDS } from '../../shared/store/edge-store.js';
 import { uuidIds } from '../../shared/store/index.js';
 import { keys } from '../../shared/store/keys.js';
@@ -193,18 +195,12 @@ describe('desired-config', () => {
   it('is 404 until a deployment assigns a version, then the content with a stable ETag', async () => {
     const edge = await service.create({ name: 'dc', region: 'eu-west-1', continent: 'EU' });
     await expect(service.desiredConfig(edge.id)).rejects.toThrow(/DesiredConfig/);
-    const configurationId = '7e57c0de-0000-4000-8000-000000000001';
-    await client.send(
-      new PutCommand({
-        TableName: tableName,
-        Item: {
-          pk: `CONFIG#${configurationId}`,
-          sk: 'VERSION#3',
-          type: 'ConfigurationVersion',
-          data: { configurationId, version: 3, content: { cache: { ttl: 60 } } },
-        },
-      }),
-    );
+    // Written by the configurations feature itself, so desired-config reads the version item where it really is.
+    const configurations = new ConfigurationService(new DynamoConfigurationStore(client, tableName, { audit: TEST_AUDIT }), clock, uuidIds);
+    const created = await configurations.create({ name: 'dc-config', content: { cache: { ttl: 30 } } }, 'user:ada');
+    const configurationId = created.configuration.id;
+    await configurations.update(configurationId, { revision: 1, content: { cache: { ttl: 45 } } }, 'user:ada');
+    await configurations.update(configurationId, { revision: 2, content: { cache: { ttl: 60 } } }, 'user:ada');
     await client.send(
       new PutCommand({
         TableName: tableName,
