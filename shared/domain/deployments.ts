@@ -94,7 +94,12 @@ export interface Deployment {
   pausedFrom?: 'IN_PROGRESS' | 'WAITING_APPROVAL';
   /** WAITING_APPROVAL: the token of the execution's waitForTaskToken. */
   taskToken?: string;
+  /** The rollout execution driving it; a restarted one (the reconciler) gets the next attempt's name. */
   executionArn?: string;
+  /** 1 for the first execution, +1 for each one the reconciler starts after an execution was lost. */
+  attempt?: number;
+  /** The rollback execution, once rolling back. */
+  rollbackExecutionArn?: string;
   rollbackReason?: string;
   createdBy: string;
   createdAt: string;

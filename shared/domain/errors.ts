@@ -59,6 +59,17 @@ export class AlreadyExistsError extends DomainError {
   readonly code = 'ALREADY_EXISTS';
 }
 
+/** The thing asked for is held by something else (409), e.g. an edge already in an active deployment; `code` says what. */
+export class ConflictError extends DomainError {
+  constructor(
+    message: string,
+    readonly code: string,
+    errors?: FieldError[],
+  ) {
+    super(message, errors);
+  }
+}
+
 /** `If-Match` did not match the current revision (412). */
 export class PreconditionFailedError extends DomainError {
   readonly code = 'PRECONDITION_FAILED';

@@ -6,6 +6,7 @@
  */
 import {
   AlreadyExistsError,
+  ConflictError,
   DomainError,
   ForbiddenError,
   NotFoundError,
@@ -76,7 +77,7 @@ function statusOf(error: DomainError): number {
   if (error instanceof UnauthenticatedError) return 401;
   if (error instanceof ForbiddenError) return 403;
   if (error instanceof NotFoundError) return 404;
-  if (error instanceof VersionConflictError || error instanceof AlreadyExistsError) return 409;
+  if (error instanceof VersionConflictError || error instanceof AlreadyExistsError || error instanceof ConflictError) return 409;
   if (error instanceof PreconditionFailedError) return 412;
   if (error instanceof RuleViolationError) return 422;
   return 400;
