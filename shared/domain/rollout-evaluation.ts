@@ -80,7 +80,22 @@ export interface EvaluationConfig {
   minSamplesPerSide: number;
   /** One-sided significance level. */
   alpha: number;
+  /**
+   * The smallest degradation worth a rollback: a significant difference
+   * counts only when the stage's median is worse than the baseline's by
+   * more than max(absolute, relative × baseline median). Kayenta's judge
+   * has the same guard (its effect size): with two metrics at α 0.05 a good
+   * version would otherwise be rolled back about one stage in ten on noise
+   * alone, by differences nobody would notice.
+   */
+  minEffect?: Partial<Record<EvaluatedMetric, { absolute: number; relative: number }>>;
 }
+
+/** Half a percentage point of errors, or a quarter more; 10 ms of p95, or a tenth more. */
+export const DEFAULT_MIN_EFFECT: Record<EvaluatedMetric, { absolute: number; relative: number }> = {
+  errorRate: { absolute: 0.005, relative: 0.25 },
+  p95LatencyMs: { absolute: 10, relative: 0.1 },
+};
 
 /**
  * 10 per side: below that the normal approximation of U is poor, and with
@@ -108,8 +123,10 @@ export interface MetricFigures {
   u?: number;
   z?: number;
   pValue?: number;
-  /** pValue < alpha. */
+  /** pValue < alpha, and the medians differ by more than the minimum effect. */
   significantlyWorse: boolean;
+  /** The difference of medians a significant result had to exceed. */
+  minEffect?: number;
   /** Why there was no test, when there was none. */
   skipped?: 'too-few-stage-samples' | 'too-few-baseline-samples';
 }
@@ -154,7 +171,17 @@ function figuresOf(
   if (stage.length < config.minSamplesPerSide) return { ...figures, skipped: 'too-few-stage-samples' };
   if (baseline.length < config.minSamplesPerSide) return { ...figures, skipped: 'too-few-baseline-samples' };
   const test = mannWhitneyGreater(stage, baseline);
-  return { ...figures, u: test.u, z: test.z, pValue: test.pValue, significantlyWorse: test.pValue < config.alpha };
+  const effect = config.minEffect?.[metric] ?? DEFAULT_MIN_EFFECT[metric];
+  const minEffect = Math.max(effect.absolute, effect.relative * Math.abs(figures.baselineMedian!));
+  const worseBy = figures.stageMedian! - figures.baselineMedian!;
+  return {
+    ...figures,
+    u: test.u,
+    z: test.z,
+    pValue: test.pValue,
+    minEffect,
+    significantlyWorse: test.pValue < config.alpha && worseBy > minEffect,
+  };
 }
 
 const fmt = (n: number | undefined): string => (n === undefined ? '-' : Number(n.toPrecision(4)).toString());

@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { evaluateStage, mannWhitneyGreater, normalCdf, samplesOf, type MetricSamples } from '../../../shared/domain/rollout-evaluation.js';
+import {
+  DEFAULT_EVALUATION,
+  evaluateStage,
+  mannWhitneyGreater,
+  normalCdf,
+  samplesOf,
+  type MetricSamples,
+} from '../../../shared/domain/rollout-evaluation.js';
 
 /**
  * Reference values. U is counted by hand below (pairs x > y, ties ½). The
@@ -100,6 +107,41 @@ describe('evaluateStage', () => {
     expect(e.metrics[0]!.pValue).toBeCloseTo(A.p, 6);
     expect(e.metrics[1]!.significantlyWorse).toBe(false);
     expect(e.reason).toMatch(/errorRate is significantly worse than the baseline .*U=79, p=0\.0156/);
+  });
+
+  it('passes a significant difference smaller than the minimum effect (noise nobody would notice)', () => {
+    // The same ranks as above (p = 0.0156), but error rates of 0.05–0.23 %: medians 0.14 % vs 0.07 %.
+    const e = evaluateStage(
+      samples(
+        A.x.map((v) => v / 10_000),
+        latencies(10),
+      ),
+      samples(
+        A.y.map((v) => v / 10_000),
+        latencies(10),
+      ),
+      {},
+    );
+    expect(e.metrics[0]).toMatchObject({ u: 79, significantlyWorse: false, minEffect: 0.005 });
+    expect(e.metrics[0]!.pValue).toBeCloseTo(A.p, 6);
+    expect(e.verdict).toBe('PASS');
+    // A configured smaller effect makes it count.
+    const strict = evaluateStage(
+      samples(
+        A.x.map((v) => v / 10_000),
+        latencies(10),
+      ),
+      samples(
+        A.y.map((v) => v / 10_000),
+        latencies(10),
+      ),
+      {},
+      {
+        ...DEFAULT_EVALUATION,
+        minEffect: { errorRate: { absolute: 0.0001, relative: 0.1 } },
+      },
+    );
+    expect(strict.verdict).toBe('FAIL');
   });
 
   it('passes a difference that is not significant (ties included)', () => {
