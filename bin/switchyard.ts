@@ -204,7 +204,7 @@ function functionList(functions: Array<Pick<LocalFunctionDefinition, 'functionNa
         .replace(/^Switchyard-/, '')
         .replace(/[0-9A-F]{8}$/, '')
         .replace(/Function.*$/, '')
-        .replace(/^Events(?=Relay|OutboxSweeper)/, '')
+        .replace(/^(Events(?=Relay|OutboxSweeper)|Jobs(?=EdgeHealth))/, '')
         .replace(/(?<=[a-z])(?=[A-Z])/g, '-')
         .toLowerCase(),
     )

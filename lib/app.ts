@@ -2,6 +2,7 @@ import { App, Validations, type AppProps } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { readFileSync } from 'node:fs';
 import { SwitchyardStack } from './stack.js';
+import { edgeHealthMinutesFromContext, edgeHeartbeatSecondsFromContext } from './jobs.js';
 import { retrySecondsFromContext } from './webhooks.js';
 
 export const STACK_NAME = 'Switchyard';
@@ -23,12 +24,17 @@ export function buildApp(props: AppProps = {}): { app: App; stack: SwitchyardSta
   if (webhookUrlPolicy !== undefined && webhookUrlPolicy !== 'local' && webhookUrlPolicy !== 'deployed') {
     throw new Error(`switchyard:webhookUrlPolicy must be local or deployed; got ${String(webhookUrlPolicy)}`);
   }
+  // Validated here, at synth: a bad value is a clear error, never a broken schedule or health rule.
+  const edgeHealthMinutes = edgeHealthMinutesFromContext(app.node.tryGetContext('switchyard:edgeHealthMinutes'));
+  const edgeHeartbeatSeconds = edgeHeartbeatSecondsFromContext(app.node.tryGetContext('switchyard:edgeHeartbeatSeconds'));
   const stack = new SwitchyardStack(app, STACK_NAME, {
     allowedOrigins,
     ...(rateWindow !== undefined ? { rateLimits: { windowSeconds: Number(rateWindow) } } : {}),
     ...(authorizerCache !== undefined ? { authorizerCacheSeconds: Number(authorizerCache) } : {}),
     ...(webhookRetrySeconds ? { webhookRetrySeconds } : {}),
     ...(webhookUrlPolicy ? { webhookUrlPolicy } : {}),
+    ...(edgeHealthMinutes !== undefined ? { edgeHealthMinutes } : {}),
+    ...(edgeHeartbeatSeconds !== undefined ? { edgeHeartbeatSeconds } : {}),
     serviceVersion: packageVersion,
     description: 'Switchyard: serverless release-control plane',
   });

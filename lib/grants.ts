@@ -85,7 +85,7 @@ const servesWrites = [rateCount, audit, idempotency];
 /** Every change writes its audit record and its outbox event in the same transaction (shared/store/table-store.ts commit). */
 const changes = [audit, outbox];
 export const TABLE_ACCESS: Record<
-  ApiFunctionName | 'authorizer' | 'bootstrap' | 'relay' | 'outbox-sweeper' | 'webhook-fanout' | 'webhook-dispatcher',
+  ApiFunctionName | 'authorizer' | 'bootstrap' | 'relay' | 'outbox-sweeper' | 'webhook-fanout' | 'webhook-dispatcher' | 'edge-health',
   TableAccess
 > = {
   // GET /health/ready reads one item; health routes are never rate limited.
@@ -121,6 +121,9 @@ export const TABLE_ACCESS: Record<
   // Edges with their key lookup items (changes: audit and outbox), heartbeats on the edge's partition; reads configuration
   // versions (CONFIG#…) for desired-config, hence the whole table.
   edges: { read: 'table', write: [edge, edgeKeyHash, ...changes, rateCount, idempotency] },
+  // The edge-health job queries the EDGES partition (gsi2), hence the table; updates only edge items (their recorded
+  // health) and writes the audit and outbox of each change. No key items: it never touches credentials.
+  'edge-health': { read: 'table', write: [edge, ...changes] },
 };
 
 const WRITE_ACTIONS = ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem'];

@@ -9,6 +9,7 @@ import { DataTable } from './data.js';
 import { EventBackbone } from './events.js';
 import { SwitchyardFunction } from './function.js';
 import { grantTableAccess, TABLE_ACCESS } from './grants.js';
+import { edgeHealthEnvironment, Jobs } from './jobs.js';
 import { acknowledgeNagFindings } from './nag.js';
 import { WebhookPipeline, type WebhookUrlPolicyName } from './webhooks.js';
 
@@ -25,6 +26,10 @@ export interface SwitchyardStackProps extends StackProps {
   webhookRetrySeconds?: readonly number[];
   /** `local` lets webhooks reach http and loopback URLs (the local runtime's default); deployed stacks keep `deployed`. */
   webhookUrlPolicy?: WebhookUrlPolicyName;
+  /** How often the edge-health job runs, in minutes (default 1). */
+  edgeHealthMinutes?: number;
+  /** The edges' heartbeat interval in seconds (default 10): the edges API and the edge-health job judge health by it. */
+  edgeHeartbeatSeconds?: number;
 }
 
 function rateLimitEnvironment(limits: SwitchyardStackProps['rateLimits'] = {}): Record<string, string> {
@@ -88,6 +93,13 @@ export class SwitchyardStack extends Stack {
       ...(props.webhookUrlPolicy ? { urlPolicy: props.webhookUrlPolicy } : {}),
     });
 
+    new Jobs(this, 'Jobs', {
+      table: data.table,
+      serviceVersion: props.serviceVersion,
+      ...(props.edgeHealthMinutes !== undefined ? { edgeHealthMinutes: props.edgeHealthMinutes } : {}),
+      ...(props.edgeHeartbeatSeconds !== undefined ? { edgeHeartbeatSeconds: props.edgeHeartbeatSeconds } : {}),
+    });
+
     const functions = {} as Record<ApiFunctionName, SwitchyardFunction>;
     for (const [name, description] of Object.entries(API_FUNCTIONS) as Array<[ApiFunctionName, string]>) {
       const fn = new SwitchyardFunction(this, `${name[0]?.toUpperCase()}${name.slice(1)}Function`, {
@@ -102,6 +114,8 @@ export class SwitchyardStack extends Stack {
           CURSOR_KEY_SECRET_ARN: cursorKey.secretArn,
           ...(name === 'auth' ? { SIGNING_KEYS_SECRET_ARN: auth.signingKeys.secretArn, ...TOKEN_ENVIRONMENT } : {}),
           ...(name === 'webhooks' ? webhooks.apiEnvironment : {}),
+          // The same interval as the edge-health job, so the computed health on read and the recorded one agree.
+          ...(name === 'edges' ? edgeHealthEnvironment(props.edgeHeartbeatSeconds) : {}),
         },
       });
       if (name === 'auth') auth.signingKeys.grantRead(fn);

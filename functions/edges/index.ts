@@ -1,6 +1,7 @@
 /** Edge locations (DESIGN.md §4, §6): CRUD, edge keys, heartbeats, desired-config and heartbeat history; rules in shared/domain/edge*.ts. */
 import { edgeRoutes } from '../../shared/api/routes.js';
 import { generateEdgeKey, hashApiKey } from '../../shared/auth/secrets.js';
+import { healthConfigFrom } from '../../shared/domain/edge-health.js';
 import { EdgeService } from '../../shared/domain/edge-service.js';
 import { ifNoneMatchHits, validateHeartbeat } from '../../shared/domain/edges.js';
 import { created, entity, noContent, ok } from '../../shared/http/responses.js';
@@ -8,7 +9,10 @@ import { bind } from '../../shared/http/route.js';
 import { serviceApi } from '../../shared/http/service-api.js';
 import { edgeStore, systemClock, uuidIds } from '../../shared/store/index.js';
 
-const edges = () => new EdgeService(edgeStore(), edgeStore(), systemClock, uuidIds, { generate: generateEdgeKey, hash: hashApiKey });
+// The heartbeat interval the stack set for the edge-health job too (lib/jobs.ts), so GET and the job call the same edge unhealthy.
+const health = healthConfigFrom(process.env);
+const edges = () =>
+  new EdgeService(edgeStore(), edgeStore(), systemClock, uuidIds, { generate: generateEdgeKey, hash: hashApiKey }, health);
 const location = (id: string) => `/api/v1/edge-locations/${id}`;
 
 export const handler = serviceApi([

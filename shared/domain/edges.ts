@@ -87,15 +87,20 @@ export function edgeHealth(lastHeartbeatAt: string | undefined, now: string, con
 export type EdgeHealthEvent = 'edge.healthy' | 'edge.unhealthy';
 
 /**
- * The event a change of health emits: `edge.unhealthy` when a reporting edge
- * goes quiet, `edge.healthy` when an edge reports again or for the first
- * time; nothing when the health did not change (so a sweeper that runs every
- * minute emits each transition once).
+ * The event a change of health emits (shared/domain/edge-health.ts applies it):
+ * `edge.unhealthy` when an edge that reported goes quiet, whether it was
+ * last recorded healthy or never recorded at all (it reported once, long
+ * ago, before the job looked); `edge.healthy` when an unhealthy edge reports
+ * again. An edge's first healthy observation (`unknown` → `healthy`) is
+ * recorded without an event: `edge.healthy` means "recovered", and the first
+ * run of the job over a fleet does not announce every edge. Nothing when the
+ * health did not change, so a job that runs every minute emits each
+ * transition once.
  */
 export function healthTransition(previous: EdgeHealth, next: EdgeHealth): EdgeHealthEvent | undefined {
   if (previous === next) return undefined;
-  if (next === 'unhealthy') return previous === 'healthy' ? 'edge.unhealthy' : undefined;
-  if (next === 'healthy') return 'edge.healthy';
+  if (next === 'unhealthy') return 'edge.unhealthy';
+  if (next === 'healthy') return previous === 'unhealthy' ? 'edge.healthy' : undefined;
   return undefined;
 }
 

@@ -87,12 +87,12 @@ export const EVENT_TYPES = {
   'edge.deleted': { area: 'edges', when: 'an edge location was deleted; its key stopped working', data: DeletedSchema },
   'edge.unhealthy': {
     area: 'edges',
-    when: 'a reporting edge missed three heartbeat intervals (emitted by the scheduled health sweeper, not by a request)',
+    when: 'an edge that reported missed three heartbeat intervals (emitted by the scheduled edge-health job, not by a request)',
     data: EdgeHealthEventSchema,
   },
   'edge.healthy': {
     area: 'edges',
-    when: 'an edge reported for the first time or again after being unhealthy (emitted by the scheduled health sweeper)',
+    when: 'an unhealthy edge reported again (emitted by the scheduled edge-health job; an edge’s first report emits nothing)',
     data: EdgeHealthEventSchema,
   },
   // ---- rollouts (issue 10): configurations ----

@@ -9,7 +9,8 @@
 /**
  * What a change did to its entity; `enabled`, `disabled` and `secret_rotated`
  * are the subscription state changes that have their own event types,
- * `approved` a configuration version's approval.
+ * `approved` a configuration version's approval, `unhealthy` and `healthy`
+ * an edge's health as the edge-health job records it.
  */
 export type ChangeKind =
   | 'created'
@@ -19,7 +20,10 @@ export type ChangeKind =
   | 'disabled'
   | 'secret_rotated'
   // ---- rollouts (issue 10): configurations ----
-  | 'approved';
+  | 'approved'
+  // ---- edge health (the edge-health job) ----
+  | 'unhealthy'
+  | 'healthy';
 
 const RECEIVER = ['id', 'name', 'type', 'version', 'description', 'schema', 'revision', 'createdAt', 'updatedAt'] as const;
 const GROUP = ['id', 'name', 'description', 'enabled', 'memberCount', 'revision', 'createdAt', 'updatedAt'] as const;
@@ -90,7 +94,7 @@ export const EVENT_TYPE_FIELDS = {
   'edge.created': { area: 'edges', fields: EDGE },
   'edge.updated': { area: 'edges', fields: EDGE },
   'edge.deleted': { area: 'edges', fields: DELETED },
-  // Health transitions: no store change emits them yet; the scheduled health sweeper (later) will.
+  // Health transitions, recorded by the scheduled edge-health job (functions/edge-health).
   'edge.unhealthy': { area: 'edges', fields: EDGE_HEALTH },
   'edge.healthy': { area: 'edges', fields: EDGE_HEALTH },
   // ---- rollouts (issue 10): configurations ----
@@ -119,7 +123,13 @@ const TYPE_OF_CHANGE: Record<string, Partial<Record<ChangeKind, SwitchyardEventT
     deleted: 'subscription.deleted',
   },
   // ---- edge locations (issue 10) ----
-  EdgeLocation: { created: 'edge.created', updated: 'edge.updated', deleted: 'edge.deleted' },
+  EdgeLocation: {
+    created: 'edge.created',
+    updated: 'edge.updated',
+    deleted: 'edge.deleted',
+    unhealthy: 'edge.unhealthy',
+    healthy: 'edge.healthy',
+  },
   // ---- rollouts (issue 10): configurations ----
   /** A new version is an update of the configuration (PUT makes version n+1). */
   Configuration: { created: 'configuration.created', updated: 'configuration.version_created', deleted: 'configuration.deleted' },

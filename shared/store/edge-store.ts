@@ -5,15 +5,21 @@
  * `edge.*` event in one transaction); heartbeats are high-volume bookkeeping
  * (an edge posts one every ~10 s) and are written directly, like webhook
  * deliveries: no audit line, no event.
+ *
+ * The edge-health job (shared/domain/edge-health.ts) keeps the health it last
+ * recorded top-level on the edge item (`healthState`, `healthChangedAt`),
+ * never in `data` and never touching `version`: an administrator's PATCH at a
+ * revision does not conflict with it, and it does not conflict with them.
  */
-import { GetCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, QueryCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import type { EdgeHealthChange, EdgeHealthObservation, EdgeHealthStore } from '../domain/edge-health.js';
 import type { ConfigurationContentReader, EdgeKeyOwner, EdgeQuery, EdgeRecord, EdgeStore, HeartbeatQuery } from '../domain/edge-service.js';
-import type { EdgeAssignment, HeartbeatRecord } from '../domain/edges.js';
+import type { EdgeAssignment, EdgeHealth, HeartbeatRecord } from '../domain/edges.js';
 import { AlreadyExistsError, NotFoundError } from '../domain/errors.js';
 import type { JsonObject, Page } from '../domain/model.js';
 import { randomUUID } from 'node:crypto';
-import { keys, SORT_HIGH, TABLE_KEY } from './keys.js';
-import { cancellationCodes, isCancelled, TableStore } from './table-store.js';
+import { GSI2, keys, SORT_HIGH, TABLE_KEY } from './keys.js';
+import { cancellationCodes, isCancelled, isConditionFailure, TableStore, type TransactItem } from './table-store.js';
 
 const EDGE = 'EdgeLocation';
 
@@ -22,7 +28,7 @@ export const HEARTBEAT_RETENTION_SECONDS = 7 * 24 * 60 * 60;
 
 type Found = { edge: EdgeRecord; lastHeartbeat?: HeartbeatRecord };
 
-export class DynamoEdgeStore extends TableStore implements EdgeStore, ConfigurationContentReader {
+export class DynamoEdgeStore extends TableStore implements EdgeStore, EdgeHealthStore, ConfigurationContentReader {
   /** The edge item read back: its data, and the heartbeat summary kept beside it. */
   private static found(raw: Record<string, unknown>): Found {
     const edge = TableStore.revisioned<EdgeRecord>(raw);
@@ -169,6 +175,85 @@ export class DynamoEdgeStore extends TableStore implements EdgeStore, Configurat
       new GetCommand({ TableName: this.tableName, Key: keys.edgeKeyHash(hash), ConsistentRead: true }),
     );
     return Item ? { edgeId: Item.edgeId as string, name: Item.name as string } : undefined;
+  }
+
+  /**
+   * Every edge of the EDGES partition (gsi2, every page) with the health the
+   * job last recorded and its newest heartbeat's time. Only those attributes
+   * are read: the job never needs tags or heartbeat figures.
+   */
+  async listEdgeHealth(): Promise<EdgeHealthObservation[]> {
+    const observations: EdgeHealthObservation[] = [];
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const out = await this.client.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          IndexName: GSI2,
+          KeyConditionExpression: 'gsi2pk = :pk',
+          ExpressionAttributeValues: { ':pk': keys.edgesPartition },
+          ExpressionAttributeNames: { '#data': 'data', '#id': 'id', '#name': 'name', '#region': 'region', '#at': 'at' },
+          ProjectionExpression: '#data.#id, #data.#name, #data.#region, healthState, lastHeartbeat.#at',
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      for (const raw of out.Items ?? []) {
+        const data = raw.data as { id: string; name: string; region: string };
+        const at = (raw.lastHeartbeat as { at?: string } | undefined)?.at;
+        observations.push({
+          edge: { id: data.id, name: data.name, region: data.region },
+          recorded: (raw.healthState as EdgeHealth | undefined) ?? 'unknown',
+          ...(at !== undefined ? { lastHeartbeatAt: at } : {}),
+        });
+      }
+      startKey = out.LastEvaluatedKey;
+    } while (startKey);
+    return observations;
+  }
+
+  /**
+   * Sets `healthState` to `change.to` on condition that the edge still exists,
+   * its recorded health is still `change.from` (absent for `unknown`) and its
+   * newest heartbeat is still the one judged: a heartbeat landing while the
+   * job runs makes the write fail instead of emitting a false
+   * `edge.unhealthy`. A change with an event goes through `commit` (audit and
+   * outbox in the same transaction; the job's audit context is the store's
+   * StoreOptions.audit); a first healthy observation is a plain update. A
+   * failed condition answers false and writes nothing.
+   */
+  async recordHealth(change: EdgeHealthChange, at: string): Promise<boolean> {
+    const update: TransactItem = {
+      Update: {
+        TableName: this.tableName,
+        Key: keys.edge(change.edge.id),
+        UpdateExpression: 'SET healthState = :to, healthChangedAt = :now',
+        ConditionExpression: [
+          'attribute_exists(pk)',
+          change.from === 'unknown' ? 'attribute_not_exists(healthState)' : 'healthState = :from',
+          'lastHeartbeat.#at = :at',
+        ].join(' AND '),
+        ExpressionAttributeNames: { '#at': 'at' },
+        ExpressionAttributeValues: {
+          ':to': change.to,
+          ':now': at,
+          ':at': change.lastHeartbeatAt,
+          ...(change.from === 'unknown' ? {} : { ':from': change.from }),
+        },
+      },
+    };
+    try {
+      if (!change.event) {
+        await this.client.send(new UpdateCommand(update.Update as NonNullable<TransactItem['Update']>));
+        return true;
+      }
+      const data = { ...change.edge, health: change.to, lastHeartbeatAt: change.lastHeartbeatAt };
+      await this.commit([update], { audit: { entity: EDGE, resourceId: change.edge.id, change: change.to, data } });
+      return true;
+    } catch (error) {
+      if (isConditionFailure(error)) return false;
+      if (isCancelled(error) && cancellationCodes(error)[0] === 'ConditionalCheckFailed') return false;
+      throw error;
+    }
   }
 
   /**

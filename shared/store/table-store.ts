@@ -67,6 +67,9 @@ const STATUS_OF: Record<ChangeKind, number> = {
   secret_rotated: 200,
   // ---- rollouts (issue 10): configurations ----
   approved: 200,
+  // ---- edge health: the job's own writes (no request; 200 as any recorded update) ----
+  unhealthy: 200,
+  healthy: 200,
 };
 
 /** The change a commit makes: its audit record and its outbox CloudEvent (shared/events/catalog.ts) are built from it. */

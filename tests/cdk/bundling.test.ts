@@ -84,8 +84,8 @@ describe('the real stack with the bundle cache', () => {
   }, 300_000);
 
   it('bundles every function as ESM with the Powertools createRequire banner', () => {
-    // 15 + configurations (issue 10)
-    expect(first.assets.size).toBe(17);
+    // 15 + configurations (issue 10) + the edge-health job
+    expect(first.assets.size).toBe(18);
     for (const dir of first.assets.values()) {
       const code = readFileSync(path.join(dir, BUNDLE_FILE), 'utf8');
       expect(code.startsWith("import { createRequire } from 'module';const require = createRequire(import.meta.url);")).toBe(true);
@@ -105,7 +105,7 @@ describe('the real stack with the bundle cache', () => {
   });
 
   it('re-uses every bundle on the second synth: no esbuild run, same assets, untouched files', () => {
-    expect(first.bundled).toHaveLength(17);
+    expect(first.bundled).toHaveLength(18);
     expect(second.bundled).toEqual([]);
     expect(second.assets).toEqual(first.assets);
     expect(mtimes(second.assets.values())).toEqual(mtimes(first.assets.values()));
@@ -131,7 +131,7 @@ describe('the real stack with the bundle cache', () => {
       // Configurations (issue 10) validate each version against its own JSON Schema.
       expect(packages('ajv'), name).toBe(['Events', 'Receivers', 'Configurations'].includes(name));
       if (/Authorizer/.test(name)) expect(packages('zod'), name).toBe(false);
-      if (/^(Health|Audit|EventsRelay|EventsOutboxSweeper)/.test(name))
+      if (/^(Health|Audit|EventsRelay|EventsOutboxSweeper|JobsEdgeHealth)/.test(name))
         expect(packages('@aws-lambda-powertools/idempotency'), name).toBe(false);
     }
     console.log(`bundle sizes (minified, AWS SDK included):\n${rows.join('\n')}`);

@@ -72,6 +72,11 @@ describe('table access per function', () => {
     expect(writablePatterns('edges')).toEqual(['AUDIT#*', 'EDGE#*', 'EDGEKEYHASH#*', 'IDEMPOTENCY', 'OUTBOX#*', 'RATE#*']);
   });
 
+  it('the edge-health job queries the table (the EDGES partition) and writes edge items, audit and events only', () => {
+    expect(allows(tableStatements('edge-health'), ['dynamodb:Query']).length).toBeGreaterThan(0);
+    expect(writablePatterns('edge-health')).toEqual(['AUDIT#*', 'EDGE#*', 'OUTBOX#*']);
+  });
+
   it('audit reads the table and writes only its callers’ rate-limit counters', () => {
     expect(allows(tableStatements('audit'), READS).length).toBeGreaterThan(0);
     expect(writablePatterns('audit')).toEqual(['RATE#*']);
@@ -112,7 +117,19 @@ describe('table access per function', () => {
   });
 
   it('no function but the release ones has an unconditioned write grant', () => {
-    const names = ['health', 'audit', 'auth', 'users', 'apikeys', 'authorizer', 'bootstrap', 'relay', 'outbox-sweeper', 'edges'];
+    const names = [
+      'health',
+      'audit',
+      'auth',
+      'users',
+      'apikeys',
+      'authorizer',
+      'bootstrap',
+      'relay',
+      'outbox-sweeper',
+      'edges',
+      'edge-health',
+    ];
     for (const name of names) expect(writablePatterns(name), name).not.toBe('any');
   });
 });

@@ -44,8 +44,8 @@ describe('the stack', () => {
   it('runs every function on Node 22 arm64 with X-Ray and Powertools configured', () => {
     const functions = template.findResources('AWS::Lambda::Function');
     // 11 API functions (configurations and edges: issue 10), the authorizer, the bootstrap custom resource, the relay and
-    // sweeper, the webhook fan-out and dispatcher.
-    expect(Object.keys(functions)).toHaveLength(17);
+    // sweeper, the webhook fan-out and dispatcher, the edge-health job.
+    expect(Object.keys(functions)).toHaveLength(18);
     for (const fn of Object.values(functions)) {
       expect(fn.Properties).toMatchObject({
         Runtime: 'nodejs22.x',
@@ -217,5 +217,48 @@ describe('the webhook pipeline', () => {
       WEBHOOK_KEYS_SECRET_ARN: expect.anything(),
       WEBHOOK_URL_POLICY: 'deployed',
     });
+  });
+});
+
+describe('the jobs', () => {
+  const edgeHealth = (t: Template) =>
+    Object.entries(t.findResources('AWS::Lambda::Function')).find(
+      ([, fn]) => (fn.Metadata as Record<string, unknown> | undefined)?.['switchyard:entry'] === 'functions/edge-health/index.ts',
+    ) ?? [];
+  const scheduleOf = (t: Template, functionId: string) =>
+    Object.values(t.findResources('AWS::Events::Rule')).filter((rule) =>
+      (rule.Properties.Targets as Array<{ Arn: unknown }>).some((target) => JSON.stringify(target.Arn).includes(`"${functionId}"`)),
+    );
+
+  it('runs the edge-health job every minute, with the same heartbeat interval as the edges API', () => {
+    const [id, fn] = edgeHealth(template);
+    expect(id).toMatch(/^JobsEdgeHealth/);
+    const rules = scheduleOf(template, id as string);
+    expect(rules).toHaveLength(1);
+    expect(rules[0]?.Properties).toMatchObject({ ScheduleExpression: 'rate(1 minute)', State: 'ENABLED' });
+    expect(rules[0]?.Properties.Targets).toEqual([expect.objectContaining({ RetryPolicy: { MaximumRetryAttempts: 2 } })]);
+    const health = { EDGE_HEARTBEAT_SECONDS: '10', EDGE_MISSED_INTERVALS: '3' };
+    expect(fn?.Properties.Environment.Variables).toMatchObject(health);
+    const edges = Object.entries(template.findResources('AWS::Lambda::Function')).find(([name]) => name.startsWith('EdgesFunction'));
+    expect(edges?.[1].Properties.Environment.Variables).toMatchObject(health);
+  });
+
+  it('takes the job’s rate and the heartbeat interval from context', () => {
+    const custom = Template.fromJSON(
+      synthTemplate({ 'switchyard:edgeHealthMinutes': '5', 'switchyard:edgeHeartbeatSeconds': 30 }) as never,
+    );
+    const [id, fn] = edgeHealth(custom);
+    expect(scheduleOf(custom, id as string)[0]?.Properties.ScheduleExpression).toBe('rate(5 minutes)');
+    expect(fn?.Properties.Environment.Variables).toMatchObject({ EDGE_HEARTBEAT_SECONDS: '30' });
+  });
+
+  it.each([0, 61, '1.5', 'often', ''])('refuses switchyard:edgeHealthMinutes = %j at synth', (value) => {
+    expect(() => synthTemplate({ 'switchyard:edgeHealthMinutes': value })).toThrow(
+      /switchyard:edgeHealthMinutes must be a whole number from 1 to 60/,
+    );
+  });
+
+  it('refuses a heartbeat interval that is not a whole number of seconds', () => {
+    expect(() => synthTemplate({ 'switchyard:edgeHeartbeatSeconds': 0 })).toThrow(/switchyard:edgeHeartbeatSeconds must be a whole number/);
   });
 });

@@ -85,6 +85,12 @@ describe('sample events of the event functions', () => {
     expect(schemaIssues(EventBridgeSchema.safeParse(sample('outbox-sweeper-scheduled.json')))).toEqual([]);
   });
 
+  it('edge-health-scheduled.json is a scheduled EventBridge event (EventBridgeSchema)', () => {
+    const event = sample('edge-health-scheduled.json');
+    expect(schemaIssues(EventBridgeSchema.safeParse(event))).toEqual([]);
+    expect(event).toMatchObject({ source: 'aws.events', 'detail-type': 'Scheduled Event' });
+  });
+
   it('webhook-fanout-sqs.json is an SQS batch whose records are bus entries carrying an event.created CloudEvent', () => {
     const event = sample('webhook-fanout-sqs.json');
     expect(schemaIssues(SqsSchema.safeParse(event))).toEqual([]);

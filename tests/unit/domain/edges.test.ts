@@ -35,10 +35,10 @@ describe('edge health', () => {
   it('emits one event per change of health', () => {
     expect(healthTransition('healthy', 'unhealthy')).toBe('edge.unhealthy');
     expect(healthTransition('unhealthy', 'healthy')).toBe('edge.healthy');
-    expect(healthTransition('unknown', 'healthy')).toBe('edge.healthy');
+    expect(healthTransition('unknown', 'healthy')).toBeUndefined(); // first observation: recorded silently
     expect(healthTransition('healthy', 'healthy')).toBeUndefined();
     expect(healthTransition('unhealthy', 'unhealthy')).toBeUndefined();
-    expect(healthTransition('unknown', 'unhealthy')).toBeUndefined();
+    expect(healthTransition('unknown', 'unhealthy')).toBe('edge.unhealthy'); // reported once, long ago
   });
 });
 
