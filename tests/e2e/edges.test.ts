@@ -9,6 +9,7 @@ import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { randomUUID } from 'node:crypto';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
+import { keys } from '../../shared/store/keys.js';
 import { call } from '../support/http.js';
 
 const EDGES = '/api/v1/edge-locations';
@@ -27,8 +28,7 @@ async function assign(edgeId: string, content: Record<string, unknown>): Promise
     new PutCommand({
       TableName,
       Item: {
-        pk: `CONFIG#${configurationId}`,
-        sk: 'VERSION#1',
+        ...keys.configurationVersion(configurationId, 1),
         type: 'ConfigurationVersion',
         data: { configurationId, version: 1, content },
       },
@@ -38,8 +38,7 @@ async function assign(edgeId: string, content: Record<string, unknown>): Promise
     new PutCommand({
       TableName,
       Item: {
-        pk: `EDGE#${edgeId}`,
-        sk: 'ASSIGNMENT',
+        ...keys.edgeAssignment(edgeId),
         type: 'EdgeAssignment',
         data: { edgeId, configurationId, version: 1, weight: 100, updatedAt: new Date().toISOString() },
       },
