@@ -249,7 +249,7 @@ export function heartbeatFor(
     ...(active ? { configurationId: active.configurationId, activeVersion: active.version } : {}),
     requests,
     errorRate: Math.round(metrics.errorRate * 1e5) / 1e5,
-    p95LatencyMs: metrics.p95LatencyMs,
+    p95LatencyMs: Math.round(metrics.p95LatencyMs * 10) / 10,
     cacheHitRate: Math.round(metrics.cacheHitRate * 1e4) / 1e4,
   };
 }
