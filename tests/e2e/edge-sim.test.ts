@@ -61,7 +61,7 @@ describe('edge-sim', () => {
     expect((await edgesOfPrefix()).map((e) => e.id).sort()).toEqual([...firstIds].sort());
     expect(statSync(keyFile).mode & 0o777).toBe(0o600);
 
-    await fleet.waitUntil((s) => s.every((e) => e.heartbeatsSent >= 2 && e.polls >= 1), 10_000);
+    await fleet.waitUntil((s) => s.every((e) => e.heartbeatsSent >= 2 && e.polls >= 1), 15_000);
     const snapshot = fleet.snapshot();
     // Nothing assigned: desired-config answers 404, nothing applied, no active version, no failed request.
     expect(snapshot.every((e) => e.applied === undefined && e.active === undefined && e.errors === 0)).toBe(true);
@@ -90,7 +90,7 @@ describe('edge-sim', () => {
     await new Promise((r) => setTimeout(r, 500));
     expect(await Promise.all(fleet.edges.map((e) => heartbeatCount(e.id)))).toEqual(after);
     expect(fleet.snapshot().map((e) => e.heartbeatsSent)).toEqual(sent);
-  });
+  }, 45_000);
 
   it('reuses its edges on a second run with the same prefix: same ids, no new edge', async () => {
     expect(firstIds).toHaveLength(6);
@@ -100,10 +100,10 @@ describe('edge-sim', () => {
     expect(fleet.edges.map((e) => e.id)).toEqual(firstIds);
     expect(lines.join('\n')).toContain('6 reused, 0 created, 0 re-created');
     expect((await edgesOfPrefix()).map((e) => e.id).sort()).toEqual([...firstIds].sort());
-    await fleet.waitUntil((s) => s.every((e) => e.heartbeatsSent >= 1), 10_000);
+    await fleet.waitUntil((s) => s.every((e) => e.heartbeatsSent >= 1), 15_000);
     expect(fleet.snapshot().every((e) => e.errors === 0)).toBe(true);
     await fleet.stop();
-  });
+  }, 30_000);
 
   it('re-creates an edge whose key it does not have, and says so', async () => {
     const lines: string[] = [];
