@@ -19,6 +19,7 @@ import { startDynamoDbLocal } from '../local/aws/dynamodb/local-process.js';
 import { LOCAL_STATE_DIR, PROJECT_ROOT } from '../local/paths.js';
 import { claimDataFolder, DataFolderBusyError, readOwner } from '../local/runtime-lock.js';
 import type { LocalFunctionDefinition } from '../local/types.js';
+import { removeLocalSession, SESSION_FILE, writeLocalSession } from './session.js';
 
 const version = (JSON.parse(readFileSync(path.join(PROJECT_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 const DEFAULT_DATA_DIR = path.join(LOCAL_STATE_DIR, 'data');
@@ -156,6 +157,17 @@ Read the event bus through a queue of your own (every Switchyard event, as Event
 API reference: docs/openapi.json, docs/auth.md, docs/events.md · local runtime: docs/local-runtime.md · Ctrl-C stops everything.
 `);
   for (const warning of runtime.warnings) console.warn(`warning: ${warning}`);
+  // For local tools (edge-sim, demo): they read the URL and admin key here instead of taking the key on a command line.
+  const session = {
+    url: runtime.url,
+    awsEndpoint: runtime.awsEndpoint,
+    adminApiKey: adminKey,
+    pid: process.pid,
+    startedAt: new Date().toISOString(),
+  };
+  const wroteSession = runtime.bootstrapValues.SWITCHYARD_ADMIN_API_KEY !== undefined && writeLocalSession(session);
+  if (!wroteSession && !quiet)
+    console.log(`switchyard: ${path.relative(process.cwd(), SESSION_FILE)} left alone (another running runtime's)`);
   // Loaded only with --watch: the bundler's options come with aws-cdk-lib, which a cached start never loads.
   const watcher = values.watch
     ? (await import('../local/watch.js')).watchFunctions(runtime, {
@@ -167,6 +179,7 @@ API reference: docs/openapi.json, docs/auth.md, docs/events.md · local runtime:
   const shutdown = (signal: string) => {
     console.log(`\nswitchyard: ${signal}, stopping…`);
     watcher?.close();
+    if (wroteSession) removeLocalSession(process.pid);
     runtime.stop().then(
       () => {
         lock?.release();

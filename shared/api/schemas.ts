@@ -542,8 +542,8 @@ export const HeartbeatRecordSchema = z
   .object({
     edgeId: z.uuid(),
     at: instant.meta({ description: 'When Switchyard received it (its own clock)' }),
-    configurationId: z.string(),
-    activeVersion: z.number().int(),
+    configurationId: z.string().optional().meta({ description: 'Absent while nothing is assigned to the edge' }),
+    activeVersion: z.number().int().optional(),
     requests: z.number().int(),
     errorRate: z.number(),
     p95LatencyMs: z.number(),
@@ -600,12 +600,24 @@ export const CreatedEdgeLocationSchema = EdgeLocationSchema.extend({
 
 export const HeartbeatBody = z
   .strictObject({
-    configurationId: z.string().min(1).max(200),
-    activeVersion: z.number().int().min(1),
+    configurationId: z
+      .string()
+      .min(1)
+      .max(200)
+      .optional()
+      .meta({ description: 'The configuration serving most of the traffic; with activeVersion, or both absent while nothing is assigned' }),
+    activeVersion: z.number().int().min(1).optional().meta({ description: 'Its version; with configurationId' }),
     requests: z.number().int().min(0),
     errorRate: z.number().min(0).max(1).meta({ description: 'Fraction 0–1' }),
     p95LatencyMs: z.number().min(0),
     cacheHitRate: z.number().min(0).max(1).meta({ description: 'Fraction 0–1' }),
+  })
+  // Both or neither; the missing one is named.
+  .superRefine((b, ctx) => {
+    if (b.configurationId !== undefined && b.activeVersion === undefined)
+      ctx.addIssue({ code: 'custom', path: ['activeVersion'], message: 'required with configurationId' });
+    if (b.activeVersion !== undefined && b.configurationId === undefined)
+      ctx.addIssue({ code: 'custom', path: ['configurationId'], message: 'required with activeVersion' });
   })
   .meta({ id: 'Heartbeat' });
 

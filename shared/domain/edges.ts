@@ -111,10 +111,17 @@ export function unhealthyAfter(lastHeartbeatAt: string, config: HealthConfig = D
 
 // ---- heartbeats -------------------------------------------------------------------------
 
-/** `POST /edge-locations/{id}/heartbeat` (DESIGN.md §6). */
+/**
+ * `POST /edge-locations/{id}/heartbeat` (DESIGN.md §6). `configurationId`
+ * and `activeVersion` come together or not at all: an edge that nothing was
+ * assigned to yet still reports, so its health is known before its first
+ * deployment.
+ */
 export interface Heartbeat {
-  configurationId: string;
-  activeVersion: number;
+  /** The configuration serving most of the edge's traffic; absent while nothing is assigned. */
+  configurationId?: string;
+  /** Its version; present exactly when `configurationId` is. */
+  activeVersion?: number;
   /** Requests served since the previous heartbeat. */
   requests: number;
   /** 0–1 over those requests. */
@@ -148,18 +155,22 @@ export function validateHeartbeat(body: unknown): Heartbeat {
     const v = b[key];
     if (typeof v !== 'number' || !Number.isFinite(v) || !ok(v)) errors.push({ path: `body.${key}`, message: rule });
   };
+  // Both or neither: the one that is missing is the field named.
   const configurationId = b['configurationId'];
-  if (typeof configurationId !== 'string' || configurationId.length === 0 || configurationId.length > 200)
+  const hasConfiguration = configurationId !== undefined;
+  const hasVersion = b['activeVersion'] !== undefined;
+  if (hasConfiguration && (typeof configurationId !== 'string' || configurationId.length === 0 || configurationId.length > 200))
     errors.push({ path: 'body.configurationId', message: 'a configuration id' });
-  num('activeVersion', (n) => Number.isInteger(n) && n >= 1, 'a whole number from 1');
+  if (hasVersion) num('activeVersion', (n) => Number.isInteger(n) && n >= 1, 'a whole number from 1');
+  if (hasConfiguration && !hasVersion) errors.push({ path: 'body.activeVersion', message: 'required with configurationId' });
+  if (hasVersion && !hasConfiguration) errors.push({ path: 'body.configurationId', message: 'required with activeVersion' });
   num('requests', (n) => Number.isInteger(n) && n >= 0 && n <= LIMITS.maxRequests, 'a whole number from 0');
   num('errorRate', (n) => n >= 0 && n <= 1, 'a fraction from 0 to 1');
   num('p95LatencyMs', (n) => n >= 0 && n <= LIMITS.maxLatencyMs, `milliseconds from 0 to ${LIMITS.maxLatencyMs}`);
   num('cacheHitRate', (n) => n >= 0 && n <= 1, 'a fraction from 0 to 1');
   if (errors.length > 0) throw new ValidationError('The heartbeat is not valid', errors);
   return {
-    configurationId: configurationId as string,
-    activeVersion: b['activeVersion'] as number,
+    ...(hasConfiguration ? { configurationId: configurationId as string, activeVersion: b['activeVersion'] as number } : {}),
     requests: b['requests'] as number,
     errorRate: b['errorRate'] as number,
     p95LatencyMs: b['p95LatencyMs'] as number,

@@ -9,6 +9,7 @@ import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { randomUUID } from 'node:crypto';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
+import { keys } from '../../shared/store/keys.js';
 import { call } from '../support/http.js';
 
 const EDGES = '/api/v1/edge-locations';
@@ -27,8 +28,7 @@ async function assign(edgeId: string, content: Record<string, unknown>): Promise
     new PutCommand({
       TableName,
       Item: {
-        pk: `CONFIG#${configurationId}`,
-        sk: 'VERSION#1',
+        ...keys.configurationVersion(configurationId, 1),
         type: 'ConfigurationVersion',
         data: { configurationId, version: 1, content },
       },
@@ -38,8 +38,7 @@ async function assign(edgeId: string, content: Record<string, unknown>): Promise
     new PutCommand({
       TableName,
       Item: {
-        pk: `EDGE#${edgeId}`,
-        sk: 'ASSIGNMENT',
+        ...keys.edgeAssignment(edgeId),
         type: 'EdgeAssignment',
         data: { edgeId, configurationId, version: 1, weight: 100, updatedAt: new Date().toISOString() },
       },
@@ -88,6 +87,25 @@ describe('edge locations', () => {
     expect(posted.body).toMatchObject({ ...BEAT, edgeId: edge.id });
     const read = await call('GET', `${EDGES}/${edge.id}`, { as: 'admin' });
     expect(read.body).toMatchObject({ health: 'healthy', lastHeartbeat: { ...BEAT, edgeId: edge.id }, lastHeartbeatAt: posted.body.at });
+  });
+
+  it('take a heartbeat without a configuration from an edge nothing is assigned to, but not one half of it', async () => {
+    const { configurationId: _c, activeVersion: _v, ...unassigned } = BEAT;
+    // An edge of its own: the other tests expect `other` to have no heartbeats.
+    const fresh = (await call('POST', EDGES, { json: { name: 'lis-1', region: 'eu-south-2', continent: 'EU' } })).body;
+    const as = { apiKey: fresh.edgeKey };
+    const posted = await call('POST', `${EDGES}/${fresh.id}/heartbeat`, { as, json: unassigned });
+    expect(posted.status).toBe(202);
+    expect(posted.body).not.toHaveProperty('configurationId');
+    const half = await call('POST', `${EDGES}/${fresh.id}/heartbeat`, { as, json: { ...unassigned, configurationId: 'c-1' } });
+    expect(half.status).toBe(400);
+    expect(half.body.errors).toEqual([expect.objectContaining({ path: 'body.activeVersion' })]);
+    const otherHalf = await call('POST', `${EDGES}/${fresh.id}/heartbeat`, { as, json: { ...unassigned, activeVersion: 1 } });
+    expect(otherHalf.status).toBe(400);
+    expect(otherHalf.body.errors).toEqual([expect.objectContaining({ path: 'body.configurationId' })]);
+    const read = await call('GET', `${EDGES}/${fresh.id}`);
+    expect(read.body).toMatchObject({ health: 'healthy', lastHeartbeat: { ...unassigned, edgeId: fresh.id } });
+    expect(read.body.lastHeartbeat).not.toHaveProperty('activeVersion');
   });
 
   it('refuse a bad heartbeat with a 400 naming the fields, and store nothing', async () => {

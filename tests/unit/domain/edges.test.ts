@@ -67,6 +67,23 @@ describe('heartbeats', () => {
     expect(() => validateHeartbeat(null)).toThrow(ValidationError);
     expect(() => validateHeartbeat([good])).toThrow(ValidationError);
   });
+
+  it('takes configurationId and activeVersion both or neither, naming the missing one', () => {
+    const { configurationId: _c, activeVersion: _v, ...unassigned } = good;
+    expect(validateHeartbeat(unassigned)).toEqual(unassigned);
+    expect(validateHeartbeat(unassigned)).not.toHaveProperty('configurationId');
+    const paths = (body: unknown) => {
+      try {
+        validateHeartbeat(body);
+        return [];
+      } catch (error) {
+        return (error as ValidationError).errors!.map((e) => e.path);
+      }
+    };
+    expect(paths({ ...unassigned, configurationId: 'cfg' })).toEqual(['body.activeVersion']);
+    expect(paths({ ...unassigned, activeVersion: 2 })).toEqual(['body.configurationId']);
+    expect(paths({ ...unassigned, configurationId: '', activeVersion: 2 })).toEqual(['body.configurationId']);
+  });
 });
 
 describe('edge input', () => {
