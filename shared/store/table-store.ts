@@ -65,8 +65,20 @@ const STATUS_OF: Record<ChangeKind, number> = {
   enabled: 200,
   disabled: 200,
   secret_rotated: 200,
-  // ---- rollouts (issue 10): configurations ----
+  // ---- rollouts (issue 10): configurations (and a deployment's approval gate) ----
   approved: 200,
+  // ---- rollouts (issue 10): deployments: each a state change of an existing record ----
+  started: 200,
+  stage_applied: 200,
+  waiting_approval: 200,
+  stage_completed: 200,
+  promoted: 200,
+  paused: 200,
+  resumed: 200,
+  succeeded: 200,
+  rolling_back: 200,
+  rolled_back: 200,
+  failed: 200,
 };
 
 /** The change a commit makes: its audit record and its outbox CloudEvent (shared/events/catalog.ts) are built from it. */
