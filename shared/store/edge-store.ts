@@ -12,7 +12,7 @@ import type { EdgeAssignment, HeartbeatRecord } from '../domain/edges.js';
 import { AlreadyExistsError, NotFoundError } from '../domain/errors.js';
 import type { JsonObject, Page } from '../domain/model.js';
 import { randomUUID } from 'node:crypto';
-import { keys, SORT_HIGH, TABLE_KEY } from './keys.js';
+import { heartbeatRange, keys, TABLE_KEY } from './keys.js';
 import { cancellationCodes, isCancelled, TableStore } from './table-store.js';
 
 const EDGE = 'EdgeLocation';
@@ -139,8 +139,7 @@ export class DynamoEdgeStore extends TableStore implements EdgeStore, Configurat
   }
 
   listHeartbeats(edgeId: string, query: HeartbeatQuery): Promise<Page<HeartbeatRecord>> {
-    const low = `${keys.heartbeatPrefix}${query.from ?? ''}`;
-    const high = query.to === undefined ? `${keys.heartbeatPrefix}~` : `${keys.heartbeatPrefix}${query.to}${SORT_HIGH}`;
+    const { low, high } = heartbeatRange(query.from, query.to);
     return this.queryPage(
       {
         input: {

@@ -55,6 +55,12 @@ export interface PagedQuery {
   fingerprint: unknown;
 }
 
+/** An equality on one field of an item's `data` (listPartition). */
+export interface DataFilter {
+  field: string;
+  value: unknown;
+}
+
 /** One element of a TransactWriteItems call, in the document client's (unmarshalled) form. */
 export type TransactItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
 
@@ -224,26 +230,38 @@ export abstract class TableStore {
     return { ...(raw.data as object), revision: raw.version as number } as T;
   }
 
-  /** A page of the entities in a gsi2 partition, newest first; `where` keeps those whose `data.<field>` equals the value. */
+  /**
+   * A page of the entities in a gsi2 partition, newest first; `where` keeps
+   * those whose `data.<field>` equals the value (every one of them, when
+   * several are given).
+   */
   protected listPartition<T>(
     partition: string,
     page: PageRequest,
     toItem: (raw: Record<string, unknown>) => T,
-    where?: { field: string; value: unknown },
+    where?: DataFilter | readonly DataFilter[],
   ): Promise<Page<T>> {
+    const filters: readonly DataFilter[] = where === undefined ? [] : 'field' in where ? [where] : where;
+    const names: Record<string, string> = {};
+    const values: Record<string, unknown> = {};
+    filters.forEach((f, i) => {
+      names[`#f${i}`] = f.field;
+      values[`:v${i}`] = f.value;
+    });
     return this.queryPage(
       {
         input: {
           IndexName: GSI2,
           KeyConditionExpression: '#pk = :pk',
-          ...(where ? { FilterExpression: '#data.#field = :value' } : {}),
-          ExpressionAttributeNames: { '#pk': 'gsi2pk', ...(where ? { '#data': 'data', '#field': where.field } : {}) },
-          ExpressionAttributeValues: { ':pk': partition, ...(where ? { ':value': where.value } : {}) },
+          ...(filters.length > 0 ? { FilterExpression: filters.map((_, i) => `#data.#f${i} = :v${i}`).join(' AND ') } : {}),
+          ExpressionAttributeNames: { '#pk': 'gsi2pk', ...(filters.length > 0 ? { '#data': 'data', ...names } : {}) },
+          ExpressionAttributeValues: { ':pk': partition, ...values },
           ScanIndexForward: false,
         },
         keyAttributes: GSI2_KEY,
         page,
-        fingerprint: where ? [partition, where.field, where.value] : [partition],
+        // One filter keeps the fingerprint it always had ([partition, field, value]), so cursors already handed out stay valid.
+        fingerprint: [partition, ...filters.flatMap((f) => [f.field, f.value])],
       },
       toItem,
     );
