@@ -46,9 +46,13 @@ const IN_FLIGHT = 16;
 /**
  * Tries of a create that keeps losing the lock to concurrent creates. Each
  * lost try means another create committed, so the creates as a whole always
- * progress; a backoff with jitter spreads a burst out.
+ * progress, but of k creates arriving at the same instant the last may need
+ * k tries: 12 covers a burst of a dozen (the backoff with jitter spreads it),
+ * beyond that the create answers 409 CONCURRENT_CREATE to be retried.
  */
-const CREATE_ATTEMPTS = 6;
+const CREATE_ATTEMPTS = 12;
+/** The longest pause between two tries of a create (full jitter below it). */
+const CREATE_BACKOFF_MAX_MS = 250;
 /** Overlapping edges named in a 409 before "and N more". */
 const NAMED_EDGES = 10;
 
@@ -77,6 +81,8 @@ export class DynamoDeploymentStore extends TableStore implements DeploymentStore
       if (conflict) {
         // The marker's status is the one the deployment was created with; the record has the current one.
         const holder = await this.getDeployment(conflict.deploymentId);
+        // Finished since the markers were read (its marker went in the same write): read them again.
+        if (holder && FINAL_STATUSES.includes(holder.status) && attempt < CREATE_ATTEMPTS) continue;
         const named = conflict.edgeIds.slice(0, NAMED_EDGES).join(', ');
         const more = conflict.edgeIds.length > NAMED_EDGES ? ` and ${conflict.edgeIds.length - NAMED_EDGES} more` : '';
         throw new ConflictError(
@@ -127,8 +133,14 @@ export class DynamoDeploymentStore extends TableStore implements DeploymentStore
         if (codes[0] === 'ConditionalCheckFailed') throw new AlreadyExistsError(`${DEPLOYMENT} ${d.id} already exists`);
         // Another create took the lock first (or was committing at the same moment): read again.
         const lostLock = codes[2] === 'ConditionalCheckFailed' || codes.includes('TransactionConflict');
-        if (!lostLock || attempt >= CREATE_ATTEMPTS) throw error;
-        await pause(Math.random() * 20 * 2 ** attempt);
+        if (!lostLock) throw error;
+        if (attempt >= CREATE_ATTEMPTS) {
+          throw new ConflictError(
+            `${DEPLOYMENT} ${d.id} lost ${attempt} times to deployments created at the same moment: try again`,
+            'CONCURRENT_CREATE',
+          );
+        }
+        await pause(Math.random() * Math.min(CREATE_BACKOFF_MAX_MS, 20 * 2 ** attempt));
       }
     }
   }
