@@ -40,6 +40,13 @@ export const ITEM_KEYS = {
   // ---- rollouts (issue 10): configurations ----
   /** A configuration and its versions (one partition per configuration). */
   configuration: 'CONFIG#*',
+  // ---- rollouts (issue 10): deployments ----
+  /** A deployment record. */
+  deployment: 'DEPLOYMENT#*',
+  /** The markers of the active deployments (their edges), one partition. */
+  activeDeployments: 'DEPLOYMENTS#ACTIVE',
+  /** The lock every deployment create is conditional on. */
+  deploymentsLock: 'DEPLOYMENTS#LOCK',
 } as const;
 
 const {

@@ -753,6 +753,38 @@ export const DeploymentSchema = z
   })
   .meta({ id: 'Deployment', description: 'The task token is internal and never shown' });
 
+/**
+ * The data of every `deployment.*` event: the deployment's summary and the
+ * decision the transition logged, if any. Never the stages' edge lists nor
+ * `previous` (read them at GET /deployments/{id}), never the task token.
+ */
+export const DeploymentEventSchema = DeploymentSchema.pick({
+  id: true,
+  configurationId: true,
+  version: true,
+  strategy: true,
+  status: true,
+  currentStage: true,
+  rollbackReason: true,
+  executionArn: true,
+  createdBy: true,
+  createdAt: true,
+  updatedAt: true,
+  startedAt: true,
+  finishedAt: true,
+  revision: true,
+})
+  .extend({
+    decision: DecisionSchema.optional().meta({ description: 'The decision-log entry this transition added (a verdict, an approval…)' }),
+    attempt: z
+      .number()
+      .int()
+      .min(1)
+      .optional()
+      .meta({ description: 'The rollout execution attempt (+1 each time the reconciler restarts it)' }),
+  })
+  .meta({ id: 'DeploymentEvent' });
+
 export const DeploymentQuery = PageQuery.extend({
   status: deploymentStatus.optional(),
   configurationId: z.uuid().optional(),

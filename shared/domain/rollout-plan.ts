@@ -63,8 +63,23 @@ export const DEFAULT_CANARY_STEPS: readonly number[] = [10, 50, 100];
 /** A day: the longest bake a Step Functions Wait is asked for here; an evaluation window longer than that says the steps are too coarse. */
 export const MAX_BAKE_SECONDS = 24 * 3600;
 export const MAX_STEPS = 10;
+/**
+ * The most edges one deployment targets. The record (one DynamoDB item, at
+ * most 400 KB) holds every target edge in `edgeIds`, in each stage's
+ * cumulative `edgeIds` and in `previous`: at 500 edges of 36-character ids,
+ * the worst plan (regional-canary with 10 steps from 91 to 100 %, about
+ * 4 800 stage entries) with every prior state recorded and a full decision
+ * log stays near 300 KB (tests/integration/deployment-store.test.ts stores
+ * one). Larger fleets are deployed in several deployments.
+ */
+export const MAX_TARGET_EDGES = 500;
 
 // ---- targets -----------------------------------------------------------------------
+
+const tooManyEdges = (count: number): FieldError => ({
+  path: 'body.targets',
+  message: `the targets contain ${count} edge locations; a deployment takes at most ${MAX_TARGET_EDGES} (split it into several)`,
+});
 
 /**
  * The edges a request targets: every edge of `regions` and every one of
@@ -87,6 +102,7 @@ export function resolveTargets(targets: DeploymentTargets, edges: readonly EdgeL
   });
   if ((targets.regions ?? []).length === 0 && (targets.edgeIds ?? []).length === 0)
     errors.push({ path: 'body.targets', message: 'name at least one region or edge id' });
+  if (chosen.size > MAX_TARGET_EDGES) errors.push(tooManyEdges(chosen.size));
   if (errors.length > 0) throw new ValidationError('The deployment targets are not valid', errors);
   return [...chosen.values()];
 }
@@ -98,6 +114,7 @@ function checkRequest(request: DeploymentRequest, edges: readonly EdgeLocation[]
   const strategy = (STRATEGIES as readonly string[]).includes(request.strategy) ? (request.strategy as Strategy) : undefined;
   if (!strategy) errors.push({ path: 'body.strategy', message: `one of ${STRATEGIES.join(', ')}` });
   if (edges.length === 0) errors.push({ path: 'body.targets', message: 'the targets contain no edge location' });
+  if (edges.length > MAX_TARGET_EDGES) errors.push(tooManyEdges(edges.length));
   if (new Set(edges.map((e) => e.id)).size !== edges.length) errors.push({ path: 'body.targets', message: 'an edge is listed twice' });
   if (!Number.isInteger(request.bakeSeconds) || request.bakeSeconds < 0 || request.bakeSeconds > MAX_BAKE_SECONDS)
     errors.push({ path: 'body.bakeSeconds', message: `whole seconds from 0 to ${MAX_BAKE_SECONDS}` });

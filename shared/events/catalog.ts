@@ -23,6 +23,7 @@ import {
   WebhookSubscriptionSchema,
   EdgeEventSchema,
   EdgeHealthEventSchema,
+  DeploymentEventSchema,
 } from '../api/schemas.js';
 
 /** The data of a `*.deleted` event: the entity is gone, its id remains. */
@@ -115,6 +116,64 @@ export const EVENT_TYPES = {
     area: 'configurations',
     when: 'a configuration with no approved version was deleted, with its versions',
     data: DeletedSchema,
+  },
+  // ---- rollouts (issue 10): deployments ----
+  'deployment.created': {
+    area: 'deployments',
+    when: 'a deployment was accepted (POST /deployments): PENDING, its edges held against other deployments',
+    data: DeploymentEventSchema,
+  },
+  'deployment.started': { area: 'deployments', when: 'the rollout execution began: IN_PROGRESS', data: DeploymentEventSchema },
+  'deployment.stage_applied': {
+    area: 'deployments',
+    when: "a stage's version and weight were set on its edges; its bake began",
+    data: DeploymentEventSchema,
+  },
+  'deployment.waiting_approval': {
+    area: 'deployments',
+    when: "the rollout reached a stage's approval gate: WAITING_APPROVAL",
+    data: DeploymentEventSchema,
+  },
+  'deployment.approved': {
+    area: 'deployments',
+    when: "an operator approved a stage's approval gate; `decision` says who",
+    data: DeploymentEventSchema,
+  },
+  'deployment.stage_completed': {
+    area: 'deployments',
+    when: 'a stage passed its evaluation (`decision` holds the verdict and its metrics); the next stage follows',
+    data: DeploymentEventSchema,
+  },
+  'deployment.promoted': {
+    area: 'deployments',
+    when: 'an operator promoted the deployment: the gate approved or the rest of the bake skipped (`decision`)',
+    data: DeploymentEventSchema,
+  },
+  'deployment.paused': {
+    area: 'deployments',
+    when: 'an operator paused the deployment: no further stage is applied until resume',
+    data: DeploymentEventSchema,
+  },
+  'deployment.resumed': { area: 'deployments', when: 'an operator resumed a paused deployment', data: DeploymentEventSchema },
+  'deployment.succeeded': {
+    area: 'deployments',
+    when: 'the last stage passed: SUCCEEDED; the edges are free for other deployments',
+    data: DeploymentEventSchema,
+  },
+  'deployment.rolling_back': {
+    area: 'deployments',
+    when: 'a stage failed its evaluation or an operator asked for a rollback (`decision`, `rollbackReason`): ROLLING_BACK',
+    data: DeploymentEventSchema,
+  },
+  'deployment.rolled_back': {
+    area: 'deployments',
+    when: 'every touched edge was restored to its previous version and weight: ROLLED_BACK; the edges are free',
+    data: DeploymentEventSchema,
+  },
+  'deployment.failed': {
+    area: 'deployments',
+    when: 'the rollback itself failed (`rollbackReason`): FAILED, for an operator to look at; the edges are free',
+    data: DeploymentEventSchema,
   },
 } as const satisfies Record<SwitchyardEventType, EventTypeSpec>;
 

@@ -23,7 +23,19 @@ export type ChangeKind =
   | 'approved'
   // ---- edge health (the edge-health job) ----
   | 'unhealthy'
-  | 'healthy';
+  | 'healthy'
+  // ---- rollouts (issue 10): deployments (created is `created`) ----
+  | 'started'
+  | 'stage_applied'
+  | 'waiting_approval'
+  | 'stage_completed'
+  | 'promoted'
+  | 'paused'
+  | 'resumed'
+  | 'succeeded'
+  | 'rolling_back'
+  | 'rolled_back'
+  | 'failed';
 
 const RECEIVER = ['id', 'name', 'type', 'version', 'description', 'schema', 'revision', 'createdAt', 'updatedAt'] as const;
 const GROUP = ['id', 'name', 'description', 'enabled', 'memberCount', 'revision', 'createdAt', 'updatedAt'] as const;
@@ -62,6 +74,30 @@ const SUBSCRIPTION = [
 const CONFIGURATION = ['id', 'name', 'description', 'latestVersion', 'schema', 'createdBy', 'revision', 'createdAt', 'updatedAt'] as const;
 /** A version's approval: never its content (up to 256 KiB; read it at GET …/versions/{v}). */
 const CONFIGURATION_APPROVAL = ['configurationId', 'version', 'author', 'createdAt', 'approvedBy', 'approvedAt'] as const;
+/**
+ * A deployment's summary and the transition's decision: never the stages'
+ * edge lists nor `previous` (up to 500 edges each: the record is read at GET
+ * /deployments/{id}), and never the approval task token (it must not leave
+ * the record: whoever holds it can answer the execution's gate).
+ */
+const DEPLOYMENT = [
+  'id',
+  'configurationId',
+  'version',
+  'strategy',
+  'status',
+  'currentStage',
+  'decision',
+  'rollbackReason',
+  'executionArn',
+  'attempt',
+  'createdBy',
+  'createdAt',
+  'updatedAt',
+  'startedAt',
+  'finishedAt',
+  'revision',
+] as const;
 const DELETED = ['id'] as const;
 // ---- edge locations (issue 10) ----
 /** Never the edge key (it is not on the entity) nor the heartbeat figures. */
@@ -102,6 +138,20 @@ export const EVENT_TYPE_FIELDS = {
   'configuration.version_created': { area: 'configurations', fields: CONFIGURATION },
   'configuration.approved': { area: 'configurations', fields: CONFIGURATION_APPROVAL },
   'configuration.deleted': { area: 'configurations', fields: DELETED },
+  // ---- rollouts (issue 10): deployments ----
+  'deployment.created': { area: 'deployments', fields: DEPLOYMENT },
+  'deployment.started': { area: 'deployments', fields: DEPLOYMENT },
+  'deployment.stage_applied': { area: 'deployments', fields: DEPLOYMENT },
+  'deployment.waiting_approval': { area: 'deployments', fields: DEPLOYMENT },
+  'deployment.approved': { area: 'deployments', fields: DEPLOYMENT },
+  'deployment.stage_completed': { area: 'deployments', fields: DEPLOYMENT },
+  'deployment.promoted': { area: 'deployments', fields: DEPLOYMENT },
+  'deployment.paused': { area: 'deployments', fields: DEPLOYMENT },
+  'deployment.resumed': { area: 'deployments', fields: DEPLOYMENT },
+  'deployment.succeeded': { area: 'deployments', fields: DEPLOYMENT },
+  'deployment.rolling_back': { area: 'deployments', fields: DEPLOYMENT },
+  'deployment.rolled_back': { area: 'deployments', fields: DEPLOYMENT },
+  'deployment.failed': { area: 'deployments', fields: DEPLOYMENT },
 } as const satisfies Record<string, { area: string; fields: readonly string[] }>;
 
 export type SwitchyardEventType = keyof typeof EVENT_TYPE_FIELDS;
@@ -134,6 +184,23 @@ const TYPE_OF_CHANGE: Record<string, Partial<Record<ChangeKind, SwitchyardEventT
   /** A new version is an update of the configuration (PUT makes version n+1). */
   Configuration: { created: 'configuration.created', updated: 'configuration.version_created', deleted: 'configuration.deleted' },
   ConfigurationVersion: { approved: 'configuration.approved' },
+  // ---- rollouts (issue 10): deployments ----
+  /** Each kind is the suffix of its `deployment.*` type (shared/domain/deployments.ts DeploymentEventType). */
+  Deployment: {
+    created: 'deployment.created',
+    started: 'deployment.started',
+    stage_applied: 'deployment.stage_applied',
+    waiting_approval: 'deployment.waiting_approval',
+    approved: 'deployment.approved',
+    stage_completed: 'deployment.stage_completed',
+    promoted: 'deployment.promoted',
+    paused: 'deployment.paused',
+    resumed: 'deployment.resumed',
+    succeeded: 'deployment.succeeded',
+    rolling_back: 'deployment.rolling_back',
+    rolled_back: 'deployment.rolled_back',
+    failed: 'deployment.failed',
+  },
 };
 
 /** The event type of a change; a change no event type covers is a programming error, and is not written. */

@@ -18,7 +18,7 @@ import type { EdgeAssignment, EdgeHealth, HeartbeatRecord } from '../domain/edge
 import { AlreadyExistsError, NotFoundError } from '../domain/errors.js';
 import type { JsonObject, Page } from '../domain/model.js';
 import { randomUUID } from 'node:crypto';
-import { GSI2, keys, SORT_HIGH, TABLE_KEY } from './keys.js';
+import { GSI2, heartbeatRange, keys, TABLE_KEY } from './keys.js';
 import { cancellationCodes, isCancelled, isConditionFailure, TableStore, type TransactItem } from './table-store.js';
 
 const EDGE = 'EdgeLocation';
@@ -145,8 +145,7 @@ export class DynamoEdgeStore extends TableStore implements EdgeStore, EdgeHealth
   }
 
   listHeartbeats(edgeId: string, query: HeartbeatQuery): Promise<Page<HeartbeatRecord>> {
-    const low = `${keys.heartbeatPrefix}${query.from ?? ''}`;
-    const high = query.to === undefined ? `${keys.heartbeatPrefix}~` : `${keys.heartbeatPrefix}${query.to}${SORT_HIGH}`;
+    const { low, high } = heartbeatRange(query.from, query.to);
     return this.queryPage(
       {
         input: {

@@ -4,6 +4,7 @@ import type { DeliveryStore, EndpointStore, SubscriptionHealthStore, Subscriptio
 import { dynamoDocumentClient, tableNameFromEnv } from './client.js';
 import { DynamoEdgeStore } from './edge-store.js';
 import { DynamoConfigurationStore } from './configuration-store.js';
+import { DynamoDeploymentStore } from './deployment-store.js';
 import { DynamoIdentityStore } from './identity-store.js';
 import { DynamoReleaseStore } from './release-store.js';
 import { DynamoWebhookStore } from './webhook-store.js';
@@ -46,6 +47,15 @@ let configurations: DynamoConfigurationStore | undefined;
 export function configurationStore(): DynamoConfigurationStore {
   configurations ??= new DynamoConfigurationStore(dynamoDocumentClient(), tableNameFromEnv());
   return configurations;
+}
+
+// ---- rollouts (issue 10): deployments ----
+let deployments: DynamoDeploymentStore | undefined;
+
+/** Deployment records, the edges' assignments and the heartbeats a stage's evaluation reads. */
+export function deploymentStore(): DynamoDeploymentStore {
+  deployments ??= new DynamoDeploymentStore(dynamoDocumentClient(), tableNameFromEnv());
+  return deployments;
 }
 
 export const systemClock: Clock = { now: () => new Date().toISOString() };

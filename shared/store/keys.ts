@@ -28,6 +28,9 @@
  * | assignment   | EDGE#id         | ASSIGNMENT     | (written by rollouts)       |               |               |               |
  * | config.      | CONFIG#id       | CONFIG         | (approvedVersions counter)  |               | CONFIGS       | createdAt#id  |
  * | config. ver. | CONFIG#id       | VERSION#000001 | (immutable; approval once)  |               |               |               |
+ * | deployment   | DEPLOYMENT#id   | DEPLOYMENT     | (≤ 500 edges: one item)     |               | DEPLOYMENTS   | createdAt#id  |
+ * | active dep.  | DEPLOYMENTS#ACTIVE | id          | (edgeIds; while active)     |               |               |               |
+ * | deploy. lock | DEPLOYMENTS#LOCK | LOCK          | (version: creates counter)  |               |               |               |
  *
  * Every list is a Query on a partition above, newest first. `EVENTS#n` and
  * `AUDIT#n` are write shards (n = shardOf(id) < LIST_SHARDS): every change
@@ -41,6 +44,14 @@
  * audit, no event), expiring by TTL 7 days after they were received; the
  * newest one is also kept on the edge item (top level, beside `data`) so an
  * edge's health is one read.
+ *
+ * One deployment per edge (DESIGN.md §6): each active deployment has a
+ * marker in `DEPLOYMENTS#ACTIVE` (base table, so it is read with
+ * ConsistentRead, which a GSI cannot give) holding its edges, deleted in the
+ * same write that makes the deployment final. A create reads the lock's
+ * `version`, then every marker, and commits its deployment, its marker and
+ * the lock's version + 1 conditional on the version read: two creates that
+ * read the same markers cannot both commit (./deployment-store.ts).
  *
  * An outbox item (one CloudEvent per change, DESIGN.md §5) is in the sparse
  * pending index (gsi1, sharded like the lists) until the relay has put it on
@@ -121,9 +132,25 @@ export const keys = {
     sk: `VERSION#${String(version).padStart(6, '0')}`,
   }),
   configurationVersionPrefix: 'VERSION#',
+  // ---- rollouts (issue 10): deployments ----
+  deployment: (id: string) => ({ pk: `DEPLOYMENT#${id}`, sk: 'DEPLOYMENT' }),
+  deploymentsPartition: 'DEPLOYMENTS',
+  /** Base-table partition (read consistently) of the markers of the deployments that hold edges. */
+  activeDeploymentsPartition: 'DEPLOYMENTS#ACTIVE',
+  activeDeployment: (id: string) => ({ pk: 'DEPLOYMENTS#ACTIVE', sk: id }),
+  /** Its `version` counts the deployments created; every create is conditional on the one it read. */
+  deploymentsLock: { pk: 'DEPLOYMENTS#LOCK', sk: 'LOCK' },
   /** Powertools idempotency records share the table under this partition. */
   idempotencyPartition: 'IDEMPOTENCY',
 };
 
 /** Sort key suffix that sorts after every `<instant>#<uuid>` with the same instant prefix. */
 export const SORT_HIGH = '#~';
+
+/** The sort-key bounds (for BETWEEN, both inclusive) of an edge's heartbeats received from `from` to `to`, each inclusive; absent: open. */
+export function heartbeatRange(from?: string, to?: string): { low: string; high: string } {
+  return {
+    low: `${keys.heartbeatPrefix}${from ?? ''}`,
+    high: to === undefined ? `${keys.heartbeatPrefix}~` : `${keys.heartbeatPrefix}${to}${SORT_HIGH}`,
+  };
+}

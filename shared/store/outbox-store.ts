@@ -12,14 +12,12 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import type { SwitchyardCloudEvent } from '../events/cloudevent.js';
 import { GSI1, keys, LIST_SHARDS } from './keys.js';
+import { chunks } from './batches.js';
 
 /** How long a relayed outbox item stays (for inspection) before TTL removes it. */
 const RELAYED_RETENTION_SECONDS = 24 * 60 * 60;
 /** BatchGetItem reads at most 100 keys; TransactWriteItems writes at most 100 items. */
 const MAX_KEYS_PER_CALL = 100;
-
-const chunks = <T>(items: readonly T[], size: number): T[][] =>
-  Array.from({ length: Math.ceil(items.length / size) }, (_, i) => items.slice(i * size, i * size + size));
 
 export class OutboxStore {
   constructor(

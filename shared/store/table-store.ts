@@ -55,6 +55,12 @@ export interface PagedQuery {
   fingerprint: unknown;
 }
 
+/** An equality on one field of an item's `data` (listPartition). */
+export interface DataFilter {
+  field: string;
+  value: unknown;
+}
+
 /** One element of a TransactWriteItems call, in the document client's (unmarshalled) form. */
 export type TransactItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
 
@@ -65,11 +71,23 @@ const STATUS_OF: Record<ChangeKind, number> = {
   enabled: 200,
   disabled: 200,
   secret_rotated: 200,
-  // ---- rollouts (issue 10): configurations ----
+  // ---- rollouts (issue 10): configurations (and a deployment's approval gate) ----
   approved: 200,
   // ---- edge health: the job's own writes (no request; 200 as any recorded update) ----
   unhealthy: 200,
   healthy: 200,
+  // ---- rollouts (issue 10): deployments: each a state change of an existing record ----
+  started: 200,
+  stage_applied: 200,
+  waiting_approval: 200,
+  stage_completed: 200,
+  promoted: 200,
+  paused: 200,
+  resumed: 200,
+  succeeded: 200,
+  rolling_back: 200,
+  rolled_back: 200,
+  failed: 200,
 };
 
 /** The change a commit makes: its audit record and its outbox CloudEvent (shared/events/catalog.ts) are built from it. */
@@ -215,26 +233,38 @@ export abstract class TableStore {
     return { ...(raw.data as object), revision: raw.version as number } as T;
   }
 
-  /** A page of the entities in a gsi2 partition, newest first; `where` keeps those whose `data.<field>` equals the value. */
+  /**
+   * A page of the entities in a gsi2 partition, newest first; `where` keeps
+   * those whose `data.<field>` equals the value (every one of them, when
+   * several are given).
+   */
   protected listPartition<T>(
     partition: string,
     page: PageRequest,
     toItem: (raw: Record<string, unknown>) => T,
-    where?: { field: string; value: unknown },
+    where?: DataFilter | readonly DataFilter[],
   ): Promise<Page<T>> {
+    const filters: readonly DataFilter[] = where === undefined ? [] : 'field' in where ? [where] : where;
+    const names: Record<string, string> = {};
+    const values: Record<string, unknown> = {};
+    filters.forEach((f, i) => {
+      names[`#f${i}`] = f.field;
+      values[`:v${i}`] = f.value;
+    });
     return this.queryPage(
       {
         input: {
           IndexName: GSI2,
           KeyConditionExpression: '#pk = :pk',
-          ...(where ? { FilterExpression: '#data.#field = :value' } : {}),
-          ExpressionAttributeNames: { '#pk': 'gsi2pk', ...(where ? { '#data': 'data', '#field': where.field } : {}) },
-          ExpressionAttributeValues: { ':pk': partition, ...(where ? { ':value': where.value } : {}) },
+          ...(filters.length > 0 ? { FilterExpression: filters.map((_, i) => `#data.#f${i} = :v${i}`).join(' AND ') } : {}),
+          ExpressionAttributeNames: { '#pk': 'gsi2pk', ...(filters.length > 0 ? { '#data': 'data', ...names } : {}) },
+          ExpressionAttributeValues: { ':pk': partition, ...values },
           ScanIndexForward: false,
         },
         keyAttributes: GSI2_KEY,
         page,
-        fingerprint: where ? [partition, where.field, where.value] : [partition],
+        // One filter keeps the fingerprint it always had ([partition, field, value]), so cursors already handed out stay valid.
+        fingerprint: [partition, ...filters.flatMap((f) => [f.field, f.value])],
       },
       toItem,
     );

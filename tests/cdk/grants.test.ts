@@ -157,6 +157,10 @@ describe('the key patterns', () => {
       'EDGEKEYHASH#*': keys.edgeKeyHash('h').pk,
       // ---- configurations (issue 10) ----
       'CONFIG#*': keys.configuration('c1').pk,
+      // ---- deployments (issue 10) ----
+      'DEPLOYMENT#*': keys.deployment('d1').pk,
+      'DEPLOYMENTS#ACTIVE': keys.activeDeployment('d1').pk,
+      'DEPLOYMENTS#LOCK': keys.deploymentsLock.pk,
     };
     // Heartbeats and the assignment share the edge's partition, so EDGE#* covers them.
     expect(keys.heartbeat('e1', '2026-11-23T10:00:00.000Z', 'u').pk).toBe(keys.edge('e1').pk);

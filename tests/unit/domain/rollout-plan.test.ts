@@ -4,6 +4,7 @@ import type { Continent, EdgeLocation } from '../../../shared/domain/edges.js';
 import { ValidationError } from '../../../shared/domain/errors.js';
 import {
   edgesAddedBy,
+  MAX_TARGET_EDGES,
   planDeployment,
   resolveTargets,
   STRATEGIES,
@@ -163,6 +164,16 @@ describe('bad requests', () => {
     expect(fieldErrors(() => planDeployment(request('direct', { thresholds: { maxErrorRate: 2, maxP95LatencyMs: 0 } }), fleet(1)))).toEqual(
       ['body.thresholds.maxErrorRate', 'body.thresholds.maxP95LatencyMs'],
     );
+  });
+
+  it(`refuses more than ${MAX_TARGET_EDGES} target edges (the record is one item), and takes exactly that many`, () => {
+    const many = Array.from({ length: MAX_TARGET_EDGES + 1 }, (_, i) => edge(`e${String(i).padStart(3, '0')}`, 'eu-west-1'));
+    const all = { regions: ['eu-west-1'] };
+    expect(fieldErrors(() => resolveTargets(all, many))).toEqual(['body.targets']);
+    expect(fieldErrors(() => planDeployment(request('direct'), many))).toEqual(['body.targets']);
+    const most = many.slice(0, MAX_TARGET_EDGES);
+    expect(resolveTargets(all, most)).toHaveLength(MAX_TARGET_EDGES);
+    expect(planDeployment(request('direct'), most).edgeIds).toHaveLength(MAX_TARGET_EDGES);
   });
 
   it('resolves targets, naming unknown edges and empty regions', () => {
