@@ -454,8 +454,11 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
     state.polls++;
     if (response.status === 304) return;
     if (response.status === 404) {
-      // Nothing assigned (or no longer): the edge keeps serving what it runs.
+      // Nothing assigned. An edge that had an assignment lost it to a rollback to "nothing managed": it goes back to
+      // its unmanaged configuration (what it served before its first deployment), not on with the rolled-back version.
       state.etag = undefined;
+      state.applied = undefined;
+      state.previous = undefined;
       return;
     }
     let body: unknown;

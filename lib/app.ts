@@ -3,6 +3,7 @@ import { AwsSolutionsChecks } from 'cdk-nag';
 import { readFileSync } from 'node:fs';
 import { SwitchyardStack } from './stack.js';
 import { edgeHealthMinutesFromContext, edgeHeartbeatSecondsFromContext } from './jobs.js';
+import { pollSecondsFromContext } from './rollouts.js';
 import { retrySecondsFromContext } from './webhooks.js';
 
 export const STACK_NAME = 'Switchyard';
@@ -27,6 +28,7 @@ export function buildApp(props: AppProps = {}): { app: App; stack: SwitchyardSta
   // Validated here, at synth: a bad value is a clear error, never a broken schedule or health rule.
   const edgeHealthMinutes = edgeHealthMinutesFromContext(app.node.tryGetContext('switchyard:edgeHealthMinutes'));
   const edgeHeartbeatSeconds = edgeHeartbeatSecondsFromContext(app.node.tryGetContext('switchyard:edgeHeartbeatSeconds'));
+  const rolloutPollSeconds = pollSecondsFromContext(app.node.tryGetContext('switchyard:rolloutPollSeconds'));
   const stack = new SwitchyardStack(app, STACK_NAME, {
     allowedOrigins,
     ...(rateWindow !== undefined ? { rateLimits: { windowSeconds: Number(rateWindow) } } : {}),
@@ -35,6 +37,7 @@ export function buildApp(props: AppProps = {}): { app: App; stack: SwitchyardSta
     ...(webhookUrlPolicy ? { webhookUrlPolicy } : {}),
     ...(edgeHealthMinutes !== undefined ? { edgeHealthMinutes } : {}),
     ...(edgeHeartbeatSeconds !== undefined ? { edgeHeartbeatSeconds } : {}),
+    ...(rolloutPollSeconds ? { rolloutPollSeconds } : {}),
     serviceVersion: packageVersion,
     description: 'Switchyard: serverless release-control plane',
   });

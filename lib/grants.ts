@@ -67,6 +67,9 @@ const {
   edge,
   edgeKeyHash,
   configuration,
+  deployment,
+  activeDeployments,
+  deploymentsLock,
 } = ITEM_KEYS;
 
 /** Items only the identity functions (users, API keys, sessions; edges for their own keys) may change: whoever writes them can mint credentials. */
@@ -92,7 +95,16 @@ const servesWrites = [rateCount, audit, idempotency];
 /** Every change writes its audit record and its outbox event in the same transaction (shared/store/table-store.ts commit). */
 const changes = [audit, outbox];
 export const TABLE_ACCESS: Record<
-  ApiFunctionName | 'authorizer' | 'bootstrap' | 'relay' | 'outbox-sweeper' | 'webhook-fanout' | 'webhook-dispatcher' | 'edge-health',
+  | ApiFunctionName
+  | 'authorizer'
+  | 'bootstrap'
+  | 'relay'
+  | 'outbox-sweeper'
+  | 'webhook-fanout'
+  | 'webhook-dispatcher'
+  | 'edge-health'
+  | 'rollout-tasks'
+  | 'deployment-reconciler',
   TableAccess
 > = {
   // GET /health/ready reads one item; health routes are never rate limited.
@@ -131,6 +143,14 @@ export const TABLE_ACCESS: Record<
   // The edge-health job queries the EDGES partition (gsi2), hence the table; updates only edge items (their recorded
   // health) and writes the audit and outbox of each change. No key items: it never touches credentials.
   'edge-health': { read: 'table', write: [edge, ...changes] },
+  // ---- rollouts (issue 10): deployments ----
+  // Creates deployments (with the active marker and the create lock) and the operator's transitions; reads edges and versions.
+  deployments: { read: 'table', write: [deployment, activeDeployments, deploymentsLock, ...changes, rateCount, idempotency] },
+  // The workflow's transitions (a final one releases the active marker), and each edge's ASSIGNMENT item (on the edge's
+  // partition); reads heartbeats.
+  'rollout-tasks': { read: 'table', write: [deployment, activeDeployments, edge, ...changes] },
+  // Records a restarted execution on the deployment (no event).
+  'deployment-reconciler': { read: 'table', write: [deployment] },
 };
 
 const WRITE_ACTIONS = ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem'];

@@ -11,6 +11,7 @@ import { SwitchyardFunction } from './function.js';
 import { grantTableAccess, TABLE_ACCESS } from './grants.js';
 import { edgeHealthEnvironment, Jobs } from './jobs.js';
 import { acknowledgeNagFindings } from './nag.js';
+import { Rollouts } from './rollouts.js';
 import { WebhookPipeline, type WebhookUrlPolicyName } from './webhooks.js';
 
 export interface SwitchyardStackProps extends StackProps {
@@ -30,6 +31,8 @@ export interface SwitchyardStackProps extends StackProps {
   edgeHealthMinutes?: number;
   /** The edges' heartbeat interval in seconds (default 10): the edges API and the edge-health job judge health by it. */
   edgeHeartbeatSeconds?: number;
+  /** How soon a rollout hears promote, pause and resume (default 5 s; `-c switchyard:rolloutPollSeconds`). */
+  rolloutPollSeconds?: number;
 }
 
 function rateLimitEnvironment(limits: SwitchyardStackProps['rateLimits'] = {}): Record<string, string> {
@@ -57,6 +60,7 @@ const API_FUNCTIONS: Record<ApiFunctionName, string> = {
   edges: 'Edge locations, their keys, heartbeats and desired configuration',
   // ---- rollouts (issue 10): configurations ----
   configurations: 'Edge configurations and their immutable versions',
+  deployments: 'Deployments: start rollouts, follow them, promote, pause, resume, roll back',
 };
 
 /** Token settings shared by the functions that issue or verify tokens. */
@@ -99,6 +103,11 @@ export class SwitchyardStack extends Stack {
       ...(props.edgeHealthMinutes !== undefined ? { edgeHealthMinutes: props.edgeHealthMinutes } : {}),
       ...(props.edgeHeartbeatSeconds !== undefined ? { edgeHeartbeatSeconds: props.edgeHeartbeatSeconds } : {}),
     });
+    const rollouts = new Rollouts(this, 'Rollouts', {
+      table: data.table,
+      serviceVersion: props.serviceVersion,
+      ...(props.rolloutPollSeconds ? { pollSeconds: props.rolloutPollSeconds } : {}),
+    });
 
     const functions = {} as Record<ApiFunctionName, SwitchyardFunction>;
     for (const [name, description] of Object.entries(API_FUNCTIONS) as Array<[ApiFunctionName, string]>) {
@@ -116,8 +125,10 @@ export class SwitchyardStack extends Stack {
           ...(name === 'webhooks' ? webhooks.apiEnvironment : {}),
           // The same interval as the edge-health job, so the computed health on read and the recorded one agree.
           ...(name === 'edges' ? edgeHealthEnvironment(props.edgeHeartbeatSeconds) : {}),
+          ...(name === 'deployments' ? rollouts.workflowEnvironment : {}),
         },
       });
+      if (name === 'deployments') rollouts.grantWorkflows(fn);
       if (name === 'auth') auth.signingKeys.grantRead(fn);
       if (name === 'webhooks') webhooks.grantApi(fn);
       cursorKey.grantRead(fn);

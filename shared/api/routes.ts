@@ -68,6 +68,12 @@ import {
   HeartbeatBody,
   HeartbeatRecordSchema,
   UpdateEdgeLocationBody,
+  AcceptedDeploymentSchema,
+  CreateDeploymentBody,
+  DeploymentActionBody,
+  DeploymentQuery,
+  DeploymentSchema,
+  DeployVersionBody,
 } from './schemas.js';
 
 const V1 = '/api/v1';
@@ -940,6 +946,85 @@ export const edgeRoutes = {
   }),
 };
 
+const DEPLOYMENTS = `${V1}/deployments`;
+const deploymentRoute = { functionName: 'deployments' as const, tags: ['deployments'] };
+const deploymentAction = (action: string, operationId: string, summary: string) =>
+  defineRoute({
+    ...deploymentRoute,
+    operationId,
+    method: 'POST',
+    path: `${DEPLOYMENTS}/{id}/${action}`,
+    access: 'operator',
+    summary,
+    params: IdParams,
+    body: DeploymentActionBody,
+    query: NoQuery,
+    responses: { 200: { description: 'The deployment after the action', schema: DeploymentSchema } },
+  });
+const accepted = { 202: { description: 'Accepted: the rollout execution is started', schema: AcceptedDeploymentSchema } };
+
+/** Operators deploy and steer rollouts, viewers read them (DESIGN.md §4, §6). */
+export const deploymentRoutes = {
+  create: defineRoute({
+    ...deploymentRoute,
+    operationId: 'createDeployment',
+    method: 'POST',
+    path: DEPLOYMENTS,
+    access: 'operator',
+    summary:
+      'Deploy an approved configuration version to edges by a strategy; 409 EDGE_IN_DEPLOYMENT when an edge is in another active deployment',
+    body: CreateDeploymentBody,
+    query: NoQuery,
+    responses: accepted,
+  }),
+  deployVersion: defineRoute({
+    ...deploymentRoute,
+    operationId: 'deployConfigurationVersion',
+    method: 'POST',
+    path: `${CONFIGURATIONS}/{id}/versions/{version}/deploy`,
+    access: 'operator',
+    summary: 'The same as POST /deployments for this configuration version',
+    params: ConfigurationVersionParams,
+    body: DeployVersionBody,
+    query: NoQuery,
+    responses: accepted,
+  }),
+  list: defineRoute({
+    ...deploymentRoute,
+    operationId: 'listDeployments',
+    method: 'GET',
+    path: DEPLOYMENTS,
+    access: 'viewer',
+    summary: 'List deployments, newest first; filter by status and configuration',
+    query: DeploymentQuery,
+    responses: { 200: { description: 'A page of deployments', schema: pageOf(DeploymentSchema, 'DeploymentPage') } },
+  }),
+  get: defineRoute({
+    ...deploymentRoute,
+    operationId: 'getDeployment',
+    method: 'GET',
+    path: `${DEPLOYMENTS}/{id}`,
+    access: 'viewer',
+    summary: 'A deployment: its stages (edges, weight, status, times, metrics) and its decision log',
+    params: IdParams,
+    query: NoQuery,
+    responses: { 200: { description: 'The deployment', schema: DeploymentSchema } },
+  }),
+  approve: deploymentAction(
+    'approve',
+    'approveDeployment',
+    'Pass the approval gate the deployment waits at (422 NOT_WAITING_APPROVAL otherwise)',
+  ),
+  promote: deploymentAction(
+    'promote',
+    'promoteDeployment',
+    'Pass the approval gate, or end the current bake now and pass the stage without its evaluation',
+  ),
+  pause: deploymentAction('pause', 'pauseDeployment', 'Apply no further stage until resumed (a failing stage still rolls back)'),
+  resume: deploymentAction('resume', 'resumeDeployment', 'Continue a paused deployment'),
+  rollback: deploymentAction('rollback', 'rollbackDeployment', 'Restore every touched edge to what it ran before the deployment'),
+};
+
 export const allRoutes: RouteSpec[] = [
   ...Object.values(healthRoutes),
   ...Object.values(receiverRoutes),
@@ -955,4 +1040,5 @@ export const allRoutes: RouteSpec[] = [
   ...Object.values(configurationRoutes),
   // ---- edge locations (issue 10) ----
   ...Object.values(edgeRoutes),
+  ...Object.values(deploymentRoutes),
 ];

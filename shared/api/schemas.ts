@@ -654,7 +654,7 @@ export const CreateDeploymentBody = z
     strategy,
     targets: z.strictObject({
       regions: z.array(text(63)).max(100).optional(),
-      edgeIds: z.array(z.uuid()).max(1000).optional(),
+      edgeIds: z.array(z.uuid()).max(500).optional(),
     }),
     steps: z
       .array(z.number().int())
@@ -666,6 +666,9 @@ export const CreateDeploymentBody = z
     requireApproval: z.boolean().optional(),
   })
   .meta({ id: 'CreateDeployment' });
+
+/** `POST /configurations/{id}/versions/{version}/deploy`: the same, with the configuration and version in the path. */
+export const DeployVersionBody = CreateDeploymentBody.omit({ configurationId: true, version: true }).meta({ id: 'DeployVersion' });
 
 export const DeploymentActionBody = z
   .strictObject({ reason: z.string().max(2000).optional() })
@@ -689,6 +692,7 @@ const metricFigures = z.object({
   z: z.number().optional(),
   pValue: z.number().optional(),
   significantlyWorse: z.boolean(),
+  minEffect: z.number().optional(),
   skipped: z.enum(['too-few-stage-samples', 'too-few-baseline-samples']).optional(),
 });
 
@@ -742,7 +746,11 @@ export const DeploymentSchema = z
       z.string(),
       z.object({ configurationId: z.string().optional(), version: z.number().optional(), weight: z.number() }),
     ),
-    executionArn: z.string().optional(),
+    pausedFrom: z.enum(['IN_PROGRESS', 'WAITING_APPROVAL']).optional().meta({ description: 'PAUSED: the status resume returns to' }),
+    executionArn: z.string().optional().meta({ description: 'The rollout execution driving the deployment' }),
+    attempt: z.number().int().optional().meta({ description: 'Which rollout execution: +1 each time the reconciler restarts a lost one' }),
+    rollbackExecutionArn: z.string().optional(),
+    rollbackAttempt: z.number().int().optional(),
     rollbackReason: z.string().optional(),
     createdBy: z.string(),
     createdAt: instant,

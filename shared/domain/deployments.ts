@@ -100,6 +100,8 @@ export interface Deployment {
   attempt?: number;
   /** The rollback execution, once rolling back. */
   rollbackExecutionArn?: string;
+  /** Like `attempt`, for the rollback execution. */
+  rollbackAttempt?: number;
   rollbackReason?: string;
   createdBy: string;
   createdAt: string;
@@ -419,6 +421,34 @@ export function recordVerdict(
   return policy.then === 'pass'
     ? passStage(d, entry(reason), now, metrics, 'deployment.stage_completed')
     : failStage(d, entry(reason), now, metrics);
+}
+
+/**
+ * A restarted execution reached the approval gate the record already waits
+ * at (the execution that asked first is gone, and its token with it): the
+ * new token replaces the old one, no decision, no event.
+ */
+export function renewApprovalToken(d: Deployment, input: { stage: number; taskToken: string }, now: string): Deployment {
+  const paused = d.status === 'PAUSED' && d.pausedFrom === 'WAITING_APPROVAL';
+  if (d.status !== 'WAITING_APPROVAL' && !paused) refuse(d, 'renew the approval token of');
+  requireStage(d, input.stage, 'renew the approval token of', ['WAITING_APPROVAL']);
+  return next(d, now, { taskToken: input.taskToken });
+}
+
+/**
+ * The reconciler found the driving execution gone and starts another:
+ * `attempt` and its arn (rollout) or `rollbackAttempt` and its arn
+ * (rollback). No event: the deployment itself did not change state.
+ */
+export function executionRestarted(
+  d: Deployment,
+  input: { kind: 'rollout' | 'rollback'; attempt: number; executionArn: string },
+  now: string,
+): Deployment {
+  if (FINAL_STATUSES.includes(d.status)) refuse(d, 'restart the execution of', 'DEPLOYMENT_FINISHED');
+  return input.kind === 'rollout'
+    ? next(d, now, { attempt: input.attempt, executionArn: input.executionArn })
+    : next(d, now, { rollbackAttempt: input.attempt, rollbackExecutionArn: input.executionArn });
 }
 
 // ---- the operator's actions ------------------------------------------------------------------

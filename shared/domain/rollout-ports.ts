@@ -79,8 +79,10 @@ export interface Workflows {
   rolloutExecutionArn(deploymentId: string, attempt: number): string;
   /** Starts that execution (input `{deploymentId}`); starting it again while it runs is not an error (StartExecution is idempotent on AWS). */
   startRollout(deploymentId: string, attempt: number): Promise<string>;
-  /** Starts the rollback execution `<deploymentId>-rollback` (idempotent likewise); answers its arn. */
-  startRollback(deploymentId: string): Promise<string>;
+  /** Likewise for the rollback execution, `<deploymentId>-rollback-<attempt>`. */
+  rollbackExecutionArn(deploymentId: string, attempt: number): string;
+  /** Starts it (input `{deploymentId}`; idempotent likewise); answers its arn. */
+  startRollback(deploymentId: string, attempt: number): Promise<string>;
   /** Answers a waiting task token (SendTaskSuccess / SendTaskFailure). A token already answered or timed out is not an error. */
   release(release: TaskTokenRelease, reason: string): Promise<void>;
   /** An execution's status; MISSING when the service has no such execution (a lost local runtime). */

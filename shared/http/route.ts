@@ -25,7 +25,8 @@ export type ApiFunctionName =
   // ---- rollouts (issue 10): configurations ----
   | 'configurations'
   // ---- edge locations (issue 10) ----
-  | 'edges';
+  | 'edges'
+  | 'deployments';
 
 export interface ResponseSpec {
   description: string;

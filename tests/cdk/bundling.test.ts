@@ -105,7 +105,7 @@ describe('the real stack with the bundle cache', () => {
   });
 
   it('re-uses every bundle on the second synth: no esbuild run, same assets, untouched files', () => {
-    expect(first.bundled).toHaveLength(18);
+    expect(first.bundled).toHaveLength(21);
     expect(second.bundled).toEqual([]);
     expect(second.assets).toEqual(first.assets);
     expect(mtimes(second.assets.values())).toEqual(mtimes(first.assets.values()));

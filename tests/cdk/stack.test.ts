@@ -43,9 +43,9 @@ describe('the stack', () => {
 
   it('runs every function on Node 22 arm64 with X-Ray and Powertools configured', () => {
     const functions = template.findResources('AWS::Lambda::Function');
-    // 11 API functions (configurations and edges: issue 10), the authorizer, the bootstrap custom resource, the relay and
-    // sweeper, the webhook fan-out and dispatcher, the edge-health job.
-    expect(Object.keys(functions)).toHaveLength(18);
+    // 12 API functions (configurations, edges and deployments: issue 10), the authorizer, the bootstrap custom resource, the
+    // relay and sweeper, the webhook fan-out and dispatcher, the edge-health job, the rollout tasks and the reconciler.
+    expect(Object.keys(functions)).toHaveLength(21);
     for (const fn of Object.values(functions)) {
       expect(fn.Properties).toMatchObject({
         Runtime: 'nodejs22.x',
@@ -68,7 +68,7 @@ describe('the stack', () => {
         (fn.Properties as { Environment: { Variables: Record<string, unknown> } }).Environment.Variables.CORS_ALLOWED_ORIGINS !== undefined,
     );
     // 9 + configurations (issue 10)
-    expect(apiFunctions).toHaveLength(11);
+    expect(apiFunctions).toHaveLength(12);
     for (const fn of apiFunctions) {
       expect(fn.Properties.Environment.Variables).toMatchObject({
         CORS_ALLOWED_ORIGINS: 'https://app.example,https://admin.example',
@@ -260,5 +260,82 @@ describe('the jobs', () => {
 
   it('refuses a heartbeat interval that is not a whole number of seconds', () => {
     expect(() => synthTemplate({ 'switchyard:edgeHeartbeatSeconds': 0 })).toThrow(/switchyard:edgeHeartbeatSeconds must be a whole number/);
+  });
+});
+
+describe('the rollout workflows', () => {
+  const machines = () => template.findResources('AWS::StepFunctions::StateMachine');
+  /** The ASL of the machine named `<stack>-<name>`, with the function ARN tokens stubbed. */
+  const definitionOf = (name: string) => {
+    const machine = Object.values(machines()).find(
+      (m) => (m.Properties as { StateMachineName: string }).StateMachineName === `Switchyard-${name}`,
+    );
+    expect(machine).toBeDefined();
+    const parts = (machine!.Properties as { DefinitionString: { 'Fn::Join': [string, unknown[]] } }).DefinitionString['Fn::Join'][1];
+    return JSON.parse(parts.map((p) => (typeof p === 'string' ? p : 'arn:aws:lambda:us-east-1:000000000000:function:tasks')).join('')) as {
+      States: Record<string, Record<string, unknown>>;
+      QueryLanguage?: string;
+    };
+  };
+
+  it('defines the rollout machine as a Map over the stages, one at a time: gate, approval by task token, apply, bake, evaluate', () => {
+    const rollout = definitionOf('rollout');
+    expect(rollout.QueryLanguage ?? 'JSONPath').toBe('JSONPath');
+    const stages = rollout.States.Stages as {
+      Type: string;
+      MaxConcurrency: number;
+      ItemProcessor: { States: Record<string, Record<string, unknown>> };
+    };
+    expect(stages).toMatchObject({ Type: 'Map', MaxConcurrency: 1, ItemsPath: '$.stages' });
+    const inner = stages.ItemProcessor.States;
+    expect(Object.keys(inner)).toEqual(expect.arrayContaining(['Gate', 'AwaitApproval', 'Hold', 'Apply', 'Watch', 'Bake', 'Evaluate']));
+    expect(inner.AwaitApproval).toMatchObject({ Resource: expect.stringContaining('lambda:invoke.waitForTaskToken') });
+    expect(JSON.stringify(inner.AwaitApproval)).toContain('$$.Task.Token');
+    expect(inner.Bake).toMatchObject({ Type: 'Wait', SecondsPath: '$.waitSeconds' });
+    // A failed stage, or a failed execution, goes to the rollback; a superseded one ends quietly.
+    expect(stages).toMatchObject({
+      Catch: [
+        { ErrorEquals: ['Deployment.Superseded'], Next: 'Done' },
+        { ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'RollBack' },
+      ],
+    });
+  });
+
+  it('defines the rollback machine: restore every edge, then mark the deployment, and FAILED when it cannot', () => {
+    const rollback = definitionOf('rollback');
+    expect(rollback.States.RestoreEdges).toMatchObject({
+      Next: 'MarkRolledBack',
+      Catch: [{ ErrorEquals: ['States.ALL'], Next: 'MarkFailed' }],
+    });
+    expect(rollback.States.RollbackFailed).toMatchObject({ Type: 'Fail', Error: 'Deployment.RollbackFailed' });
+  });
+
+  it('names the machines to the functions that drive them, and runs the reconciler every minute', () => {
+    const functions = template.findResources('AWS::Lambda::Function');
+    for (const fn of Object.values(functions)) {
+      const vars = (fn.Properties as { Environment?: { Variables?: Record<string, unknown> } }).Environment?.Variables ?? {};
+      if ('ROLLOUT_STATE_MACHINE_ARN' in vars)
+        expect(JSON.stringify(vars.ROLLOUT_STATE_MACHINE_ARN)).toContain(':stateMachine:Switchyard-rollout');
+    }
+    const withMachines = Object.values(functions).filter(
+      (f) => 'ROLLBACK_STATE_MACHINE_ARN' in ((f.Properties as { Environment?: { Variables?: object } }).Environment?.Variables ?? {}),
+    );
+    // The deployments API, the rollout tasks and the reconciler.
+    expect(withMachines).toHaveLength(3);
+    template.hasResourceProperties('AWS::Events::Rule', {
+      Description: 'Runs the deployment reconciler',
+      ScheduleExpression: 'rate(1 minute)',
+    });
+  });
+
+  it('takes the poll interval from context, checked at synth', () => {
+    const polled = Template.fromJSON(synthTemplate({ 'switchyard:rolloutPollSeconds': '2' }) as never);
+    const tasks = Object.values(polled.findResources('AWS::Lambda::Function')).filter(
+      (f) =>
+        ((f.Properties as { Environment?: { Variables?: Record<string, unknown> } }).Environment?.Variables ?? {}).ROLLOUT_POLL_SECONDS ===
+        '2',
+    );
+    expect(tasks.length).toBeGreaterThanOrEqual(2);
+    expect(() => synthTemplate({ 'switchyard:rolloutPollSeconds': '0' })).toThrow(/rolloutPollSeconds must be a whole number/);
   });
 });

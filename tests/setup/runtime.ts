@@ -32,7 +32,8 @@ export default async function setup(project: TestProject) {
   const runtime = await startRuntimeProcess({
     env: { SWITCHYARD_ADMIN_API_KEY: E2E_ADMIN_API_KEY, SWITCHYARD_ADMIN_PASSWORD: E2E_ADMIN_PASSWORD },
     // Short rate-limit windows and authorizer cache so the suite can watch a limit reset and a key revocation.
-    context: { 'switchyard:rateLimitWindowSeconds': '10', 'switchyard:authorizerCacheSeconds': '2' },
+    // Rollouts look at their record every second, so promote, pause and resume show within a test's patience.
+    context: { 'switchyard:rateLimitWindowSeconds': '10', 'switchyard:authorizerCacheSeconds': '2', 'switchyard:rolloutPollSeconds': '1' },
   });
   project.provide('baseUrl', runtime.url);
   project.provide('awsEndpoint', runtime.awsEndpoint);

@@ -17,6 +17,7 @@ import { bodySchemaFor, lowerCaseHeaders, mediaTypeOf, routeKey } from '../../sh
 import { CLOUDEVENTS_JSON, releaseEventFromCloudEvent } from '../../shared/domain/cloudevents.js';
 import { deliveryIdOf } from '../../shared/domain/webhooks.js';
 import { StoredCloudEventSchema } from '../../shared/events/outbox-schema.js';
+import { RolloutTaskSchema } from '../../shared/rollouts/task-schema.js';
 import { DeliveryRecordSchema, FanoutRecordSchema } from '../../shared/webhooks/messages.js';
 
 const dir = path.resolve(import.meta.dirname, '../../events');
@@ -81,8 +82,21 @@ describe('sample events of the event functions', () => {
     return found.event;
   };
 
-  it('outbox-sweeper-scheduled.json is a scheduled EventBridge event (EventBridgeSchema)', () => {
-    expect(schemaIssues(EventBridgeSchema.safeParse(sample('outbox-sweeper-scheduled.json')))).toEqual([]);
+  it.each(['outbox-sweeper-scheduled.json', 'deployment-reconciler-scheduled.json'])(
+    '%s is a scheduled EventBridge event (EventBridgeSchema)',
+    (file) => {
+      expect(schemaIssues(EventBridgeSchema.safeParse(sample(file)))).toEqual([]);
+    },
+  );
+
+  const taskSamples = all.filter(({ file }) => file.startsWith('rollout-tasks-'));
+  it("cover every action of the rollout and rollback machines but failRollback (the machine passes a failed task's Cause)", () => {
+    const actions = new Set(taskSamples.map(({ event }) => event.action));
+    const missing = RolloutTaskSchema.options.map((o) => o.shape.action.value).filter((a) => !actions.has(a) && a !== 'failRollback');
+    expect(missing).toEqual([]);
+  });
+  it.each(taskSamples)('$file is a Step Functions task input the rollout-tasks function accepts', ({ event }) => {
+    expect(schemaIssues(RolloutTaskSchema.safeParse(event))).toEqual([]);
   });
 
   it('edge-health-scheduled.json is a scheduled EventBridge event (EventBridgeSchema)', () => {
