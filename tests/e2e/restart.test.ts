@@ -3,19 +3,27 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { InvokeCommand, LambdaClient, ListFunctionsCommand } from '@aws-sdk/client-lambda';
+import { readFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
+import { startFleet, type Fleet } from '../../bin/edge-sim.js';
 import { receiverBody } from '../support/samples.js';
 import { startRuntimeProcess, type RuntimeProcess } from '../support/runtime-process.js';
 
 const dataDir = mkdtempSync(path.join(tmpdir(), 'switchyard-data-'));
 const outdir = mkdtempSync(path.join(tmpdir(), 'switchyard-cdk-'));
+const rolloutDataDir = mkdtempSync(path.join(tmpdir(), 'switchyard-data-'));
+const keyDir = mkdtempSync(path.join(tmpdir(), 'switchyard-edge-keys-'));
 const KEY = 'sy_restart_test_key_0123456789';
+/** Both tests' runtimes synthesize with the same context into the same assembly, so only the first start synthesizes. */
+const context = { 'switchyard:rolloutPollSeconds': '1' };
 let runtime: RuntimeProcess | undefined;
+let fleet: Fleet | undefined;
 
 afterAll(async () => {
+  await fleet?.stop();
   await runtime?.stop();
-  rmSync(dataDir, { recursive: true, force: true });
-  rmSync(outdir, { recursive: true, force: true });
+  for (const dir of [dataDir, outdir, rolloutDataDir, keyDir]) rmSync(dir, { recursive: true, force: true });
 });
 
 function portAcceptsConnections(endpoint: string): Promise<boolean> {
@@ -33,7 +41,7 @@ function portAcceptsConnections(endpoint: string): Promise<boolean> {
 describe.skipIf(process.env.SWITCHYARD_BASE_URL)('local runtime on disk', () => {
   // Two cold starts (synth, bundling, a JVM) on a loaded 2-core machine: give it room.
   it('keeps data across a restart, reuses the unchanged assembly, and stops cleanly on SIGINT', async () => {
-    runtime = await startRuntimeProcess({ dataDir, outdir, env: { SWITCHYARD_ADMIN_API_KEY: KEY } });
+    runtime = await startRuntimeProcess({ dataDir, outdir, context, env: { SWITCHYARD_ADMIN_API_KEY: KEY } });
     expect(runtime.output()).toMatch(/ready in [\d.]+ s: synth [\d.]+ s/);
     const created = await fetch(`${runtime.url}/api/v1/receivers`, {
       method: 'POST',
@@ -48,11 +56,120 @@ describe.skipIf(process.env.SWITCHYARD_BASE_URL)('local runtime on disk', () => 
     expect(await portAcceptsConnections(firstDynamo)).toBe(false);
 
     // No key in the environment this time: the one bootstrapped on the first start must still work.
-    runtime = await startRuntimeProcess({ dataDir, outdir });
+    runtime = await startRuntimeProcess({ dataDir, outdir, context });
     // Nothing changed: no synth, no bundling.
     expect(runtime.output()).toMatch(/ready in [\d.]+ s: assembly reused/);
     const read = await fetch(`${runtime.url}/api/v1/receivers/${id}`, { headers: { 'X-API-Key': KEY } });
     expect(read.status).toBe(200);
     expect(await read.json()).toMatchObject({ id, name: 'survives-restart' });
   }, 180_000);
+
+  // The deployment record is the source of truth (DESIGN.md §6): executions live in the runtime's memory and die with it;
+  // the reconciler finds the in-flight deployment without one and starts it again from its recorded stage.
+  it('finishes a rollout that was in flight when the runtime stopped, with no edge on an unknown version', async () => {
+    runtime = await startRuntimeProcess({ dataDir: rolloutDataDir, outdir, context, env: { SWITCHYARD_ADMIN_API_KEY: KEY } });
+    const api = async (method: string, route: string, body?: unknown, auth: Record<string, string> = { 'X-API-Key': KEY }) => {
+      const res = await fetch(`${runtime!.url}${route}`, {
+        method,
+        headers: { ...auth, 'Content-Type': 'application/json' },
+        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+      });
+      const text = await res.text();
+      return { status: res.status, body: (text ? JSON.parse(text) : undefined) as Record<string, any> }; // eslint-disable-line @typescript-eslint/no-explicit-any
+    };
+    const fleetOn = (url: string) =>
+      startFleet({
+        api: url,
+        adminKey: KEY,
+        edges: 4,
+        regions: 2,
+        prefix: 'restart',
+        pollMs: 300,
+        heartbeatMs: 300,
+        seed: 3,
+        keyFile: path.join(keyDir, 'restart.json'),
+      });
+    fleet = await fleetOn(runtime.url);
+    const edgeIds = fleet.edges.map((e) => e.id);
+
+    expect(
+      (await api('POST', '/api/v1/users', { username: 'restart-approver', password: 'restart-approver-pass-1', roles: ['operator'] }))
+        .status,
+    ).toBe(201);
+    const token = (await api('POST', '/api/v1/auth/login', { username: 'restart-approver', password: 'restart-approver-pass-1' }, {})).body
+      .accessToken as string;
+    const content = (ttl: number) => ({ routes: [{ path: '/', origin: 'origin-a', ttlSeconds: ttl }] });
+    const config = (await api('POST', '/api/v1/configurations', { name: 'restart', content: content(60) })).body.id as string;
+    expect((await api('PUT', `/api/v1/configurations/${config}`, { revision: 1, content: content(120) })).status).toBe(200);
+    for (const v of [1, 2])
+      expect(
+        (await api('POST', `/api/v1/configurations/${config}/versions/${v}/approve`, undefined, { Authorization: `Bearer ${token}` }))
+          .status,
+      ).toBe(200);
+
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- JSON read field by field, as a client does
+    const until = async (id: string, done: (d: Record<string, any>) => boolean, ms: number) => {
+      const deadline = Date.now() + ms;
+      for (;;) {
+        const d = (await api('GET', `/api/v1/deployments/${id}`)).body;
+        if (done(d)) return d;
+        if (Date.now() > deadline) throw new Error(`deployment ${id} stuck: ${JSON.stringify(d).slice(0, 2000)}`);
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    };
+    const deploy = async (version: number, strategy: string, bakeSeconds: number, steps?: number[]) => {
+      const res = await api('POST', '/api/v1/deployments', {
+        configurationId: config,
+        version,
+        strategy,
+        targets: { edgeIds },
+        ...(steps ? { steps } : {}),
+        bakeSeconds,
+        thresholds: { maxErrorRate: 0.05 },
+      });
+      expect(res.status).toBe(202);
+      return res.body.id as string;
+    };
+    const first = await deploy(1, 'direct', 1);
+    expect((await until(first, (d) => d.status === 'SUCCEEDED', 60_000)).status).toBe('SUCCEEDED');
+
+    const id = await deploy(2, 'regional-canary', 6, [50, 100]);
+    const mid = await until(id, (d) => d.stages[0].status === 'BAKING', 60_000);
+    expect(mid).toMatchObject({ status: 'IN_PROGRESS', currentStage: 0, attempt: 1 });
+
+    // The runtime goes away mid-bake; the edges keep polling (and count their failed requests).
+    await runtime.stop();
+    runtime = await startRuntimeProcess({ dataDir: rolloutDataDir, outdir, context });
+    await fleet.stop();
+    fleet = await fleetOn(runtime.url); // the same four edges (their keys are in the key file), at the new address
+    expect(fleet.edges.map((e) => e.id)).toEqual(edgeIds);
+
+    // The reconciler's schedule runs every minute; run it now, with the event that schedule sends.
+    const lambda = new LambdaClient({
+      endpoint: runtime.awsEndpoint,
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    });
+    const functions = (await lambda.send(new ListFunctionsCommand({}))).Functions ?? [];
+    const reconciler = functions.find((f) => f.FunctionName?.includes('Reconciler'))?.FunctionName;
+    expect(reconciler).toBeDefined();
+    const scheduled = readFileSync(path.join(import.meta.dirname, '../../events/deployment-reconciler-scheduled.json'));
+    const invoked = await lambda.send(new InvokeCommand({ FunctionName: reconciler, Payload: scheduled }));
+    const report = JSON.parse(Buffer.from(invoked.Payload!).toString()) as {
+      restarted: number;
+      report: Array<{ deploymentId: string; execution: string }>;
+    };
+    expect(report.report).toContainEqual(expect.objectContaining({ deploymentId: id, execution: 'MISSING', action: 'restarted' }));
+
+    const done = await until(id, (d) => ['SUCCEEDED', 'ROLLED_BACK', 'FAILED'].includes(d.status), 90_000);
+    expect(done.status).toBe('SUCCEEDED');
+    expect(done.stages.map((s: { status: string }) => s.status)).toEqual(['PASSED', 'PASSED']);
+    // Every edge runs a version this configuration has, and the one the deployment left it on.
+    await fleet.waitUntil((s) => s.every((e) => e.active?.configurationId === config && e.active.version === 2), 30_000);
+    // Nothing left for the reconciler.
+    const again = JSON.parse(
+      Buffer.from((await lambda.send(new InvokeCommand({ FunctionName: reconciler, Payload: scheduled }))).Payload!).toString(),
+    );
+    expect(again.restarted).toBe(0);
+  }, 300_000);
 });
