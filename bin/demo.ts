@@ -172,8 +172,8 @@ async function main(): Promise<void> {
     edges: edgeCount,
     regions: regionCount,
     prefix: 'demo',
-    pollMs: 1000,
-    heartbeatMs: 1000,
+    pollMs: 2000,
+    heartbeatMs: 2000,
   });
   try {
     // An operator other than the author approves each version (self-approval is refused).
