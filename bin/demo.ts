@@ -234,10 +234,26 @@ async function main(): Promise<void> {
     const fail = badEnd.decisions.find((d) => d.verdict === 'FAIL');
     const canary = badEnd.stages[0]!;
     if (fail && canary.appliedAt) {
-      say(
-        `first heartbeats on v3 → rollback decision: ${((Date.parse(fail.at) - Date.parse(canary.appliedAt)) / 1000).toFixed(1)} s (the bake is ${bakeSeconds} s)`,
+      // The canary edges' first heartbeats on v3, as the API recorded them.
+      const firsts = await Promise.all(
+        canary.edgeIds.map(async (edgeId) => {
+          const page = await request<{ items: Array<{ at: string; activeVersion?: number; configurationId?: string }> }>(
+            'GET',
+            `/api/v1/edge-locations/${edgeId}/metrics?from=${encodeURIComponent(canary.appliedAt!)}&limit=100`,
+          );
+          const onBad = page.items.filter((h) => h.configurationId === config.id && h.activeVersion === 3).map((h) => Date.parse(h.at));
+          return onBad.length > 0 ? Math.min(...onBad) : undefined;
+        }),
       );
-      say(`decision → deployment ${badEnd.status}: ${((Date.parse(badEnd.finishedAt!) - Date.parse(fail.at)) / 1000).toFixed(2)} s`);
+      const first = Math.min(...firsts.filter((t): t is number => t !== undefined));
+      if (Number.isFinite(first)) {
+        say(
+          `first heartbeat on v3 → rollback decision: ${((Date.parse(fail.at) - first) / 1000).toFixed(1)} s (the bake is ${bakeSeconds} s)`,
+        );
+      }
+      say(
+        `decision → deployment ${badEnd.status} (every edge's assignment restored): ${((Date.parse(badEnd.finishedAt!) - Date.parse(fail.at)) / 1000).toFixed(2)} s`,
+      );
       say(
         `decision → every edge reporting v2 again: ${((Math.max(restoredAt, Date.now()) - Date.parse(fail.at)) / 1000).toFixed(1)} s (edges poll every 2 s)`,
       );

@@ -243,6 +243,8 @@ export class Rollouts extends Construct {
 
     const done = new Succeed(this, 'Done');
     const rollBack = this.task('RollBack', 'beginRollback', { 'deploymentId.$': '$.deploymentId', 'error.$': '$.error' });
+    // Starting the rollback races an operator's action at worst: read again and start it.
+    rollBack.addRetry({ errors: [STATE_CHANGED], interval: Duration.seconds(1), maxAttempts: 3, backoffRate: 2 });
     rollBack.next(done);
     stages.addCatch(done, { errors: [SUPERSEDED], resultPath: JsonPath.DISCARD });
     stages.addCatch(rollBack, { errors: ['States.ALL'], resultPath: '$.error' });

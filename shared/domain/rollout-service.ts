@@ -307,11 +307,15 @@ export class RolloutService {
       return this.withRollbackExecution(rollback(current, { by: SYSTEM, reason }, now));
     });
     if (d.status !== 'ROLLING_BACK') return { deploymentId: input.deploymentId, next: 'superseded' };
+    // Named in the record before it is started (at the revision after this one), so the reconciler can find it if the start fails.
     const prepared = d.rollbackExecutionArn
       ? d
-      : await this.transit(input.deploymentId, (current, now) =>
-          current.rollbackExecutionArn ? undefined : { deployment: this.rollbackExecutionOf(current, now) },
-        );
+      : await this.transit(input.deploymentId, (current, now) => {
+          if (current.rollbackExecutionArn || current.status !== 'ROLLING_BACK') return undefined;
+          const attempt = current.rollbackAttempt ?? 1;
+          const executionArn = this.workflows.rollbackExecutionArn(current.id, attempt);
+          return { deployment: executionRestarted(current, { kind: 'rollback', attempt, executionArn }, now) };
+        });
     await this.workflows.startRollback(input.deploymentId, prepared.rollbackAttempt ?? 1);
     return { deploymentId: input.deploymentId, next: 'rollback' };
   }

@@ -5,7 +5,8 @@
  * the rollout and rollback state machines run from the template. Targets
  * are the fleet's edge ids, so other suites' edges are never touched.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DescribeExecutionCommand, SFNClient } from '@aws-sdk/client-sfn';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Fleet } from '../../bin/edge-sim.js';
 import { call } from '../support/http.js';
 import { approvedConfiguration, deploymentUntil, fleet, operator } from '../support/rollouts.js';
@@ -86,7 +87,10 @@ describe('rollouts', { timeout: 120_000 }, () => {
     ]);
     // Every stage was judged, each verdict logged with its figures; the last one had no baseline left.
     const passes = done.decisions.filter((d: { verdict: string }) => d.verdict === 'PASS');
-    expect(passes.map((d: { stage: number }) => d.stage), JSON.stringify(done.decisions, null, 1)).toEqual([0, 1, 2]);
+    expect(
+      passes.map((d: { stage: number }) => d.stage),
+      JSON.stringify(done.decisions, null, 1),
+    ).toEqual([0, 1, 2]);
     for (const decision of passes) expect(decision.metrics.map((m: { metric: string }) => m.metric)).toEqual(['errorRate', 'p95LatencyMs']);
     expect(done).not.toHaveProperty('taskToken');
     await f.waitUntil(allOn(configurationId, 2), 20_000);
@@ -120,6 +124,18 @@ describe('rollouts', { timeout: 120_000 }, () => {
     });
     expect(done.rollbackReason).toContain('above the threshold');
     expect(done.stages[0]).toMatchObject({ status: 'ROLLED_BACK' });
+    // The rollout handed over to the rollback machine and both executions ended cleanly: nothing was left for the reconciler.
+    if (inject('awsEndpoint')) {
+      const sfn = new SFNClient({
+        endpoint: inject('awsEndpoint'),
+        region: 'us-east-1',
+        credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+      });
+      for (const executionArn of [done.executionArn, done.rollbackExecutionArn]) {
+        expect((await sfn.send(new DescribeExecutionCommand({ executionArn }))).status, executionArn).toBe('SUCCEEDED');
+      }
+      expect(done).toMatchObject({ attempt: 1, rollbackAttempt: 1 });
+    }
     expect(done.stages[1]).toMatchObject({ status: 'PENDING' });
     // The two canary edges are back on version 1, the rest never left it.
     await f.waitUntil(allOn(configurationId, 1), 20_000);
