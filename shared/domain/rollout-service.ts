@@ -55,6 +55,8 @@ export interface RolloutReads {
 export interface RolloutConfig {
   /** The longest a Wait of the execution sleeps before it looks at the record again: how soon promote, pause and resume take effect. */
   pollSeconds: number;
+  /** Told when an execution could not be started (the deployment is stored; the reconciler starts it later). */
+  onStartFailed?: (deploymentId: string, error: unknown) => void;
 }
 
 export const DEFAULT_ROLLOUT_CONFIG: RolloutConfig = { pollSeconds: 5 };
@@ -132,7 +134,12 @@ export class RolloutService {
     const created = newDeployment(request, plan, { id, createdBy, now: this.clock.now() });
     const deployment: Deployment = { ...created.deployment, attempt: 1, executionArn: this.workflows.rolloutExecutionArn(id, 1) };
     await this.deployments.createDeployment({ ...created, deployment });
-    await this.workflows.startRollout(id, 1);
+    try {
+      await this.workflows.startRollout(id, 1);
+    } catch (error) {
+      // Accepted all the same: the record names the execution, and the reconciler starts it within its next run.
+      this.config.onStartFailed?.(id, error);
+    }
     return deploymentView(deployment);
   }
 

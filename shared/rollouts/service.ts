@@ -6,6 +6,7 @@
 import type { EdgeLocation } from '../domain/edges.js';
 import { DEFAULT_ROLLOUT_CONFIG, RolloutService, type RolloutReads } from '../domain/rollout-service.js';
 import { configurationStore, deploymentStore, edgeStore, systemClock, uuidIds } from '../store/index.js';
+import { logger } from '../telemetry.js';
 import { StepFunctionsWorkflows } from './workflows.js';
 
 /** Every edge location, all pages (targets are resolved against the whole fleet; a deployment holds at most MAX_TARGET_EDGES of them). */
@@ -38,7 +39,11 @@ export function rolloutService(): RolloutService {
     reads,
     systemClock,
     uuidIds,
-    { pollSeconds },
+    {
+      pollSeconds,
+      onStartFailed: (deploymentId, error) =>
+        logger.error('the rollout execution did not start; the reconciler will start it', { deploymentId, error: error as Error }),
+    },
   );
   return service;
 }

@@ -5,7 +5,10 @@
  * the rollout and rollback state machines run from the template. Targets
  * are the fleet's edge ids, so other suites' edges are never touched.
  */
+import { InvokeCommand, LambdaClient, ListFunctionsCommand } from '@aws-sdk/client-lambda';
 import { DescribeExecutionCommand, SFNClient } from '@aws-sdk/client-sfn';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Fleet } from '../../bin/edge-sim.js';
 import { call } from '../support/http.js';
@@ -226,6 +229,56 @@ describe('rollouts', { timeout: 120_000 }, () => {
     });
     expect(later.status, later.text).toBe(202);
     await deploymentUntil(later.body.id, final, 60_000);
+  });
+
+  // Fault injection (DESIGN.md §7): Step Functions refuses every StartExecution while the deployment is created.
+  it.runIf(inject('awsEndpoint'))('accepts a deployment whose execution could not start, and the reconciler starts it', async () => {
+    const aws = inject('awsEndpoint');
+    const f = await newFleet('chaos', 2, 1);
+    const configurationId = await approvedConfiguration('chaos', [GOOD_1], approver, FROM);
+    const chaos = (rules: unknown[]) =>
+      fetch(`${aws}/_switchyard/chaos`, {
+        method: rules.length ? 'PUT' : 'DELETE',
+        body: JSON.stringify(rules),
+        headers: { 'Content-Type': 'application/json' },
+      });
+    expect((await chaos([{ service: 'states', operation: 'StartExecution', probability: 1, error: 'ServiceUnavailable' }])).ok).toBe(true);
+    let id: string;
+    try {
+      id = await deploy({
+        configurationId,
+        version: 1,
+        strategy: 'direct',
+        targets: { edgeIds: f.edges.map((e) => e.id) },
+        bakeSeconds: 1,
+        thresholds: THRESHOLDS,
+      });
+    } finally {
+      await chaos([]);
+    }
+    const sfn = new SFNClient({ endpoint: aws, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+    const stored = (await call('GET', `/api/v1/deployments/${id}`)).body;
+    expect(stored).toMatchObject({ status: 'PENDING', attempt: 1 });
+    await expect(sfn.send(new DescribeExecutionCommand({ executionArn: stored.executionArn }))).rejects.toMatchObject({
+      name: 'ExecutionDoesNotExist',
+    });
+
+    // What the reconciler's schedule does every minute, now.
+    const lambda = new LambdaClient({
+      endpoint: aws,
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    });
+    const reconciler = ((await lambda.send(new ListFunctionsCommand({}))).Functions ?? []).find((fn) =>
+      fn.FunctionName?.includes('Reconciler'),
+    )!.FunctionName;
+    const scheduled = readFileSync(path.join(import.meta.dirname, '../../events/deployment-reconciler-scheduled.json'));
+    const report = JSON.parse(
+      Buffer.from((await lambda.send(new InvokeCommand({ FunctionName: reconciler, Payload: scheduled }))).Payload!).toString(),
+    );
+    expect(report.report).toContainEqual({ deploymentId: id, status: 'PENDING', execution: 'MISSING', action: 'restarted' });
+    expect((await deploymentUntil(id, final, 60_000)).status).toBe('SUCCEEDED');
+    await f.waitUntil(allOn(configurationId, 1), 20_000);
   });
 
   it('refuses what cannot be deployed with a clear problem, and stores nothing', async () => {
