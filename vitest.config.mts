@@ -25,7 +25,17 @@ export default defineConfig({
         extends: true,
         test: { name: 'integration', include: ['tests/integration/**/*.test.ts'], globalSetup: ['tests/setup/dynamodb.ts'] },
       },
-      { extends: true, test: { name: 'e2e', include: ['tests/e2e/**/*.test.ts'], globalSetup: ['tests/setup/runtime.ts'] } },
+      {
+        extends: true,
+        test: {
+          name: 'e2e',
+          include: ['tests/e2e/**/*.test.ts'],
+          globalSetup: ['tests/setup/runtime.ts'],
+          // Two files at a time (vitest's default here is cores − 1 = 1): an e2e file mostly waits on the runtime's
+          // process, its timers (bakes, retries) and JVM start-ups, so a second file overlaps those waits.
+          maxWorkers: 2,
+        },
+      },
     ],
   },
 });
