@@ -310,7 +310,9 @@ export class RolloutService {
     const prepared = d.rollbackExecutionArn
       ? d
       : await this.transit(input.deploymentId, (current, now) =>
-          current.rollbackExecutionArn ? undefined : { deployment: this.rollbackExecutionOf(current, now) },
+          current.rollbackExecutionArn
+            ? undefined
+            : { deployment: { ...this.rollbackExecutionOf(current, now), revision: current.revision + 1 } },
         );
     await this.workflows.startRollback(input.deploymentId, prepared.rollbackAttempt ?? 1);
     return { deploymentId: input.deploymentId, next: 'rollback' };
