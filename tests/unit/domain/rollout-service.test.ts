@@ -311,6 +311,8 @@ function makeWorld() {
   );
   /** Versions of cfg-1 whose edges report 30 % errors and a 900 ms p95 (the rest: 1 %, 120 ms). */
   const badVersions = new Set<number>();
+  /** Requests each edge serves between two heartbeats (0: a quiet fleet, nothing to judge). */
+  const traffic = { requests: 100 };
 
   /** A Wait of the execution: time passes and every edge reports one heartbeat for what it serves. */
   function wait(seconds: number): void {
@@ -323,7 +325,7 @@ function makeWorld() {
         edgeId: edge.id,
         at: clock.now(),
         ...(serving ? { configurationId: serving.configurationId, activeVersion: serving.version } : {}),
-        requests: 100,
+        requests: traffic.requests,
         errorRate: bad ? 0.3 : 0.01,
         p95LatencyMs: bad ? 900 : 120,
         cacheHitRate: 0.9,
@@ -331,7 +333,7 @@ function makeWorld() {
     }
   }
 
-  return { calls, clock, store, assignments, heartbeats, workflows, service, badVersions, wait, initial };
+  return { calls, clock, store, assignments, heartbeats, workflows, service, badVersions, traffic, wait, initial };
 }
 
 type World = ReturnType<typeof makeWorld>;
@@ -573,6 +575,24 @@ describe('a rollout that succeeds', () => {
   });
 });
 
+describe('a quiet fleet', () => {
+  it('INSUFFICIENT_DATA bakes the stage again twice, then passes it by policy', async () => {
+    w.traffic.requests = 0;
+    const { id, exec } = await started(canary({ strategy: 'direct' }));
+    await exec.runToEnd();
+    expect(exec.trace.filter((l) => l.startsWith('evaluate:0'))).toEqual([
+      'evaluate:0→watch (INSUFFICIENT_DATA)',
+      'evaluate:0→watch (INSUFFICIENT_DATA)',
+      'evaluate:0→done (INSUFFICIENT_DATA)',
+    ]);
+    const d = record(id);
+    expect(d).toMatchObject({ status: 'SUCCEEDED' });
+    expect(d.stages[0]).toMatchObject({ status: 'PASSED', bakeExtensions: 2 });
+    expect(d.decisions.at(-1)!.reason).toMatch(/passed by policy after 2 extra bakes/);
+    expect(Date.parse(d.finishedAt!) - Date.parse(d.stages[0]!.appliedAt!)).toBeGreaterThanOrEqual(3 * BAKE * 1000);
+  });
+});
+
 describe('a failing stage rolls back', () => {
   /** Stage 0 passes; then the version degrades under stage 1's traffic. */
   async function failingAtStage1() {
@@ -724,6 +744,20 @@ describe("an operator's action between two tasks", () => {
     expect(await exec.step()).toBe('gate:1→apply');
     await exec.runToEnd();
     expect(record(id).status).toBe('SUCCEEDED');
+  });
+
+  it('a pause that lands between the gate and its approval task sends the execution back to the gate, which holds', async () => {
+    const { id, exec } = await started(canary({ requireApproval: true }));
+    await exec.run((l) => l === 'gate:1→approval');
+    await w.service.pause(id, 'carol');
+    expect(await exec.step()).toBe('awaitApproval:1→StateChanged');
+    expect(await exec.step()).toBe('gate:1→hold');
+    expect(record(id)).toMatchObject({ status: 'PAUSED', pausedFrom: 'IN_PROGRESS' });
+    expect(record(id).taskToken).toBeUndefined();
+    await w.service.resume(id, 'carol');
+    await exec.run();
+    expect(exec.trace.slice(-3)).toEqual(['gate:1→approval', `awaitApproval:1→${exec.waitingToken}`, 'token:1→waiting']);
+    expect(record(id)).toMatchObject({ status: 'WAITING_APPROVAL', taskToken: exec.waitingToken });
   });
 
   it('a pause during a bake does not stop the watch: the stage is judged, the next one waits', async () => {
@@ -972,5 +1006,30 @@ describe('create', () => {
     expect(w.workflows.startsOf('rollout')).toEqual([w.workflows.rolloutExecutionArn(d!.id, 1)]);
     await new Execution(w, d!.id).runToEnd();
     expect(record(d!.id).status).toBe('SUCCEEDED');
+  });
+});
+
+describe('known gaps (it.fails: these pass while the gap is there; when one is fixed, make it an it)', () => {
+  /*
+   * The last stage's record says BAKING (prior states recorded) but its
+   * execution was lost before the assignments were written; an operator
+   * promotes before the reconciler runs. promote passes the last stage:
+   * SUCCEEDED, a final status the reconciler does not look at, and a
+   * restarted execution's begin answers superseded. Nobody ever writes the
+   * assignments: the deployment shows SUCCEEDED while no edge serves the
+   * version. (A live execution is safe: apply assigns from its own
+   * transition's record even if promote lands right after it.)
+   */
+  it.fails('a promote of the last stage after its execution was lost leaves edges on the new version', async () => {
+    const { id, exec } = await started(canary({ strategy: 'direct' }));
+    await exec.run((l) => l === 'gate:0→apply');
+    w.assignments.crashNextAssignAfter = 0;
+    await expect(w.service.apply({ deploymentId: id, stage: 0 })).rejects.toThrow(/timed out/); // and the runtime dies with it
+    await w.service.promote(id, 'carol');
+    w.workflows.statuses.clear();
+    await w.service.reconcile();
+    await new Execution(w, id).runToEnd();
+    expect(record(id).status).toBe('SUCCEEDED');
+    expect(Object.values(w.assignments.view(ALL))).toEqual(ALL.map(() => `${CFG}@2/100`));
   });
 });
