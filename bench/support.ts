@@ -151,9 +151,10 @@ export interface BenchReply {
  * The stack a bench drives: `switchyard local` in memory with a known admin
  * key and a 1-second rate-limit window (the admin limit, 1 000 per window,
  * out of the way: benches measure the write path, not the limiter), and a
- * JSON client for its API as that admin.
+ * JSON client for its API as that admin. `context` adds CDK context (e.g.
+ * `switchyard:rolloutPollSeconds`).
  */
-export async function startBenchStack(): Promise<{
+export async function startBenchStack(context: Record<string, string> = {}): Promise<{
   runtime: RuntimeProcess;
   api: (method: string, path: string, body?: unknown) => Promise<BenchReply>;
 }> {
@@ -161,7 +162,7 @@ export async function startBenchStack(): Promise<{
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const runtime = await startRuntimeProcess({
     env: { SWITCHYARD_ADMIN_API_KEY: adminKey },
-    context: { 'switchyard:rateLimitWindowSeconds': '1' },
+    context: { 'switchyard:rateLimitWindowSeconds': '1', ...context },
     timeoutMs: 300_000,
   });
   const api = async (method: string, path: string, body?: unknown): Promise<BenchReply> => {
