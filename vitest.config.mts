@@ -34,6 +34,8 @@ export default defineConfig({
           // Two files at a time (vitest's default here is cores − 1 = 1): an e2e file mostly waits on the runtime's
           // process, its timers (bakes, retries) and JVM start-ups, so a second file overlaps those waits.
           maxWorkers: 2,
+          // A project with its own worker count runs as its own group: after unit, cdk and integration.
+          sequence: { groupOrder: 1 },
         },
       },
     ],
