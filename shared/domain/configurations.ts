@@ -237,17 +237,6 @@ export function approveVersion(
   return { version: { ...version, approvedBy: actor.id, approvedAt: now }, changed: true };
 }
 
-/** A version may be deployed once approved (seed 003's IsApproved): 422 VERSION_NOT_APPROVED otherwise. */
-export function assertDeployable(version: ConfigurationVersion, path = 'body.version'): void {
-  if (version.approvedBy === undefined) {
-    throw new RuleViolationError(
-      `Version ${version.version} of configuration ${version.configurationId} is not approved`,
-      'VERSION_NOT_APPROVED',
-      [{ path, message: 'approve the version before deploying it' }],
-    );
-  }
-}
-
 /** The RFC 6902 patch that turns `from`'s content into `to`'s. */
 export function diffVersions(from: Pick<ConfigurationVersion, 'content'>, to: Pick<ConfigurationVersion, 'content'>): Operation[] {
   return createPatch(from.content, to.content);

@@ -7,6 +7,7 @@
  * transaction, conditional on the revision read. An illegal transition is a
  * RuleViolationError (422) with a code.
  */
+import type { ConfigurationVersion } from './configurations.js';
 import { RuleViolationError } from './errors.js';
 import type { MetricFigures, StageEvaluation, Verdict } from './rollout-evaluation.js';
 import {
@@ -156,6 +157,21 @@ export interface InsufficientDataPolicy {
 export const DEFAULT_INSUFFICIENT_DATA: InsufficientDataPolicy = { maxBakeExtensions: 2, then: 'pass' };
 
 // ---- creation -----------------------------------------------------------------------
+
+/**
+ * A version may be deployed once approved (seed 003's IsApproved): 422
+ * VERSION_NOT_APPROVED otherwise. Here rather than in ./configurations.ts,
+ * whose JSON Schema validation (ajv) the rollout functions do not need.
+ */
+export function assertDeployable(version: ConfigurationVersion, path = 'body.version'): void {
+  if (version.approvedBy === undefined) {
+    throw new RuleViolationError(
+      `Version ${version.version} of configuration ${version.configurationId} is not approved`,
+      'VERSION_NOT_APPROVED',
+      [{ path, message: 'approve the version before deploying it' }],
+    );
+  }
+}
 
 export function newDeployment(
   request: DeploymentRequest,

@@ -14,6 +14,7 @@
 import {
   ACTIVE_STATUSES,
   approve,
+  assertDeployable,
   awaitApproval,
   bakeDone,
   executionRestarted,
@@ -37,7 +38,7 @@ import {
   type Transition,
 } from './deployments.js';
 import type { EdgeAssignment, EdgeLocation, HeartbeatRecord } from './edges.js';
-import { assertDeployable, type ConfigurationVersion } from './configurations.js';
+import type { ConfigurationVersion } from './configurations.js';
 import { NotFoundError, VersionConflictError } from './errors.js';
 import type { Page } from './model.js';
 import type { Clock, IdGenerator } from './ports.js';

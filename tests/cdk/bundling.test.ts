@@ -85,7 +85,7 @@ describe('the real stack with the bundle cache', () => {
 
   it('bundles every function as ESM with the Powertools createRequire banner', () => {
     // 15 + configurations (issue 10) + the edge-health job
-    expect(first.assets.size).toBe(18);
+    expect(first.assets.size).toBe(21);
     for (const dir of first.assets.values()) {
       const code = readFileSync(path.join(dir, BUNDLE_FILE), 'utf8');
       expect(code.startsWith("import { createRequire } from 'module';const require = createRequire(import.meta.url);")).toBe(true);

@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
   approveVersion,
-  assertDeployable,
   ConfigurationService,
   DEFAULT_CONFIGURATION_RULES,
   diffVersions,
@@ -10,6 +9,7 @@ import {
   type ConfigurationStore,
   type ConfigurationVersion,
 } from '../../../shared/domain/configurations.js';
+import { assertDeployable } from '../../../shared/domain/deployments.js';
 import { ForbiddenError, NotFoundError, RuleViolationError, ValidationError, VersionConflictError } from '../../../shared/domain/errors.js';
 import type { JsonObject } from '../../../shared/domain/model.js';
 
