@@ -308,6 +308,15 @@ function stateSpans(events: HistoryEvent[], origin: number, only?: readonly stri
     if (e.stateEnteredEventDetails) entered.set(name, at);
     if (e.stateExitedEventDetails) rows.push([name, `+${ms(entered.get(name))} → +${ms(at)}`]);
   }
+  // A failed task or execution says why: a rollout that fails instead of entering RollBack leaves the rollback to the reconciler.
+  for (const e of events) {
+    const failed = e.lambdaFunctionFailedEventDetails ?? e.taskFailedEventDetails ?? e.executionFailedEventDetails;
+    if (failed)
+      rows.push([
+        `${e.type}`,
+        `+${ms((e.timestamp as Date).getTime() - origin)} ${failed.error ?? ''}: ${(failed.cause ?? '').slice(0, 200)}`,
+      ]);
+  }
   const end = events.find((e) => e.type === 'ExecutionSucceeded' || e.type === 'ExecutionFailed');
   if (end)
     rows.push([
@@ -484,7 +493,6 @@ try {
     Object.fromEntries([
       ...stateSpans(rolloutHistory, decidedAt, ['Evaluate', 'RollBack'])
         .filter(([name]) => !name.startsWith('execution started'))
-        .slice(-3)
         .map(([k, v]) => [`rollout: ${k}`, v]),
       ...stateSpans(rollbackHistory, decidedAt).map(([k, v]) => [`rollback: ${k}`, v]),
       ['deployment finishedAt', `+${ms(Date.parse(badEnd.finishedAt!) - decidedAt)}`],
