@@ -47,7 +47,7 @@ export interface JobsProps {
  * Scheduled jobs (DESIGN.md §2, §6): the edge-health job, which records an
  * edge's health changes and emits `edge.unhealthy` / `edge.healthy`. (The
  * outbox sweeper belongs to the event backbone, lib/events.ts; the
- * deployment reconciler will join this construct.)
+ * deployment reconciler to the rollouts, lib/rollouts.ts.)
  */
 export class Jobs extends Construct {
   readonly edgeHealth: SwitchyardFunction;

@@ -435,8 +435,8 @@ export class RolloutService {
   /**
    * Reads, applies `change` and saves at the revision read; a lost race is
    * retried on a fresh read. `change` answering undefined writes nothing.
-   * Releases a task token the transition hands back (approve, promote,
-   * rollback at a gate) once the record is stored.
+   * Answers a task token the transition hands back (approve, promote,
+   * rollback at a gate) first, then stores the record.
    */
   private async transit(
     id: string,
@@ -446,17 +446,20 @@ export class RolloutService {
       const current = await this.load(id);
       const transition = await change(current, this.clock.now());
       if (!transition) return current;
-      try {
-        await this.deployments.saveTransition(transition);
-      } catch (error) {
-        if (error instanceof VersionConflictError && attempt < MAX_RACE_RETRIES) continue;
-        throw error;
-      }
+      // The gate's token is answered before the record is saved: if the save then fails, the execution's gate reads
+      // the record, finds it still waiting and asks again with a new token. Saved first, a failed answer would leave
+      // the execution waiting on a token the record no longer holds, with nothing to wake it.
       if (transition.release) {
         await this.workflows.release(
           transition.release,
           transition.release.outcome === 'success' ? 'approved' : (transition.deployment.rollbackReason ?? 'rolled back'),
         );
+      }
+      try {
+        await this.deployments.saveTransition(transition);
+      } catch (error) {
+        if (error instanceof VersionConflictError && attempt < MAX_RACE_RETRIES) continue;
+        throw error;
       }
       return transition.deployment;
     }
