@@ -155,6 +155,29 @@ function probes(f: Fixtures, marker: string): Record<string, Probe> {
       allowed: 202,
     },
     'GET /api/v1/edge-locations/{id}/metrics': { path: `/api/v1/edge-locations/${f.edgeId}/metrics`, allowed: 200 },
+    // ---- deployments (issue 10): a missing configuration or deployment, so an authorized caller gets 404 and nothing starts ----
+    'POST /api/v1/deployments': {
+      path: '/api/v1/deployments',
+      json: {
+        configurationId: MISSING,
+        version: 1,
+        ...{ strategy: 'direct', targets: { edgeIds: [MISSING] }, bakeSeconds: 1, thresholds: {} },
+      },
+      allowed: 404,
+    },
+    'POST /api/v1/configurations/{id}/versions/{version}/deploy': {
+      path: `/api/v1/configurations/${MISSING}/versions/1/deploy`,
+      json: { strategy: 'direct', targets: { edgeIds: [MISSING] }, bakeSeconds: 1, thresholds: {} },
+      allowed: 404,
+    },
+    'GET /api/v1/deployments': { path: '/api/v1/deployments', allowed: 200 },
+    'GET /api/v1/deployments/{id}': { path: `/api/v1/deployments/${MISSING}`, allowed: 404 },
+    ...Object.fromEntries(
+      ['approve', 'promote', 'pause', 'resume', 'rollback'].map((action) => [
+        `POST /api/v1/deployments/{id}/${action}`,
+        { path: `/api/v1/deployments/${MISSING}/${action}`, json: {}, allowed: 404 },
+      ]),
+    ),
     // ---- configurations (issue 10) ----
     'POST /api/v1/configurations': {
       path: '/api/v1/configurations',
@@ -275,8 +298,8 @@ describe('auth matrix', () => {
   it('answers every route × caller with the exact status, and denied writes store nothing', async () => {
     const failures: string[] = [];
     const markers: Array<{ marker: string; stored: (m: string) => Promise<boolean>; expectStored: boolean; label: string }> = [];
-    // Callers are independent (own source address, marker and credential), so three run at a time: the route count grows
-    // with every feature, and one after another took 100 s of CI.
+    // Callers are independent (own source address, marker and credential), so six run at a time: the route count grows
+    // with every feature (three at a time took 290 s of CI beside another e2e file).
     const probeCaller = async (c: CallerCase) => {
       const marker = `m${randomUUID().slice(0, 8)}`;
       const table = probes(fixtures, marker);
@@ -305,7 +328,7 @@ describe('auth matrix', () => {
     };
     const queue = [...cases];
     await Promise.all(
-      Array.from({ length: 3 }, async () => {
+      Array.from({ length: 6 }, async () => {
         for (let c = queue.shift(); c; c = queue.shift()) await probeCaller(c);
       }),
     );
@@ -314,5 +337,5 @@ describe('auth matrix', () => {
     }
     expect(failures).toEqual([]);
     expect(cases.length).toBeGreaterThanOrEqual(8);
-  }, 240_000);
+  }, 360_000);
 });

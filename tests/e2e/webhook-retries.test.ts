@@ -136,7 +136,15 @@ describe('webhook retries on the scaled clock', () => {
     expect(chaos.status).toBe(200);
     const events: string[] = [];
     for (let n = 0; n < 12; n++) events.push(await ingest(releaseReceiver, `chaos-${n}`));
+    // Down until each has refused a delivery (a fixed stretch of time raced the pipeline on a loaded machine), then heal.
     await new Promise((resolve) => setTimeout(resolve, real(150)));
+    for (const { receiver } of subscribers) {
+      await eventually(
+        () => (deliveriesAbout(receiver, releaseReceiver).some((d) => d.status === 503) ? true : undefined),
+        60_000,
+        'a refused delivery',
+      );
+    }
     for (const { receiver } of subscribers) receiver.update({ failRate: 0 });
 
     const expected = events.length * subscribers.length;
