@@ -9,7 +9,7 @@ import { InvokeCommand, LambdaClient, ListFunctionsCommand } from '@aws-sdk/clie
 import { DescribeExecutionCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Fleet } from '../../bin/edge-sim.js';
 import { call } from '../support/http.js';
 import { approvedConfiguration, deploymentUntil, fleet, operator } from '../support/rollouts.js';
@@ -36,6 +36,11 @@ async function newFleet(prefix: string, edges: number, regions: number): Promise
   fleets.push(f);
   return f;
 }
+
+// Each test's fleet stops with it: a fleet left polling loads the runtime every other e2e file shares.
+afterEach(async () => {
+  await Promise.all(fleets.splice(0).map((f) => f.stop()));
+});
 
 const final = (d: { status: string }) => ['SUCCEEDED', 'ROLLED_BACK', 'FAILED'].includes(d.status);
 

@@ -56,14 +56,14 @@ export async function deploymentUntil(id: string, done: (d: any) => boolean, tim
   throw new Error(`deployment ${id} did not get there in ${timeoutMs} ms: ${JSON.stringify(last, null, 1).slice(0, 3000)}`);
 }
 
-/** A simulated fleet on the suite's stack: fast loops, seeded, its own name prefix (edges are reused only within a test). */
+/** A simulated fleet on the suite's stack: fast loops (400 ms: several edges at that pace are already much of what the shared runtime serves), seeded, its own name prefix. */
 export function fleet(prefix: string, options: Partial<FleetOptions> = {}): Promise<Fleet> {
   return startFleet({
     api: inject('baseUrl'),
     adminKey: inject('adminApiKey'),
     prefix: `${prefix}-${randomUUID().slice(0, 6)}`,
-    pollMs: 250,
-    heartbeatMs: 250,
+    pollMs: 400,
+    heartbeatMs: 400,
     seed: 7,
     reuse: false,
     ...options,
