@@ -1,5 +1,5 @@
 /** The configuration store on DynamoDB Local: a configuration and its immutable versions, approvals written once, one event per change. */
-import { GetCommand, ScanCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ConfigurationService, type Actor } from '../../shared/domain/configurations.js';
 import { NotFoundError, RuleViolationError, ValidationError, VersionConflictError } from '../../shared/domain/errors.js';
@@ -7,7 +7,7 @@ import type { SwitchyardCloudEvent } from '../../shared/events/cloudevent.js';
 import { DynamoConfigurationStore } from '../../shared/store/configuration-store.js';
 import { systemClock, uuidIds } from '../../shared/store/index.js';
 import { keys } from '../../shared/store/keys.js';
-import { freshTable, TEST_AUDIT } from '../support/table.js';
+import { freshTable, scanTable, TEST_AUDIT } from '../support/table.js';
 
 let tableName: string;
 let client: DynamoDBDocumentClient;
@@ -23,16 +23,7 @@ beforeAll(async () => {
   service = new ConfigurationService(store, systemClock, uuidIds);
 });
 
-async function scanAll(): Promise<Record<string, unknown>[]> {
-  const items: Record<string, unknown>[] = [];
-  let startKey: Record<string, unknown> | undefined;
-  do {
-    const out = await client.send(new ScanCommand({ TableName: tableName, ExclusiveStartKey: startKey }));
-    items.push(...(out.Items ?? []));
-    startKey = out.LastEvaluatedKey;
-  } while (startKey);
-  return items;
-}
+const scanAll = () => scanTable(client, tableName);
 
 /** The outbox events about one configuration, oldest first. */
 async function eventsAbout(subject: string): Promise<SwitchyardCloudEvent[]> {

@@ -6,7 +6,7 @@
  * restore, and heartbeats by time range.
  */
 import { randomUUID } from 'node:crypto';
-import { GetCommand, PutCommand, ScanCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
   awaitApproval,
@@ -27,7 +27,7 @@ import type { MetricFigures } from '../../shared/domain/rollout-evaluation.js';
 import { MAX_TARGET_EDGES, planDeployment, type DeploymentRequest } from '../../shared/domain/rollout-plan.js';
 import { DynamoDeploymentStore } from '../../shared/store/deployment-store.js';
 import { keys } from '../../shared/store/keys.js';
-import { freshTable, TEST_AUDIT } from '../support/table.js';
+import { freshTable, scanTable, TEST_AUDIT } from '../support/table.js';
 
 let tableName: string;
 let client: DynamoDBDocumentClient;
@@ -92,16 +92,7 @@ async function applied(edgeIds: string[]): Promise<Deployment> {
   return a.deployment;
 }
 
-async function scanAll(): Promise<Record<string, unknown>[]> {
-  const items: Record<string, unknown>[] = [];
-  let startKey: Record<string, unknown> | undefined;
-  do {
-    const out = await client.send(new ScanCommand({ TableName: tableName, ExclusiveStartKey: startKey }));
-    items.push(...(out.Items ?? []));
-    startKey = out.LastEvaluatedKey;
-  } while (startKey);
-  return items;
-}
+const scanAll = () => scanTable(client, tableName);
 
 type Event = { type: string; time: string; data: Record<string, unknown> };
 const outboxOf = async (id: string): Promise<Event[]> =>

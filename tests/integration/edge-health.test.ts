@@ -8,7 +8,7 @@
  * The job judges every edge of the table on each run; each test follows its
  * own edge (events by subject), with a clock that only moves forward.
  */
-import { GetCommand, ScanCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { generateEdgeKey, hashApiKey } from '../../shared/auth/secrets.js';
 import { healthChanges, runEdgeHealth } from '../../shared/domain/edge-health.js';
@@ -18,7 +18,7 @@ import type { Clock } from '../../shared/domain/ports.js';
 import { DynamoEdgeStore } from '../../shared/store/edge-store.js';
 import { uuidIds } from '../../shared/store/index.js';
 import { keys } from '../../shared/store/keys.js';
-import { freshTable, TEST_AUDIT } from '../support/table.js';
+import { freshTable, scanTable, TEST_AUDIT } from '../support/table.js';
 
 const JOB_AUDIT = { ...TEST_AUDIT, actor: { id: 'edge-health', kind: 'system', name: 'edge-health' }, action: 'recordEdgeHealth' };
 const config = { heartbeatIntervalSeconds: 10, missedIntervals: 3 };
@@ -45,16 +45,7 @@ beforeAll(async () => {
   service = new EdgeService(api, api, clock, uuidIds, { generate: generateEdgeKey, hash: hashApiKey }, config);
 });
 
-async function scanAll(): Promise<Record<string, unknown>[]> {
-  const items: Record<string, unknown>[] = [];
-  let startKey: Record<string, unknown> | undefined;
-  do {
-    const out = await client.send(new ScanCommand({ TableName: tableName, ExclusiveStartKey: startKey }));
-    items.push(...(out.Items ?? []));
-    startKey = out.LastEvaluatedKey;
-  } while (startKey);
-  return items;
-}
+const scanAll = () => scanTable(client, tableName);
 
 /** An edge's health events, oldest first. */
 const healthEvents = async (edgeId: string) =>

@@ -4,7 +4,7 @@
  * audit, no event) and their time-range pages, desired-config from the
  * assignment and the configuration version's content.
  */
-import { GetCommand, PutCommand, ScanCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { generateEdgeKey, hashApiKey } from '../../shared/auth/secrets.js';
 import { ConfigurationService } from '../../shared/domain/configurations.js';
@@ -16,7 +16,7 @@ import { DynamoConfigurationStore } from '../../shared/store/configuration-store
 import { DynamoEdgeStore, HEARTBEAT_RETENTION_SECONDS } from '../../shared/store/edge-store.js';
 import { uuidIds } from '../../shared/store/index.js';
 import { keys } from '../../shared/store/keys.js';
-import { freshTable, TEST_AUDIT } from '../support/table.js';
+import { freshTable, scanTable, TEST_AUDIT } from '../support/table.js';
 
 let tableName: string;
 let client: DynamoDBDocumentClient;
@@ -33,16 +33,7 @@ beforeAll(async () => {
   service = new EdgeService(store, store, clock, uuidIds, { generate: generateEdgeKey, hash: hashApiKey });
 });
 
-async function scanAll(): Promise<Record<string, unknown>[]> {
-  const items: Record<string, unknown>[] = [];
-  let startKey: Record<string, unknown> | undefined;
-  do {
-    const out = await client.send(new ScanCommand({ TableName: tableName, ExclusiveStartKey: startKey }));
-    items.push(...(out.Items ?? []));
-    startKey = out.LastEvaluatedKey;
-  } while (startKey);
-  return items;
-}
+const scanAll = () => scanTable(client, tableName);
 
 /** An edge's outbox events in the order they happened (a Scan answers in hash order). */
 const outboxOf = async (edgeId: string) =>
