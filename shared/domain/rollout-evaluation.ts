@@ -84,26 +84,31 @@ export interface EvaluationConfig {
    * The smallest degradation worth a rollback: a significant difference
    * counts only when the stage's median is worse than the baseline's by
    * more than max(absolute, relative × baseline median). Kayenta's judge
-   * has the same guard (its effect size): with two metrics at α 0.05 a good
-   * version would otherwise be rolled back about one stage in ten on noise
-   * alone, by differences nobody would notice.
+   * has the same guard (its tolerance, a quarter of the control's level):
+   * a tiny difference can be significant with enough samples, and nobody
+   * would notice it.
    */
   minEffect?: Partial<Record<EvaluatedMetric, { absolute: number; relative: number }>>;
 }
 
-/** Half a percentage point of errors, or a quarter more; 10 ms of p95, or a tenth more. */
+/** Half a percentage point of errors, or a quarter more; 10 ms of p95, or a quarter more (Kayenta's tolerance 0.25). */
 export const DEFAULT_MIN_EFFECT: Record<EvaluatedMetric, { absolute: number; relative: number }> = {
   errorRate: { absolute: 0.005, relative: 0.25 },
-  p95LatencyMs: { absolute: 10, relative: 0.1 },
+  p95LatencyMs: { absolute: 10, relative: 0.25 },
 };
 
 /**
  * 10 per side: below that the normal approximation of U is poor, and with
- * heartbeats every 10 s one edge gives 10 samples in a 100 s bake. α 0.05
- * per metric (two metrics: at most about 10 % false rollbacks of a good
- * version with no threshold breached, a price paid for catching a bad one).
+ * heartbeats every 10 s one edge gives 10 samples in a 100 s bake. α 0.01
+ * one-sided per metric, Kayenta's judge's 98 % two-sided confidence: every
+ * stage of every deployment is judged, so a false FAIL (a good version
+ * rolled back) must be rare. Measured on the simulator's healthy noise
+ * (bench/false-rollbacks.ts): α 0.05 with a 10 % p95 effect rolled back
+ * about 3 % of good stages, these defaults 0.3–0.6 %; a p95 a third worse
+ * is still caught three times in four at 10 samples a side, two thirds
+ * worse every time.
  */
-export const DEFAULT_EVALUATION: EvaluationConfig = { minSamplesPerSide: 10, alpha: 0.05 };
+export const DEFAULT_EVALUATION: EvaluationConfig = { minSamplesPerSide: 10, alpha: 0.01 };
 
 export type Verdict = 'PASS' | 'FAIL' | 'INSUFFICIENT_DATA';
 

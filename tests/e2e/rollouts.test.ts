@@ -15,8 +15,16 @@ import { call } from '../support/http.js';
 import { approvedConfiguration, deploymentUntil, fleet, operator } from '../support/rollouts.js';
 
 const FROM = '127.0.9.1';
-const GOOD_1 = { routes: [{ path: '/', origin: 'origin-a', ttlSeconds: 60 }] };
-const GOOD_2 = { routes: [{ path: '/', origin: 'origin-a', ttlSeconds: 120 }] };
+/**
+ * Good versions report steady figures (±5 %: medians at most 6 ms and 0.07
+ * points apart), below the judge's minimum effect, so a good canary passes
+ * for what it is. With the simulator's default healthy noise (p95 40–80 ms)
+ * a good stage is failed on noise about 0.4 % of the time
+ * (bench/false-rollbacks.ts): rare for a product, a flake for a suite.
+ */
+const STEADY = { errorRate: 0.007, p95LatencyMs: 60 };
+const GOOD_1 = { routes: [{ path: '/', origin: 'origin-a', ttlSeconds: 60 }], simulate: STEADY };
+const GOOD_2 = { routes: [{ path: '/', origin: 'origin-a', ttlSeconds: 120 }], simulate: STEADY };
 const BAD_3 = { routes: [{ path: '/', origin: 'origin-b', ttlSeconds: 120 }], simulate: { errorRate: 0.3, p95LatencyMs: 900 } };
 const THRESHOLDS = { maxErrorRate: 0.05, maxP95LatencyMs: 500 };
 

@@ -208,8 +208,16 @@ describe('the HTTP chain of every API function, fuzzed', () => {
       const by = typeof item.requestId === 'string' ? statuses.get(item.requestId) : undefined;
       if (by !== undefined) expect(by, `${keyOf(item)} written by a request answered ${by}`).toBeLessThan(300);
     }
-    // And items without a request id (idempotency records of rejected requests, say) are not left behind by rejections.
-    const unattributed = added.filter((item) => typeof item.requestId !== 'string' || !statuses.has(item.requestId));
-    for (const item of unattributed) expect(String(item.pk), JSON.stringify(item).slice(0, 300)).not.toBe('IDEMPOTENCY');
+    // Idempotency records carry no request id: each must be a completed 2xx (a rejected request's record is
+    // deleted by Powertools' onError), and when its stored answer names the request (the correlation id is the
+    // request id unless the case sent its own), that request must have succeeded.
+    for (const item of added.filter((i) => i.pk === 'IDEMPOTENCY')) {
+      const shown = JSON.stringify(item).slice(0, 300);
+      expect(item.status, shown).toBe('COMPLETED');
+      const stored = (typeof item.data === 'string' ? JSON.parse(item.data) : item.data) as APIGatewayProxyResult;
+      expect(stored.statusCode, shown).toBeLessThan(300);
+      const by = statuses.get(String(stored.headers?.['X-Correlation-Id']));
+      if (by !== undefined) expect(by, shown).toBeLessThan(300);
+    }
   }, 120_000);
 });

@@ -89,19 +89,26 @@ describe('evaluateStage', () => {
   });
 
   it('fails on a significant degradation against the baseline within thresholds', () => {
-    const e = evaluateStage(
-      samples(
-        A.x.map((v) => v / 1000),
-        latencies(10),
-      ),
-      samples(
-        A.y.map((v) => v / 1000),
-        latencies(10),
-      ),
-      {
-        maxErrorRate: 0.5,
-      },
+    // Every stage sample above every baseline one: U = 100, p ≈ 0.0001.
+    const e = evaluateStage(samples(flat(10, 0.02), latencies(10)), samples(flat(10, 0.01), latencies(10)), { maxErrorRate: 0.5 });
+    expect(e.verdict).toBe('FAIL');
+    expect(e.metrics[0]).toMatchObject({ u: 100, significantlyWorse: true, thresholdBreached: false });
+    expect(e.metrics[0]!.pValue).toBeLessThan(0.001);
+    expect(e.reason).toMatch(/errorRate is significantly worse than the baseline \(median 0\.02 vs 0\.01, U=100, p=.* < 0\.01\)/);
+  });
+
+  it('uses α 0.01 by default (Kayenta judges at 98 % confidence): p = 0.0156 passes, and fails at α 0.05', () => {
+    const stage = samples(
+      A.x.map((v) => v / 1000),
+      latencies(10),
     );
+    const baseline = samples(
+      A.y.map((v) => v / 1000),
+      latencies(10),
+    );
+    expect(DEFAULT_EVALUATION.alpha).toBe(0.01);
+    expect(evaluateStage(stage, baseline, { maxErrorRate: 0.5 }).verdict).toBe('PASS');
+    const e = evaluateStage(stage, baseline, { maxErrorRate: 0.5 }, { ...DEFAULT_EVALUATION, alpha: 0.05 });
     expect(e.verdict).toBe('FAIL');
     expect(e.metrics[0]).toMatchObject({ u: 79, significantlyWorse: true, thresholdBreached: false });
     expect(e.metrics[0]!.pValue).toBeCloseTo(A.p, 6);
@@ -110,7 +117,7 @@ describe('evaluateStage', () => {
   });
 
   it('passes a significant difference smaller than the minimum effect (noise nobody would notice)', () => {
-    // The same ranks as above (p = 0.0156), but error rates of 0.05–0.23 %: medians 0.14 % vs 0.07 %.
+    // The same ranks as above (p = 0.0156, significant at α 0.05), but error rates of 0.05–0.23 %: medians 0.14 % vs 0.07 %.
     const e = evaluateStage(
       samples(
         A.x.map((v) => v / 10_000),
@@ -121,6 +128,7 @@ describe('evaluateStage', () => {
         latencies(10),
       ),
       {},
+      { ...DEFAULT_EVALUATION, alpha: 0.05 },
     );
     expect(e.metrics[0]).toMatchObject({ u: 79, significantlyWorse: false, minEffect: 0.005 });
     expect(e.metrics[0]!.pValue).toBeCloseTo(A.p, 6);
@@ -138,6 +146,7 @@ describe('evaluateStage', () => {
       {},
       {
         ...DEFAULT_EVALUATION,
+        alpha: 0.05,
         minEffect: { errorRate: { absolute: 0.0001, relative: 0.1 } },
       },
     );
