@@ -1,4 +1,4 @@
-/** `npm start` keeps data, secrets and bootstrap state on disk: a restart finds them, and Ctrl-C leaves no Java process behind. */
+/** `npm start` keeps data, secrets, bootstrap state and deployments on disk: a restart finds them, and Ctrl-C leaves no Java process behind. */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -12,19 +12,24 @@ import { startRuntimeProcess, type RuntimeProcess } from '../support/runtime-pro
 
 const dataDir = mkdtempSync(path.join(tmpdir(), 'switchyard-data-'));
 const outdir = mkdtempSync(path.join(tmpdir(), 'switchyard-cdk-'));
-const rolloutDataDir = mkdtempSync(path.join(tmpdir(), 'switchyard-data-'));
 const keyDir = mkdtempSync(path.join(tmpdir(), 'switchyard-edge-keys-'));
 const KEY = 'sy_restart_test_key_0123456789';
-/** Both tests' runtimes synthesize with the same context into the same assembly, so only the first start synthesizes. */
 const context = { 'switchyard:rolloutPollSeconds': '1' };
-let runtime: RuntimeProcess | undefined;
+/** Every runtime this file starts, so none outlives it whatever failed (a test that replaced its runtime used to leak one). */
+const runtimes: RuntimeProcess[] = [];
 let fleet: Fleet | undefined;
 
 afterAll(async () => {
   await fleet?.stop();
-  await runtime?.stop();
-  for (const dir of [dataDir, outdir, rolloutDataDir, keyDir]) rmSync(dir, { recursive: true, force: true });
+  await Promise.all(runtimes.map((r) => r.stop()));
+  for (const dir of [dataDir, outdir, keyDir]) rmSync(dir, { recursive: true, force: true });
 });
+
+async function start(env: Record<string, string> = {}): Promise<RuntimeProcess> {
+  const runtime = await startRuntimeProcess({ dataDir, outdir, context, env });
+  runtimes.push(runtime);
+  return runtime;
+}
 
 function portAcceptsConnections(endpoint: string): Promise<boolean> {
   const { hostname, port } = new URL(endpoint);
@@ -38,38 +43,22 @@ function portAcceptsConnections(endpoint: string): Promise<boolean> {
   });
 }
 
+/**
+ * One scenario, two starts on one data folder (each start of a runtime costs
+ * seconds of CI, and this file runs alone): what is stored survives, the
+ * bootstrapped key still works, the unchanged assembly is reused, Ctrl-C
+ * leaves no DynamoDB Local behind, and a rollout in flight at the stop ends.
+ *
+ * The deployment record is the source of truth (DESIGN.md §6): executions
+ * live in the runtime's memory and die with it; the reconciler finds the
+ * in-flight deployment without one and starts it again from its recorded stage.
+ */
 describe.skipIf(process.env.SWITCHYARD_BASE_URL)('local runtime on disk', () => {
-  // Two cold starts (synth, bundling, a JVM) on a loaded 2-core machine: give it room.
-  it('keeps data across a restart, reuses the unchanged assembly, and stops cleanly on SIGINT', async () => {
-    runtime = await startRuntimeProcess({ dataDir, outdir, context, env: { SWITCHYARD_ADMIN_API_KEY: KEY } });
+  it('keeps data and an in-flight rollout across a restart: the assembly is reused, SIGINT stops cleanly, and the rollout ends with no edge on an unknown version', async () => {
+    let runtime = await start({ SWITCHYARD_ADMIN_API_KEY: KEY });
     expect(runtime.output()).toMatch(/ready in [\d.]+ s: synth [\d.]+ s/);
-    const created = await fetch(`${runtime.url}/api/v1/receivers`, {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json', 'X-API-Key': KEY },
-      body: JSON.stringify(receiverBody({ name: 'survives-restart' })),
-    });
-    expect(created.status).toBe(201);
-    const { id } = (await created.json()) as { id: string };
-
-    const firstDynamo = runtime.dynamoEndpoint;
-    expect(await runtime.stop()).toBe(0);
-    expect(await portAcceptsConnections(firstDynamo)).toBe(false);
-
-    // No key in the environment this time: the one bootstrapped on the first start must still work.
-    runtime = await startRuntimeProcess({ dataDir, outdir, context });
-    // Nothing changed: no synth, no bundling.
-    expect(runtime.output()).toMatch(/ready in [\d.]+ s: assembly reused/);
-    const read = await fetch(`${runtime.url}/api/v1/receivers/${id}`, { headers: { 'X-API-Key': KEY } });
-    expect(read.status).toBe(200);
-    expect(await read.json()).toMatchObject({ id, name: 'survives-restart' });
-  }, 180_000);
-
-  // The deployment record is the source of truth (DESIGN.md §6): executions live in the runtime's memory and die with it;
-  // the reconciler finds the in-flight deployment without one and starts it again from its recorded stage.
-  it('finishes a rollout that was in flight when the runtime stopped, with no edge on an unknown version', async () => {
-    runtime = await startRuntimeProcess({ dataDir: rolloutDataDir, outdir, context, env: { SWITCHYARD_ADMIN_API_KEY: KEY } });
     const api = async (method: string, route: string, body?: unknown, auth: Record<string, string> = { 'X-API-Key': KEY }) => {
-      const res = await fetch(`${runtime!.url}${route}`, {
+      const res = await fetch(`${runtime.url}${route}`, {
         method,
         headers: { ...auth, 'Content-Type': 'application/json' },
         ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
@@ -77,6 +66,10 @@ describe.skipIf(process.env.SWITCHYARD_BASE_URL)('local runtime on disk', () => 
       const text = await res.text();
       return { status: res.status, body: (text ? JSON.parse(text) : undefined) as Record<string, any> }; // eslint-disable-line @typescript-eslint/no-explicit-any
     };
+    const created = await api('POST', '/api/v1/receivers', receiverBody({ name: 'survives-restart' }));
+    expect(created.status).toBe(201);
+    const receiverId = created.body.id as string;
+
     const fleetOn = (url: string) =>
       startFleet({
         api: url,
@@ -91,14 +84,17 @@ describe.skipIf(process.env.SWITCHYARD_BASE_URL)('local runtime on disk', () => 
       });
     fleet = await fleetOn(runtime.url);
     const edgeIds = fleet.edges.map((e) => e.id);
-
     expect(
       (await api('POST', '/api/v1/users', { username: 'restart-approver', password: 'restart-approver-pass-1', roles: ['operator'] }))
         .status,
     ).toBe(201);
     const token = (await api('POST', '/api/v1/auth/login', { username: 'restart-approver', password: 'restart-approver-pass-1' }, {})).body
       .accessToken as string;
-    const content = (ttl: number) => ({ routes: [{ path: '/', origin: 'origin-a', ttlSeconds: ttl }] });
+    // Steady figures (as in rollouts.test.ts): the canary's verdict is about the restart, not the judge's noise.
+    const content = (ttl: number) => ({
+      routes: [{ path: '/', origin: 'origin-a', ttlSeconds: ttl }],
+      simulate: { errorRate: 0.007, p95LatencyMs: 60 },
+    });
     const config = (await api('POST', '/api/v1/configurations', { name: 'restart', content: content(60) })).body.id as string;
     expect((await api('PUT', `/api/v1/configurations/${config}`, { revision: 1, content: content(120) })).status).toBe(200);
     for (const v of [1, 2])
@@ -137,9 +133,18 @@ describe.skipIf(process.env.SWITCHYARD_BASE_URL)('local runtime on disk', () => 
     const mid = await until(id, (d) => d.stages[0].status === 'BAKING', 60_000);
     expect(mid).toMatchObject({ status: 'IN_PROGRESS', currentStage: 0, attempt: 1 });
 
-    // The runtime goes away mid-bake; the edges keep polling (and count their failed requests).
-    await runtime.stop();
-    runtime = await startRuntimeProcess({ dataDir: rolloutDataDir, outdir, context });
+    // The runtime goes away mid-bake (SIGINT, as Ctrl-C); the edges keep polling (and count their failed requests).
+    const firstDynamo = runtime.dynamoEndpoint;
+    expect(await runtime.stop()).toBe(0);
+    expect(await portAcceptsConnections(firstDynamo)).toBe(false);
+
+    // No key in the environment this time: the one bootstrapped on the first start must still work. Nothing changed: no synth, no bundling.
+    runtime = await start();
+    expect(runtime.output()).toMatch(/ready in [\d.]+ s: assembly reused/);
+    const read = await api('GET', `/api/v1/receivers/${receiverId}`);
+    expect(read.status).toBe(200);
+    expect(read.body).toMatchObject({ id: receiverId, name: 'survives-restart' });
+
     await fleet.stop();
     fleet = await fleetOn(runtime.url); // the same four edges (their keys are in the key file), at the new address
     expect(fleet.edges.map((e) => e.id)).toEqual(edgeIds);
