@@ -24,17 +24,12 @@ function tempDir(prefix: string): string {
   return dir;
 }
 
+/** One cloud assembly for the file: the second start finds it unchanged and skips the synth and bundling (20 s and more). */
+const outdir = tempDir('switchyard-invoke-');
+
 describe.skipIf(process.env.SWITCHYARD_BASE_URL)('switchyard invoke', () => {
   it('invokes the health function with events/health.json and prints the Lambda logs and result', async () => {
-    const { stdout, stderr } = await cli([
-      'invoke',
-      'health',
-      '-e',
-      'events/health.json',
-      '--in-memory',
-      '--outdir',
-      tempDir('switchyard-invoke-'),
-    ]);
+    const { stdout, stderr } = await cli(['invoke', 'health', '-e', 'events/health.json', '--in-memory', '--outdir', outdir]);
     expect(stderr).toMatch(/START RequestId: \S+ Version: \$LATEST/);
     expect(stderr).toMatch(/REPORT RequestId: .*Duration: [\d.]+ ms/);
     const result = JSON.parse(stdout) as { statusCode: number; body: string };
@@ -44,7 +39,8 @@ describe.skipIf(process.env.SWITCHYARD_BASE_URL)('switchyard invoke', () => {
 
   it('reuses a runtime already running on the data folder instead of opening its files a second time', async () => {
     const dataDir = tempDir('switchyard-data-');
-    runtime = await startRuntimeProcess({ dataDir });
+    runtime = await startRuntimeProcess({ dataDir, outdir });
+    expect(runtime.output()).toMatch(/assembly reused/);
     const { stdout, stderr } = await cli(['invoke', 'health', '-e', 'events/health-ready.json', '--data-dir', dataDir]);
     expect(stderr).toContain(`invoking through the running runtime (pid `);
     expect(stderr).toMatch(/REPORT RequestId: /);
@@ -53,7 +49,7 @@ describe.skipIf(process.env.SWITCHYARD_BASE_URL)('switchyard invoke', () => {
     expect(JSON.parse(result.body)).toMatchObject({ status: 'ok', checks: { dynamodb: { status: 'ok' } } });
 
     // A second runtime on the same folder is refused with a message that says what to do.
-    const second = await cli(['local', '--data-dir', dataDir, '--port', '0', '--aws-port', '0']).then(
+    const second = await cli(['local', '--data-dir', dataDir, '--outdir', outdir, '--port', '0', '--aws-port', '0']).then(
       () => ({ code: 0, stderr: '' }),
       (error: { code: number; stderr: string }) => error,
     );
