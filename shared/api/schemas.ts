@@ -708,6 +708,7 @@ export const DeploymentStageSchema = z
     status: z.enum(['PENDING', 'WAITING_APPROVAL', 'BAKING', 'EVALUATING', 'PASSED', 'FAILED', 'ROLLED_BACK']),
     approvedBy: z.string().optional(),
     appliedAt: instant.optional(),
+    assignedAt: instant.optional().describe('Every edge of the stage was given the version; promote passes the stage only after this'),
     bakeUntil: instant.optional(),
     bakeExtensions: z.number().int(),
     completedAt: instant.optional(),

@@ -8,7 +8,7 @@
  * RuleViolationError (422) with a code.
  */
 import type { ConfigurationVersion } from './configurations.js';
-import { RuleViolationError } from './errors.js';
+import { ConflictError, RuleViolationError } from './errors.js';
 import type { MetricFigures, StageEvaluation, Verdict } from './rollout-evaluation.js';
 import {
   edgesAddedBy,
@@ -41,7 +41,15 @@ export interface DeploymentStage extends PlannedStage {
   status: StageStatus;
   /** Who passed the stage's approval gate (approve or promote); a restarted execution does not ask again. */
   approvedBy?: string;
+  /** The record took the stage (prior states saved, bake started); its edges are given the version right after. */
   appliedAt?: string;
+  /**
+   * Every edge of the stage was given the version (the assignments written).
+   * Between appliedAt and this an execution lost with the runtime leaves the
+   * edges unassigned until the reconciler's restarted execution assigns
+   * them again, so nothing may pass the stage before it (see promote).
+   */
+  assignedAt?: string;
   /** BAKING: the bake ends then. */
   bakeUntil?: string;
   /** Bakes added because the evaluation had too little data. */
@@ -346,6 +354,13 @@ export function stageApplied(d: Deployment, input: { stage: number; prior: Recor
   };
 }
 
+/** The stage's edges were given the version (after stageApplied): recorded once, so promote may pass the stage. */
+export function stageAssigned(d: Deployment, input: { stage: number }, now: string): Transition | undefined {
+  const stage = d.stages[input.stage];
+  if (!stage || stage.assignedAt || (stage.status !== 'BAKING' && stage.status !== 'EVALUATING')) return undefined;
+  return { deployment: next(d, now, { stages: withStage(d, input.stage, { assignedAt: now }) }) };
+}
+
 /**
  * The bake (Wait) ended: BAKING → EVALUATING, or straight to PASSED for a
  * stage that is not evaluated (blue-green's weight-0 staging: nothing to
@@ -492,6 +507,14 @@ export function promote(d: Deployment, input: { by: string }, now: string): Tran
     throw new RuleViolationError(
       `Stage ${d.currentStage} of deployment ${d.id} is ${stage.status}: nothing to promote`,
       'NOTHING_TO_PROMOTE',
+    );
+  }
+  // Passing a stage whose edges were never given the version (its execution lost in between) would end the
+  // deployment SUCCEEDED with no edge serving it: the execution, or the one the reconciler restarts, assigns first.
+  if (!stage.assignedAt) {
+    throw new ConflictError(
+      `Stage ${d.currentStage} of deployment ${d.id} is still being applied to its edges; promote it once they have the version`,
+      'STAGE_BEING_APPLIED',
     );
   }
   const decision: Decision = {

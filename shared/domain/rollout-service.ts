@@ -31,6 +31,7 @@ import {
   rollbackFailed,
   rollbackTargets,
   stageApplied,
+  stageAssigned,
   start,
   edgesToApply,
   type Deployment,
@@ -260,6 +261,7 @@ export class RolloutService {
       updatedAt: now,
     }));
     await this.assignmentStore.assign(assignments);
+    if (!stage.assignedAt) await this.transit(ref.deploymentId, (current, at) => stageAssigned(current, { stage: ref.stage }, at));
     return this.answer(ref, 'watch');
   }
 

@@ -174,7 +174,8 @@ describe('rollouts', { timeout: 120_000 }, () => {
       bakeSeconds: 600,
       thresholds: THRESHOLDS,
     });
-    await deploymentUntil(id, (d) => d.stages[0].status === 'BAKING', 30_000);
+    // Baking with its edges assigned (assignedAt): before that a promote is a 409 STAGE_BEING_APPLIED.
+    await deploymentUntil(id, (d) => d.stages[0].status === 'BAKING' && d.stages[0].assignedAt !== undefined, 30_000);
 
     const paused = await call('POST', `/api/v1/deployments/${id}/pause`, { json: {} });
     expect(paused.status, paused.text).toBe(200);

@@ -15,12 +15,13 @@ import {
   rollbackFailed,
   rollbackTargets,
   stageApplied,
+  stageAssigned,
   start,
   type Deployment,
   type EdgePriorState,
 } from '../../../shared/domain/deployments.js';
 import type { EdgeLocation } from '../../../shared/domain/edges.js';
-import { RuleViolationError } from '../../../shared/domain/errors.js';
+import { ConflictError, RuleViolationError } from '../../../shared/domain/errors.js';
 import type { StageEvaluation } from '../../../shared/domain/rollout-evaluation.js';
 import { planDeployment, type DeploymentRequest } from '../../../shared/domain/rollout-plan.js';
 
@@ -223,9 +224,15 @@ describe('approval gates', () => {
 });
 
 describe('promote, pause and resume', () => {
-  it('promote skips the current bake and passes the stage', () => {
+  it('promote skips the current bake and passes the stage, once its edges have the version', () => {
     let d = start(deployment(), {}, at(1)).deployment;
     d = stageApplied(d, { stage: 0, prior: prior(['a']) }, at(2)).deployment;
+    // Recorded but not yet assigned: passing it now could end a deployment with no edge on the version.
+    expect(() => promote(d, { by: 'carol' }, at(2))).toThrow(expect.objectContaining({ code: 'STAGE_BEING_APPLIED' }));
+    expect(() => promote(d, { by: 'carol' }, at(2))).toThrow(ConflictError); // 409: try again shortly, not a bad request
+    d = stageAssigned(d, { stage: 0 }, at(2))!.deployment;
+    expect(d.stages[0]!.assignedAt).toBe(at(2));
+    expect(stageAssigned(d, { stage: 0 }, at(3))).toBeUndefined(); // recorded once
     const p = promote(d, { by: 'carol' }, at(3));
     expect(p.event).toBe('deployment.promoted');
     expect(p.decision).toMatchObject({ verdict: 'PROMOTED', reason: 'promoted by carol: bake skipped', stage: 0 });
