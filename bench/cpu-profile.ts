@@ -1,7 +1,7 @@
 /**
  * Where the local runtime's CPU goes under load; prints figures, asserts nothing.
  *
- *   npx tsx bench/cpu-profile.ts [--path /health] [--connections 10] [--duration 10] [--top 10] [--keep]
+ *   npx tsx bench/cpu-profile.ts [--path /health] [--api-key] [--connections 10] [--duration 10] [--top 10] [--keep]
  *   npx tsx bench/cpu-profile.ts --summarize <dir> [--top 10]   (profiles written before, or by `--cpu-prof`)
  *
  * Starts `switchyard local --in-memory` with bench/profile-preload.mjs, which
@@ -248,6 +248,8 @@ function report(dir: string, top: number, window?: LoadWindow): void {
 const { values } = parseArgs({
   options: {
     path: { type: 'string', default: '/health' },
+    // Call as the bootstrap admin (X-API-Key): the authorizer and the table are then in the profile too.
+    'api-key': { type: 'boolean', default: false },
     connections: { type: 'string', default: '10' },
     duration: { type: 'string', default: '10' },
     top: { type: 'string', default: '10' },
@@ -256,6 +258,7 @@ const { values } = parseArgs({
   },
 });
 const top = Number(values.top);
+const PROFILE_API_KEY = 'sy_cpu_profile_key_0123456789abcdef';
 
 if (values.summarize) {
   // bench/gateway.ts leaves the load window beside its profiles.
@@ -267,18 +270,19 @@ if (values.summarize) {
   const runtime = await startRuntimeProcess({
     outdir,
     execArgv: ['--import', pathToFileURL(path.join(root, 'bench/profile-preload.mjs')).href],
-    env: { SWITCHYARD_PROFILE_DIR: dir },
+    env: { SWITCHYARD_PROFILE_DIR: dir, ...(values['api-key'] ? { SWITCHYARD_ADMIN_API_KEY: PROFILE_API_KEY } : {}) },
   });
   const url = `${runtime.url}${values.path}`;
+  const headers = values['api-key'] ? { 'X-API-Key': PROFILE_API_KEY } : {};
   const connections = Number(values.connections);
   // Warm every execution environment first: the profile is the steady state, not cold starts.
-  await autocannon({ url, connections, duration: 2 });
+  await autocannon({ url, connections, duration: 2, headers });
   process.kill(runtime.pid, 'SIGUSR2');
   // The profilers start asynchronously (one round trip per worker); give them a moment.
   await new Promise((r) => setTimeout(r, 300));
   const cpuBefore = threadCpu(runtime.pid);
   const fromUs = Number(process.hrtime.bigint() / 1000n);
-  const result = await autocannon({ url, connections, duration: Number(values.duration) });
+  const result = await autocannon({ url, connections, duration: Number(values.duration), headers });
   const toUs = Number(process.hrtime.bigint() / 1000n);
   const cpuAfter = threadCpu(runtime.pid);
   process.kill(runtime.pid, 'SIGUSR2');
