@@ -90,8 +90,8 @@ describe('rollouts', { timeout: 120_000 }, () => {
       strategy: 'regional-canary',
       targets: { edgeIds: f.edges.map((e) => e.id) },
       steps: [20, 50, 100],
-      // Long enough for ten heartbeats from the two canary edges on a loaded machine (fewer: INSUFFICIENT_DATA, bake again).
-      bakeSeconds: 6,
+      // Long enough for ten heartbeats (one a second each) from the two canary edges (fewer: INSUFFICIENT_DATA, bake again).
+      bakeSeconds: 8,
       thresholds: THRESHOLDS,
     });
     const done = await deploymentUntil(id, final, 120_000);

@@ -56,14 +56,21 @@ export async function deploymentUntil(id: string, done: (d: any) => boolean, tim
   throw new Error(`deployment ${id} did not get there in ${timeoutMs} ms: ${JSON.stringify(last, null, 1).slice(0, 3000)}`);
 }
 
-/** A simulated fleet on the suite's stack: fast loops (400 ms: several edges at that pace are already much of what the shared runtime serves), seeded, its own name prefix. */
+/**
+ * A simulated fleet on the suite's stack: one poll and one heartbeat a second
+ * per edge, seeded, its own name prefix. Faster loops cost the whole suite:
+ * an edge sends its next request as soon as the last one is answered once
+ * the period has passed, so a fleet at 400 ms kept the shared runtime
+ * saturated (1.7 of the 2 cores, measured per process during CI) and slowed
+ * every e2e file beside it.
+ */
 export function fleet(prefix: string, options: Partial<FleetOptions> = {}): Promise<Fleet> {
   return startFleet({
     api: inject('baseUrl'),
     adminKey: inject('adminApiKey'),
     prefix: `${prefix}-${randomUUID().slice(0, 6)}`,
-    pollMs: 400,
-    heartbeatMs: 400,
+    pollMs: 1000,
+    heartbeatMs: 1000,
     seed: 7,
     reuse: false,
     ...options,
