@@ -191,7 +191,13 @@ function watchFleet(fleet: Fleet, configurationId: string, version: number, rest
   }, 20);
   return {
     allOnNew: () => (onNew.size === fleet.edges.length ? Math.max(...onNew.values()) : undefined),
-    allBack: () => (back.size === fleet.edges.length ? Math.max(...back.values()) : undefined),
+    // Restored: every edge serves restoreTo again, each one that took the new version included (an edge that had not
+    // polled before the rollback never left restoreTo: its assignment was put back before it looked).
+    allBack: () => {
+      if (restoreTo === undefined || back.size === 0) return undefined;
+      if ([...onNew.keys()].some((id) => !back.has(id))) return undefined;
+      return fleet.snapshot().every((e) => is(e, restoreTo)) ? Math.max(...back.values()) : undefined;
+    },
     stop: () => clearInterval(timer),
   };
 }
