@@ -5,7 +5,8 @@
  * the new record (revision + 1), the decision-log entry where it is a
  * decision, and the event to emit; the store writes all three in one
  * transaction, conditional on the revision read. An illegal transition is a
- * RuleViolationError (422) with a code.
+ * RuleViolationError (422) with a code; one that is only early (a promote
+ * while the stage is still being applied) a ConflictError (409).
  */
 import type { ConfigurationVersion } from './configurations.js';
 import { ConflictError, RuleViolationError } from './errors.js';
