@@ -64,16 +64,19 @@ async function deploy(body: Record<string, unknown>): Promise<string> {
 const allOn = (configurationId: string, version: number) => (snapshot: ReturnType<Fleet['snapshot']>) =>
   snapshot.every((e) => e.active?.configurationId === configurationId && e.active.version === version);
 
+/** Version 1 to every edge of the fleet at once, a one-second bake. */
+const directV1 = (f: Fleet, configurationId: string) => ({
+  configurationId,
+  version: 1,
+  strategy: 'direct',
+  targets: { edgeIds: f.edges.map((e) => e.id) },
+  bakeSeconds: 1,
+  thresholds: THRESHOLDS,
+});
+
 /** Deploys version 1 to the whole fleet directly, so later deployments have a version to roll back to. */
 async function baseline(f: Fleet, configurationId: string): Promise<void> {
-  const id = await deploy({
-    configurationId,
-    version: 1,
-    strategy: 'direct',
-    targets: { edgeIds: f.edges.map((e) => e.id) },
-    bakeSeconds: 1,
-    thresholds: THRESHOLDS,
-  });
+  const id = await deploy(directV1(f, configurationId));
   expect((await deploymentUntil(id, final, 60_000)).status).toBe('SUCCEEDED');
   await f.waitUntil(allOn(configurationId, 1), 20_000);
 }
@@ -259,14 +262,7 @@ describe('rollouts', { timeout: 120_000 }, () => {
     expect((await chaos([{ service: 'states', operation: 'StartExecution', probability: 1, error: 'ServiceUnavailable' }])).ok).toBe(true);
     let id: string;
     try {
-      id = await deploy({
-        configurationId,
-        version: 1,
-        strategy: 'direct',
-        targets: { edgeIds: f.edges.map((e) => e.id) },
-        bakeSeconds: 1,
-        thresholds: THRESHOLDS,
-      });
+      id = await deploy(directV1(f, configurationId));
     } finally {
       await chaos([]);
     }

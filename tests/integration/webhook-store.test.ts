@@ -1,5 +1,5 @@
 /** The webhook store on DynamoDB Local: subscriptions (sealed secrets, events), deliveries and attempts, health counters, endpoint circuits. */
-import { GetCommand, QueryCommand, ScanCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { randomUUID } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { AlreadyExistsError, NotFoundError, VersionConflictError } from '../../shared/domain/errors.js';
@@ -21,7 +21,7 @@ import { systemClock, uuidIds } from '../../shared/store/index.js';
 import { keys } from '../../shared/store/keys.js';
 import { DynamoWebhookStore } from '../../shared/store/webhook-store.js';
 import { generateWebhookSecret, generateWrappingKey, type WrappingKeyRing } from '../../shared/webhooks/signing.js';
-import { freshTable, TEST_AUDIT } from '../support/table.js';
+import { freshTable, scanTable, TEST_AUDIT } from '../support/table.js';
 
 const ring: WrappingKeyRing = { keys: [generateWrappingKey('k1')] };
 const keyRing = async () => ring;
@@ -47,17 +47,6 @@ beforeAll(async () => {
   service = serviceOver(store);
 });
 
-async function scanAll(table: string): Promise<Record<string, unknown>[]> {
-  const items: Record<string, unknown>[] = [];
-  let startKey: Record<string, unknown> | undefined;
-  do {
-    const out = await client.send(new ScanCommand({ TableName: table, ExclusiveStartKey: startKey }));
-    items.push(...(out.Items ?? []));
-    startKey = out.LastEvaluatedKey;
-  } while (startKey);
-  return items;
-}
-
 async function itemsOf(pk: string): Promise<Record<string, unknown>[]> {
   const out = await client.send(
     new QueryCommand({ TableName: tableName, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': pk } }),
@@ -71,7 +60,7 @@ async function rawItem(key: Record<string, string>): Promise<Record<string, unkn
 
 /** The outbox events about one subscription. */
 async function eventsAbout(subject: string): Promise<SwitchyardCloudEvent[]> {
-  return (await scanAll(tableName))
+  return (await scanTable(client, tableName))
     .filter((item) => item.type === 'Outbox' && (item.event as SwitchyardCloudEvent).subject === subject)
     .map((item) => item.event as SwitchyardCloudEvent);
 }
@@ -194,7 +183,7 @@ describe('subscriptions', () => {
     const stranger = new DynamoWebhookStore(client, tableName, { keyRing: async () => ({ keys: [generateWrappingKey('k1')] }) });
     await expect(stranger.getSubscription(created.id)).rejects.toThrow(/does not open/);
     // Nowhere in the table: not in audit records, not in outbox events.
-    expect(JSON.stringify(await scanAll(tableName))).not.toContain('whsec_');
+    expect(JSON.stringify(await scanTable(client, tableName))).not.toContain('whsec_');
   });
 
   it('writes health with the subscription, starts it afresh on enable, and deletes it with the subscription', async () => {
